@@ -1,0 +1,76 @@
+package flows
+
+import (
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+)
+
+// The environments GOV.UK runs. Others can be configured.
+const (
+	Integration = "integration"
+	Staging     = "staging"
+	Production  = "production"
+)
+
+// Key names one token lineage: an API user's tokens for one application in
+// one environment. At most one run is active per Key.
+type Key struct {
+	Environment string `json:"environment"`
+	// APIUser is the API user's email, lower case.
+	APIUser string `json:"api_user"`
+	// Application is the application's parameterised name, as the alert
+	// labels it ("publishing-api").
+	Application string `json:"application"`
+}
+
+func (k Key) String() string {
+	return fmt.Sprintf("%s/%s/%s", k.Environment, k.APIUser, k.Application)
+}
+
+var slugPattern = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+
+// Validate checks the shape of a key, not whether Signon knows it.
+func (k Key) Validate() error {
+	if k.Environment == "" {
+		return fmt.Errorf("%w: no environment", ErrBadInput)
+	}
+	if err := ValidateEmail(k.APIUser); err != nil {
+		return err
+	}
+	if !slugPattern.MatchString(k.Application) {
+		return fmt.Errorf("%w: application %q is not an application name like publishing-api", ErrBadInput, k.Application)
+	}
+	return nil
+}
+
+// ValidateEmail accepts a bare address (no display name, no angle brackets).
+func ValidateEmail(s string) error {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || strings.ContainsAny(s, " <>\"'`") {
+		return fmt.Errorf("%w: %q is not an email address", ErrBadInput, s)
+	}
+	return nil
+}
+
+// Parameterize does what Rails' String#parameterize does to ASCII names:
+// lower case, every run of characters other than a-z and 0-9 becomes one
+// "-", with no "-" at either end. Signon labels its metrics and names its
+// Kubernetes Secrets this way.
+func Parameterize(s string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+			continue
+		}
+		dash = true
+	}
+	return b.String()
+}

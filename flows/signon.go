@@ -1,0 +1,125 @@
+package flows
+
+import (
+	"context"
+	"time"
+
+	"github.com/alphagov/signon-token-bot/flows/token"
+)
+
+// Signon is what the flows need from Signon in one environment. Signon has no
+// token API: the real implementation runs Ruby in the signon pod.
+//
+// Applications may be named by their Signon name ("Publishing API") or their
+// parameterised form ("publishing-api"). Errors wrap the sentinel errors of
+// this package (ErrUnknownAPIUser, ErrUnknownApplication, ErrSuspended,
+// ErrWrongOwner, ErrAlreadyRevoked, ErrUnknownToken, ErrBadInput,
+// ErrUnavailable).
+type Signon interface {
+	// FindAPIUser finds an API user by email. A human (non-API) user is
+	// ErrUnknownAPIUser wrapped with a message that says so.
+	FindAPIUser(ctx context.Context, email string) (APIUser, error)
+	// Tokens lists every token (revoked ones too) of the API user for the
+	// application, newest first, with when the application last saw the
+	// user's token.
+	Tokens(ctx context.Context, email, application string) (TokenSet, error)
+	// Expiring lists, for every (API user, application), the newest
+	// unrevoked token if it expires before now+within: the alert's own rule.
+	Expiring(ctx context.Context, within time.Duration) ([]ExpiringToken, error)
+	// Issue makes a token with Signon's defaults, idempotently: if a token of
+	// that user and application was created at or after req.IntentAt, it is
+	// returned (Existing true) instead of making another.
+	Issue(ctx context.Context, req IssueRequest) (Issued, error)
+	// Revoke revokes one token of the user and application.
+	Revoke(ctx context.Context, req RevokeRequest) (Revoked, error)
+}
+
+// APIUser is a Signon API user.
+type APIUser struct {
+	ID        int64  `json:"id"`
+	Name      string `json:"name"`
+	Email     string `json:"email"`
+	Suspended bool   `json:"suspended"`
+}
+
+// Application is a Signon application (an OAuth application).
+type Application struct {
+	ID   int64  `json:"id"`
+	Name string `json:"name"`
+	// Slug is the parameterised name the alert uses.
+	Slug string `json:"slug"`
+}
+
+// Token is one access token, as far as it is safe to know it.
+type Token struct {
+	ID          int64             `json:"id"`
+	CreatedAt   time.Time         `json:"created_at"`
+	ExpiresAt   time.Time         `json:"expires_at"`
+	RevokedAt   time.Time         `json:"revoked_at,omitzero"`
+	Fingerprint token.Fingerprint `json:"fingerprint"`
+}
+
+// Revoked reports whether the token has been revoked.
+func (t Token) Revoked() bool { return !t.RevokedAt.IsZero() }
+
+// TokenSet is an API user's tokens for one application.
+type TokenSet struct {
+	User        APIUser     `json:"user"`
+	Application Application `json:"application"`
+	// Tokens, newest first, revoked ones included.
+	Tokens []Token `json:"tokens"`
+	// LastSyncedAt is when the application last validated this user's
+	// token with Signon; zero if never.
+	LastSyncedAt time.Time `json:"last_synced_at,omitzero"`
+}
+
+// ExpiringToken is one row of Signon's expiry report.
+type ExpiringToken struct {
+	User         APIUser     `json:"user"`
+	Application  Application `json:"application"`
+	Token        Token       `json:"token"`
+	LastSyncedAt time.Time   `json:"last_synced_at,omitzero"`
+}
+
+// IssueRequest asks for a new token.
+type IssueRequest struct {
+	Email       string
+	Application string
+	// IntentAt is when the run recorded its intent to issue. A token made at
+	// or after it is the run's token.
+	IntentAt time.Time
+	// Initiator is the email of the person who asked (their Slack email);
+	// Signon records the matching Signon user, else the service identity.
+	Initiator string
+}
+
+// Issued is the result of Issue. Secret is the only plaintext the bot ever
+// holds: hand it on once and drop it.
+type Issued struct {
+	Token     Token        `json:"token"`
+	Secret    token.Secret `json:"-"`
+	Existing  bool         `json:"existing"`
+	Initiator Initiator    `json:"initiator"`
+}
+
+// RevokeRequest asks to revoke one token of a user and application.
+type RevokeRequest struct {
+	Email       string
+	Application string
+	TokenID     int64
+	Initiator   string
+}
+
+// Revoked is the result of Revoke.
+type Revoked struct {
+	Token     Token     `json:"token"`
+	Initiator Initiator `json:"initiator"`
+}
+
+// Initiator is who Signon's event log names for a change.
+type Initiator struct {
+	Email string `json:"email"`
+	// Service is true when the requester has no Signon account and the
+	// configured service identity was used instead.
+	Service bool `json:"service"`
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs and builds what the test suite needs on a fresh machine, then
+# prints the environment the tests read, as `export` lines for eval.
+#
+#   redis-server         Debian's package: the state tests start their own
+#                        servers on loopback with it.
+#   ruby + Rails 6.1     Debian's packages: signon-lite, where the Signon
+#                        script runs under a real `rails runner`.
+#   control plane        etcd, kube-apiserver and kube-controller-manager,
+#                        built once from the Go module proxy and cached.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+if ! ruby -e 'gem "railties", "~> 6.1"; require "rails"; require "doorkeeper"; require "sqlite3"' >/dev/null 2>&1; then
+  need+=(ruby ruby-rails ruby-sqlite3 ruby-doorkeeper)
+fi
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if ((${#need[@]})); then
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  echo "installing ${need[*]}" >&2
+  if ! $sudo apt-get install -y --no-install-recommends "${need[@]}" >&2; then
+    $sudo apt-get update >&2
+    $sudo apt-get install -y --no-install-recommends "${need[@]}" >&2
+  fi
+fi
+
+cp=$("$here/build-controlplane.sh")
+echo "export SIGNON_BOT_REDIS_SERVER=$(command -v redis-server)"
+echo "export SIGNON_BOT_CONTROLPLANE=$cp"
+echo "export SIGNON_BOT_RUBY=$(command -v ruby)"
