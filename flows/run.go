@@ -186,6 +186,9 @@ type Run struct {
 	Gate  *Gate       `json:"gate,omitempty"`
 	// Reason says why the run is paused or how it ended.
 	Reason string `json:"reason,omitempty"`
+	// CancelBy is set when someone cancelled while a step was running;
+	// the run stops once the step has recorded its outcome.
+	CancelBy string `json:"cancel_by,omitempty"`
 
 	// What inspect found.
 	Tokens       []Token    `json:"tokens,omitempty"`

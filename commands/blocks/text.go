@@ -1,0 +1,38 @@
+// Package blocks renders the flows' runs and offers as Slack Block Kit
+// messages. It is pure: the same run renders to the same blocks, which the
+// golden files pin down and the notifier's digests rely on.
+package blocks
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Escape makes text safe to echo in mrkdwn: &, < and > are the only
+// characters Slack treats as control sequences, so "<!channel>" or
+// "<https://evil|docs>" in user or alert text shows as typed and pings or
+// links nothing.
+func Escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+var mention = regexp.MustCompile(`@\{([UW][A-Z0-9]{2,20})\}`)
+
+// Text escapes a flows text line and turns its mentions into Slack ones.
+func Text(s string) string {
+	return mention.ReplaceAllString(Escape(s), "<@$1>")
+}
+
+// Plain is Text without code marks, for a message's notification text.
+func Plain(s string) string {
+	return strings.ReplaceAll(Text(s), "`", "")
+}
+
+// truncate keeps s within n runes, marking the cut.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,316 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+)
+
+// StaleError answers a click on a gate that is no longer open: answered
+// already, replaced, or the run ended. The Slack layer says so privately.
+type StaleError struct {
+	Reason string
+}
+
+func (e *StaleError) Error() string { return e.Reason }
+
+// ActRequest is a click on a run's gate, or a cancel from /rotate-token.
+type ActRequest struct {
+	RunID string
+	// GateID must be the open gate's id; empty only for ActionCancel.
+	GateID string
+	Action Action
+	Actor  string
+	// Handle is passed to the Revealer for ActionReveal.
+	Handle any
+}
+
+// Act applies a click. It checks that the gate is still open and the user
+// may pass it, then records the decision with compare-and-set, so that of
+// two simultaneous clicks (on any replicas) exactly one takes effect.
+func (e *Engine) Act(ctx context.Context, req ActRequest) (*Run, error) {
+	for range 5 {
+		run, err := e.store.Run(ctx, req.RunID)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.checkAct(ctx, run, req); err != nil {
+			if errors.As(err, new(*DeniedError)) {
+				e.audit(ctx, run, req.Actor, string(req.Action), "denied", err.Error())
+			}
+			return run, err
+		}
+		if req.Action == ActionReveal {
+			return run, e.reveal(ctx, run, req)
+		}
+		before := *run
+		if err := e.apply(ctx, run, req); err != nil {
+			return run, err
+		}
+		if err := e.save(ctx, run); errors.Is(err, ErrConflict) {
+			continue
+		} else if err != nil {
+			return run, err
+		}
+		if before.Gate != nil {
+			e.obs.GatePassed(run.Key.Environment, before.Gate.Kind, e.clock.Now().Sub(before.Gate.OpenedAt))
+		}
+		e.audit(ctx, run, req.Actor, string(req.Action), "ok", gateKind(before.Gate))
+		if run.Ended() {
+			e.obs.RunEnded(run.Key.Environment, run.Phase, e.clock.Now().Sub(run.CreatedAt))
+		}
+		e.runLog(run).Info("gate", "action", req.Action, "by", req.Actor)
+		if err := e.publish(ctx, run); err != nil {
+			e.runLog(run).Warn("update thread", "err", err)
+		}
+		e.kick(run.ID)
+		return run, nil
+	}
+	return nil, fmt.Errorf("act on run %s: %w", req.RunID, ErrConflict)
+}
+
+// checkAct decides whether the click may take effect; it changes nothing.
+func (e *Engine) checkAct(ctx context.Context, run *Run, req ActRequest) error {
+	if run.Ended() {
+		return &StaleError{Reason: fmt.Sprintf("This run has ended (%s).", run.Phase)}
+	}
+	g := run.Gate
+	if req.Action == ActionCancel && req.GateID == "" {
+		if run.CancelBy != "" {
+			return &StaleError{Reason: "This run is being cancelled already."}
+		}
+	} else {
+		if g == nil || g.ID != req.GateID {
+			return &StaleError{Reason: "This question has been answered already or replaced by a newer one; see the latest message in the thread."}
+		}
+		if !g.Accepts(req.Action) {
+			if g.Expired {
+				return &StaleError{Reason: "This confirmation expired. Press \"Ask again\" to reopen it."}
+			}
+			return fmt.Errorf("%w: %q is not a choice here", ErrBadInput, req.Action)
+		}
+	}
+	if g != nil && g.OnlyUser != "" && req.GateID != "" {
+		if req.Actor != g.OnlyUser {
+			return &DeniedError{User: req.Actor, What: string(req.Action), Reason: "only " + Mention(g.OnlyUser) + ", who asked for this rotation, may do this"}
+		}
+		return nil
+	}
+	ok, err := e.auth.allowed(ctx, run.Key.Environment, req.Actor, roleApprove)
+	if err != nil {
+		return fmt.Errorf("check who may approve in %s: %w", run.Key.Environment, err)
+	}
+	if !ok && !(req.Action == ActionCancel && req.Actor == run.StartedBy) {
+		return &DeniedError{User: req.Actor, What: string(req.Action), Reason: "you are not among the configured approvers for " + run.Key.Environment}
+	}
+	if g != nil && req.Action == ActionApprove && g.NotUser != "" && g.NotUser == req.Actor {
+		return &DeniedError{User: req.Actor, What: "approve", Reason: "this needs a second person: someone other than " + Mention(g.NotUser) + ", who started the run"}
+	}
+	return nil
+}
+
+// apply changes the run as the click decides.
+func (e *Engine) apply(ctx context.Context, run *Run, req ActRequest) error {
+	now := e.clock.Now()
+	g := run.Gate
+	if g != nil && req.GateID != "" {
+		run.Approvals = append(run.Approvals, Approval{Gate: g.Kind, GateID: g.ID, Action: req.Action, User: req.Actor, At: now})
+	}
+	switch req.Action {
+	case ActionCancel:
+		if run.Phase == PhaseRunning {
+			run.CancelBy = req.Actor
+			return nil
+		}
+		return e.cancelInto(run, req.Actor)
+	case ActionApprove:
+		switch g.Kind {
+		case GateSync:
+			run.moveTo(StepSync, now)
+		case GateRevoke:
+			run.moveTo(StepRevoke, now)
+		case GateRevokeDisused:
+			run.moveTo(StepRevokeDisused, now)
+		default:
+			return fmt.Errorf("%w: nothing to approve", ErrBadInput)
+		}
+	case ActionDelivered:
+		run.mark(StepHandoff, StepOK, "delivered", now)
+		run.post(Post{Step: StepHandoff, At: now, Title: "Token delivered", Outcome: "ok",
+			Lines: []string{Mention(req.Actor) + " confirmed that the new token reached its consumer. There is no consumer in the cluster to verify."}})
+		e.openRevokeGate(run, StepRevoke, now)
+	case ActionRetry:
+		run.Reason = ""
+		run.moveTo(run.Step, now)
+	case ActionRestart:
+		for _, ro := range run.Rollouts {
+			if !ro.Started {
+				run.addIntent(EffectRestart, ro.Deployment, now)
+			}
+		}
+		run.Reason = ""
+		run.moveTo(StepVerify, now)
+	case ActionRollback:
+		if !run.canRollBack() {
+			return fmt.Errorf("%w: this run made no token to roll back", ErrBadInput)
+		}
+		run.mark(run.Step, StepSkipped, "rolled back", now)
+		run.moveTo(StepRollback, now)
+	case ActionReopen:
+		ng := *g
+		ng.Expired = false
+		ng.OpenedAt = now
+		ttl := e.policy.GateTTL
+		if g.Kind == GateHandoff {
+			ttl = e.policy.HandoffTTL
+		}
+		ng.ExpiresAt = now.Add(ttl)
+		run.openGate(ng, run.Step, g.Prompt, []string{Mention(req.Actor) + " asked again."})
+	}
+	return nil
+}
+
+// cancelInto ends the run as cancelled, saying where the tokens stand.
+func (e *Engine) cancelInto(run *Run, actor string) error {
+	now := e.clock.Now()
+	lines := append([]string{"Cancelled by " + Mention(actor) + "."}, tokenState(run)...)
+	run.post(Post{Step: run.Step, At: now, Title: "Cancelled", Lines: lines, Outcome: "warning"})
+	run.Phase, run.Step, run.Reason, run.Gate, run.EndedAt = PhaseCancelled, StepDone, "cancelled by "+actor, nil, now
+	return nil
+}
+
+// cancel ends a run whose cancel was asked while a step ran.
+func (e *Engine) cancel(ctx context.Context, run *Run, actor string) error {
+	if err := e.cancelInto(run, actor); err != nil {
+		return err
+	}
+	return e.end(ctx, run, PhaseCancelled, run.Reason)
+}
+
+// reveal shows the new token to the requester: Signon is asked again for
+// the token this run made (the same idempotent call), and the plaintext
+// goes straight to the Revealer.
+func (e *Engine) reveal(ctx context.Context, run *Run, req ActRequest) error {
+	if e.revealer == nil {
+		return errors.New("this bot has no way to reveal tokens")
+	}
+	if run.NewToken == nil {
+		return fmt.Errorf("%w: there is no new token yet", ErrBadInput)
+	}
+	at := run.NewToken.CreatedAt
+	if in, ok := run.Intent(EffectIssue, ""); ok {
+		at = in.At
+	}
+	issued, err := e.envs[run.Key.Environment].Signon.Issue(ctx, IssueRequest{Email: run.Key.APIUser, Application: run.ApplicationName, IntentAt: at, Initiator: e.email(ctx, req.Actor)})
+	if err != nil {
+		return fmt.Errorf("fetch the new token from Signon: %w", err)
+	}
+	if issued.Token.ID != run.NewToken.ID {
+		return fmt.Errorf("Signon returned token %d, not this run's token %d: reveal it in Signon instead", issued.Token.ID, run.NewToken.ID)
+	}
+	if err := e.revealer.Reveal(ctx, req.Handle, run, issued.Secret); err != nil {
+		return fmt.Errorf("reveal token: %w", err)
+	}
+	e.audit(ctx, run, req.Actor, "reveal", "ok", fmt.Sprintf("token %d fingerprint %s", issued.Token.ID, issued.Token.Fingerprint))
+	return nil
+}
+
+// expireGate marks a waiting run's gate expired; the run keeps waiting.
+func (e *Engine) expireGate(ctx context.Context, id string) {
+	run, err := e.store.Run(ctx, id)
+	if err != nil || run.Gate == nil || run.Gate.Expired || run.Phase != PhaseWaiting {
+		return
+	}
+	run.Gate.Expired = true
+	if err := e.save(ctx, run); err != nil {
+		return
+	}
+	e.audit(ctx, run, "bot", "expire", "ok", gateKind(run.Gate))
+	_ = e.publish(ctx, run)
+}
+
+// rollback revokes the run's new token and, if the sync ran, syncs again
+// so that the Secret goes back to the old token.
+func (e *Engine) rollback(ctx context.Context, run *Run) error {
+	now := e.clock.Now()
+	target := strconv.FormatInt(run.NewToken.ID, 10)
+	if in, ok := run.Intent(EffectRevokeNew, target); !ok || !in.Done {
+		if !ok {
+			run.addIntent(EffectRevokeNew, target, now)
+			if err := e.save(ctx, run); err != nil {
+				return err
+			}
+		}
+		_, err := e.envs[run.Key.Environment].Signon.Revoke(ctx, RevokeRequest{Email: run.Key.APIUser, Application: run.ApplicationName, TokenID: run.NewToken.ID, Initiator: e.email(ctx, run.StartedBy)})
+		if err != nil && !errors.Is(err, ErrAlreadyRevoked) {
+			return fmt.Errorf("revoke the new token %d: %w", run.NewToken.ID, err)
+		}
+		run.completeIntent(EffectRevokeNew, target, "revoked", e.clock.Now())
+		e.audit(ctx, run, "bot", "revoke-new", "ok", "token "+target)
+		if err := e.save(ctx, run); err != nil {
+			return err
+		}
+	}
+	lines := []string{fmt.Sprintf("Revoked the new token #%d.", run.NewToken.ID)}
+	if run.attempts(EffectSync) > 0 {
+		res, err := e.resync(ctx, run)
+		if err != nil {
+			return err
+		}
+		lines = append(lines, res...)
+	}
+	lines = append(lines, "The old token stays valid until it expires: rotate again once the problem is fixed.")
+	now = e.clock.Now()
+	run.mark(StepRollback, StepOK, "", now)
+	run.post(Post{Step: StepRollback, At: now, Title: "Rolled back", Lines: lines, Outcome: "warning"})
+	return e.end(ctx, run, PhaseRolledBack, "rolled back")
+}
+
+// resync runs the sync Job again after a rollback and checks that the
+// Secret holds the old token once more.
+func (e *Engine) resync(ctx context.Context, run *Run) ([]string, error) {
+	cl := e.envs[run.Key.Environment].Cluster
+	in, ok := run.Intent(EffectResync, "")
+	if !ok {
+		in = run.addIntent(EffectResync, "", e.clock.Now())
+		if err := e.save(ctx, run); err != nil {
+			return nil, err
+		}
+	}
+	if !in.Done {
+		job, err := cl.StartSync(ctx, run.ID+".rollback", in.At)
+		if err != nil {
+			return nil, fmt.Errorf("start the sync job to restore the old token: %w", err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, e.policy.Environments[run.Key.Environment].SyncTimeout)
+		defer cancel()
+		res, err := cl.WaitSync(wctx, job.Name, run.SecretName, func(SyncProgress) {})
+		if err != nil {
+			return nil, fmt.Errorf("wait for sync Job %s: %w", job.Name, err)
+		}
+		if !res.Succeeded {
+			return nil, fmt.Errorf("the sync Job %s that restores the old token failed", job.Name)
+		}
+		run.completeIntent(EffectResync, "", job.Name, e.clock.Now())
+		if err := e.save(ctx, run); err != nil {
+			return nil, err
+		}
+	}
+	st, err := cl.Secret(ctx, run.SecretName)
+	if err != nil {
+		return nil, fmt.Errorf("read Secret %s: %w", run.SecretName, err)
+	}
+	run.Secret = st
+	if old := unrevoked(run.OldTokens); len(old) > 0 && st.Fingerprint == old[0].Fingerprint {
+		return []string{fmt.Sprintf("Synced again: Secret %s holds the old token (fingerprint %s) once more; Reloader rolls its consumers back.", Code(run.SecretName), Code(st.Fingerprint.Short()))}, nil
+	}
+	return []string{fmt.Sprintf("Synced again, but Secret %s holds fingerprint %s: check it.", Code(run.SecretName), Code(st.Fingerprint.Short()))}, nil
+}
+
+func gateKind(g *Gate) string {
+	if g == nil {
+		return ""
+	}
+	return string(g.Kind)
+}

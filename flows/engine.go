@@ -1,0 +1,419 @@
+package flows
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Env is one environment's backends.
+type Env struct {
+	Signon  Signon
+	Cluster Cluster
+}
+
+// Config wires an Engine.
+type Config struct {
+	Policy    Policy
+	Envs      map[string]Env
+	Store     Store
+	Notifier  Notifier
+	Directory Directory
+	// Revealer shows an external consumer's token to its requester. Runs
+	// that need a hand-off fail to reveal without it.
+	Revealer Revealer
+	Clock    Clock
+	Logger   *slog.Logger
+	Observer Observer
+	// Owner names this replica in leases. Default: host name and a random
+	// suffix.
+	Owner string
+	// LeaseTTL is how long a replica's claim on a run lasts unless renewed;
+	// a crashed replica's runs are picked up after it. Default 30s.
+	LeaseTTL time.Duration
+	// SweepEvery is how often Run looks for runs nobody drives and gates
+	// that expired. Default 10s.
+	SweepEvery time.Duration
+}
+
+// Engine drives runs. Every replica has one; they share the Store.
+type Engine struct {
+	policy   Policy
+	envs     map[string]Env
+	store    Store
+	notifier Notifier
+	revealer Revealer
+	clock    Clock
+	log      *slog.Logger
+	obs      Observer
+	auth     authoriser
+	dir      Directory
+	owner    string
+	leaseTTL time.Duration
+	sweepDur time.Duration
+
+	kicks chan string
+	// slots bounds the runs driven at once, so a resume of thousands of
+	// runs does not open thousands of Redis and Slack calls together.
+	slots chan struct{}
+
+	mu      sync.Mutex
+	driving map[string]bool
+	changed chan struct{} // closed and replaced on every save
+	drives  sync.WaitGroup
+}
+
+// New checks the configuration and builds an Engine. Call Run to start it.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.Policy.Validate(); err != nil {
+		return nil, err
+	}
+	for name := range cfg.Policy.Environments {
+		if !cfg.Policy.Environments[name].Rotate {
+			continue
+		}
+		env, ok := cfg.Envs[name]
+		if !ok || env.Signon == nil || env.Cluster == nil {
+			return nil, fmt.Errorf("environment %s rotates but has no Signon or Cluster backend", name)
+		}
+	}
+	if cfg.Store == nil || cfg.Notifier == nil || cfg.Directory == nil {
+		return nil, errors.New("flows: Store, Notifier and Directory are required")
+	}
+	e := &Engine{
+		policy:   cfg.Policy,
+		envs:     cfg.Envs,
+		store:    cfg.Store,
+		notifier: cfg.Notifier,
+		revealer: cfg.Revealer,
+		clock:    cfg.Clock,
+		log:      cfg.Logger,
+		obs:      cfg.Observer,
+		dir:      cfg.Directory,
+		owner:    cfg.Owner,
+		leaseTTL: cfg.LeaseTTL,
+		sweepDur: cfg.SweepEvery,
+		kicks:    make(chan string, 1024),
+		slots:    make(chan struct{}, 64),
+		driving:  map[string]bool{},
+		changed:  make(chan struct{}),
+	}
+	e.auth = authoriser{policy: cfg.Policy, dir: cfg.Directory}
+	if e.clock == nil {
+		e.clock = SystemClock{}
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.obs == nil {
+		e.obs = nopObserver{}
+	}
+	if e.owner == "" {
+		host, _ := os.Hostname()
+		e.owner = host + "-" + randomID(4)
+	}
+	if e.leaseTTL <= 0 {
+		e.leaseTTL = 30 * time.Second
+	}
+	if e.sweepDur <= 0 {
+		e.sweepDur = 10 * time.Second
+	}
+	return e, nil
+}
+
+// Policy returns the engine's policy.
+func (e *Engine) Policy() Policy { return e.policy }
+
+// Run resumes the runs in the store, then drives runs as they are started
+// or clicked on, and sweeps for orphaned runs and expired gates, until ctx
+// ends. It waits for the steps in flight to stop before it returns.
+func (e *Engine) Run(ctx context.Context) error {
+	defer e.drives.Wait()
+	if err := e.Sweep(ctx); err != nil {
+		e.log.Warn("resume at start-up", "err", err)
+	}
+	t := time.NewTicker(e.sweepDur)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case id := <-e.kicks:
+			e.startDrive(ctx, id)
+		case <-t.C:
+			if err := e.Sweep(ctx); err != nil {
+				e.log.Warn("sweep", "err", err)
+			}
+		}
+	}
+}
+
+// kick asks Run to drive a run. It never blocks a Slack handler: if the
+// queue is full the next sweep picks the run up.
+func (e *Engine) kick(id string) {
+	select {
+	case e.kicks <- id:
+	default:
+	}
+}
+
+// Sweep drives every active run that nobody drives (a resumed or orphaned
+// run), expires gates whose time is up, and brings threads in line with
+// their runs. Run calls it at start-up and then periodically.
+func (e *Engine) Sweep(ctx context.Context) error {
+	runs, err := e.store.ActiveRuns(ctx)
+	for _, r := range runs {
+		if r.Phase == PhaseWaiting && r.Gate != nil && !r.Gate.Expired && !r.Gate.ExpiresAt.IsZero() && !e.clock.Now().Before(r.Gate.ExpiresAt) {
+			e.expireGate(ctx, r.ID)
+			continue
+		}
+		if needsDrive(r) {
+			e.startDrive(ctx, r.ID)
+		}
+	}
+	return err
+}
+
+// needsDrive: the run has a step to execute, or its thread is behind it
+// (a post or the status message never made it to Slack).
+func needsDrive(r *Run) bool {
+	if r.Phase == PhaseRunning {
+		return true
+	}
+	if _, ok := r.Receipts[StatusPostID]; !ok {
+		return true
+	}
+	for _, p := range r.Posts {
+		if _, ok := r.Receipts[p.ID]; !ok {
+			return true
+		}
+	}
+	return false
+}
+
+// startDrive drives the run in its own goroutine unless this replica is
+// already driving it.
+func (e *Engine) startDrive(ctx context.Context, id string) {
+	e.mu.Lock()
+	if e.driving[id] {
+		e.mu.Unlock()
+		return
+	}
+	e.driving[id] = true
+	e.drives.Add(1)
+	e.mu.Unlock()
+	go func() {
+		defer e.drives.Done()
+		defer func() {
+			e.mu.Lock()
+			delete(e.driving, id)
+			e.mu.Unlock()
+		}()
+		select {
+		case e.slots <- struct{}{}:
+			defer func() { <-e.slots }()
+		case <-ctx.Done():
+			return
+		}
+		e.drive(ctx, id)
+	}()
+}
+
+// drive executes a run's steps while it is running, holding the run's
+// lease so that no other replica executes them at the same time. Waiting
+// and paused runs only get their thread brought up to date.
+func (e *Engine) drive(ctx context.Context, id string) {
+	ok, err := e.store.Claim(ctx, id, e.owner, e.leaseTTL)
+	if err != nil || !ok {
+		if err != nil && ctx.Err() == nil {
+			e.log.Warn("claim run", "run", id, "err", err)
+		}
+		return
+	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go e.renewLease(ctx, stop, id)
+	defer func() {
+		// A release on a cancelled context would fail; the lease lapses.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		if ctx.Err() == nil {
+			_ = e.store.Release(rctx, id, e.owner)
+		}
+	}()
+	for ctx.Err() == nil {
+		run, err := e.store.Run(ctx, id)
+		if err != nil {
+			if ctx.Err() == nil {
+				e.log.Error("load run", "run", id, "err", err)
+			}
+			return
+		}
+		if err := e.publish(ctx, run); err != nil && ctx.Err() == nil {
+			e.runLog(run).Warn("bring thread up to date", "err", err)
+		}
+		if run.Phase != PhaseRunning {
+			return
+		}
+		err = e.step(ctx, run)
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrConflict):
+			// Someone else changed the run (a cancel, another replica):
+			// load it again and decide afresh.
+		case ctx.Err() != nil:
+			return
+		default:
+			e.runLog(run).Error("step", "step", run.Step, "err", err)
+			if perr := e.pauseOnError(ctx, run, err); perr != nil && !errors.Is(perr, ErrConflict) {
+				e.runLog(run).Error("pause run", "err", perr)
+				return
+			}
+		}
+	}
+}
+
+func (e *Engine) renewLease(ctx context.Context, stop context.CancelFunc, id string) {
+	t := time.NewTicker(e.leaseTTL / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			ok, err := e.store.Claim(ctx, id, e.owner, e.leaseTTL)
+			if err != nil && ctx.Err() == nil {
+				e.log.Warn("renew lease", "run", id, "err", err)
+				continue
+			}
+			if !ok {
+				e.log.Warn("lease lost: another replica drives the run", "run", id)
+				stop()
+				return
+			}
+		}
+	}
+}
+
+// save writes the run with compare-and-set and wakes anyone waiting on it.
+func (e *Engine) save(ctx context.Context, run *Run) error {
+	run.UpdatedAt = e.clock.Now()
+	if err := e.store.UpdateRun(ctx, run); err != nil {
+		return fmt.Errorf("save run %s: %w", run.ID, err)
+	}
+	e.mu.Lock()
+	close(e.changed)
+	e.changed = make(chan struct{})
+	e.mu.Unlock()
+	return nil
+}
+
+// publish brings the run's thread in line with the run and stores the
+// receipts. A lost race on the receipts is harmless: the other writer
+// publishes too.
+func (e *Engine) publish(ctx context.Context, run *Run) error {
+	receipts, err := e.notifier.Sync(ctx, run)
+	if len(receipts) == 0 {
+		return err
+	}
+	changed := false
+	if run.Receipts == nil {
+		run.Receipts = map[string]Receipt{}
+	}
+	for id, rc := range receipts {
+		if run.Receipts[id] != rc {
+			run.Receipts[id] = rc
+			changed = true
+		}
+	}
+	if st, ok := receipts[StatusPostID]; ok && run.Thread.TS == "" {
+		run.Thread.TS = st.TS
+		changed = true
+	}
+	if !changed {
+		return err
+	}
+	if serr := e.save(ctx, run); serr != nil && !errors.Is(serr, ErrConflict) {
+		return errors.Join(err, serr)
+	}
+	return err
+}
+
+// WaitFor waits until the run satisfies cond, or ctx ends. It wakes on
+// this engine's own writes and re-reads the store every poll interval for
+// other replicas' writes.
+func (e *Engine) WaitFor(ctx context.Context, id string, cond func(*Run) bool) (*Run, error) {
+	const poll = 50 * time.Millisecond
+	for {
+		e.mu.Lock()
+		ch := e.changed
+		e.mu.Unlock()
+		run, err := e.store.Run(ctx, id)
+		if err == nil && cond(run) {
+			return run, nil
+		}
+		if err != nil && !errors.Is(err, ErrUnavailable) {
+			return nil, err
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			if run == nil {
+				return nil, ctx.Err()
+			}
+			return run, fmt.Errorf("run %s (phase %s, step %s): %w", id, run.Phase, run.Step, ctx.Err())
+		case <-ch:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// Run loads one run.
+func (e *Engine) Get(ctx context.Context, id string) (*Run, error) {
+	return e.store.Run(ctx, id)
+}
+
+// Active lists the active runs.
+func (e *Engine) Active(ctx context.Context) ([]*Run, error) {
+	return e.store.ActiveRuns(ctx)
+}
+
+// AuditTrail reads a run's audit trail.
+func (e *Engine) AuditTrail(ctx context.Context, id string) ([]AuditEntry, error) {
+	return e.store.AuditTrail(ctx, id)
+}
+
+// audit appends to the run's trail; a failure is logged, not fatal: the
+// thread shows the same facts.
+func (e *Engine) audit(ctx context.Context, run *Run, actor, action, outcome, detail string) {
+	err := e.store.Audit(ctx, AuditEntry{RunID: run.ID, At: e.clock.Now(), Actor: actor, Action: action, Outcome: outcome, Detail: detail})
+	if err != nil && ctx.Err() == nil {
+		e.runLog(run).Error("audit", "action", action, "err", err)
+	}
+}
+
+func (e *Engine) runLog(run *Run) *slog.Logger {
+	return e.log.With("run", run.ID, "environment", run.Key.Environment, "api_user", run.Key.APIUser, "application", run.Key.Application)
+}
+
+// randomID returns n*8/5 characters of unguessable lower-case base32.
+func randomID(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("flows: read random: %v", err))
+	}
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+// NewID returns a new unguessable identifier with a prefix ("r" for runs,
+// "o" for offers).
+func NewID(prefix string) string { return prefix + "-" + randomID(10) }

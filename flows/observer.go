@@ -1,0 +1,17 @@
+package flows
+
+import "time"
+
+// Observer receives the events an operator charts. The Slack-free engine
+// reports; the binary turns them into Prometheus metrics.
+type Observer interface {
+	RunEnded(env string, phase Phase, d time.Duration)
+	StepDone(env string, step Step, ok bool, d time.Duration)
+	GatePassed(env string, gate GateKind, waited time.Duration)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) RunEnded(string, Phase, time.Duration)      {}
+func (nopObserver) StepDone(string, Step, bool, time.Duration) {}
+func (nopObserver) GatePassed(string, GateKind, time.Duration) {}

@@ -1,0 +1,199 @@
+package flows
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Policy is what the runbook leaves to judgement, written down. The zero
+// value is not usable; start from GOVUKPolicy.
+type Policy struct {
+	Environments map[string]EnvPolicy
+	// SelfRotating API users (by email) rotate their own tokens: alerts
+	// for them are ignored.
+	SelfRotating []string
+	// OtherTeam API users are looked after by another team's procedure.
+	OtherTeam []OtherTeam
+	// HumanEmailSuffixes mark API users that belong to a person, who
+	// should rotate their own token.
+	HumanEmailSuffixes []string
+	// DisusedAfter: a token its application has not used for this long
+	// may be revoked instead of rotated.
+	DisusedAfter time.Duration
+	// ExpiryWindow is the alert's rule: a token expiring within it is due.
+	ExpiryWindow time.Duration
+	// GateTTL is how long a confirmation stays open. The run waits after
+	// that; it is not cancelled.
+	GateTTL time.Duration
+	// HandoffTTL is how long the hand-off of an external token stays open.
+	HandoffTTL time.Duration
+}
+
+// EnvPolicy is one environment's rules.
+type EnvPolicy struct {
+	// Rotate is false where the bot only explains (staging, overwritten
+	// from production every night).
+	Rotate bool
+	// NoRotateReason explains Rotate false.
+	NoRotateReason string
+	// Starters may start runs; Approvers may pass gates (Starters when
+	// empty). Nobody may when both are empty.
+	Starters  Principals
+	Approvers Principals
+	// FourEyesRevoke: the revoke gate needs someone other than the
+	// person who started the run.
+	FourEyesRevoke bool
+	// SyncTimeout bounds the sync Job; RolloutStartTimeout is how long a
+	// consumer may take to begin rolling; VerifyTimeout bounds the whole
+	// verification.
+	SyncTimeout         time.Duration
+	RolloutStartTimeout time.Duration
+	VerifyTimeout       time.Duration
+}
+
+// Principals are Slack user ids and user group ids.
+type Principals struct {
+	Users  []string
+	Groups []string
+}
+
+// Empty reports whether nobody is named.
+func (p Principals) Empty() bool { return len(p.Users) == 0 && len(p.Groups) == 0 }
+
+// OtherTeam names API users (by name or email) another team rotates.
+type OtherTeam struct {
+	APIUsers []string
+	// Procedure names the other team's procedure; Link points to it.
+	Procedure string
+	Link      string
+}
+
+// GOVUKPolicy is GOV.UK's policy as the runbook states it. Nobody is
+// authorised until the configuration names them.
+func GOVUKPolicy() Policy {
+	env := EnvPolicy{
+		Rotate:              true,
+		SyncTimeout:         10 * time.Minute,
+		RolloutStartTimeout: 5 * time.Minute,
+		VerifyTimeout:       15 * time.Minute,
+	}
+	staging := env
+	staging.Rotate = false
+	staging.NoRotateReason = "Staging's Signon database is restored from production every weekday morning and its tokens are synced from it, so staging alerts can be ignored: rotate the token in production instead."
+	prod := env
+	prod.FourEyesRevoke = true
+	return Policy{
+		Environments: map[string]EnvPolicy{
+			Integration: env,
+			Staging:     staging,
+			Production:  prod,
+		},
+		SelfRotating: []string{"signon+permissions@alphagov.co.uk"},
+		OtherTeam: []OtherTeam{{
+			APIUsers:  []string{"Trade Tariff Admin", "Trade Tariff Backend"},
+			Procedure: `"Trade Tariff Admin" on the GOV.UK wiki`,
+		}},
+		DisusedAfter: 30 * 24 * time.Hour,
+		ExpiryWindow: 14 * 24 * time.Hour,
+		GateTTL:      4 * time.Hour,
+		HandoffTTL:   24 * time.Hour,
+	}
+}
+
+// Validate reports the first thing wrong with the policy.
+func (p Policy) Validate() error {
+	if len(p.Environments) == 0 {
+		return fmt.Errorf("policy: no environments")
+	}
+	for name, e := range p.Environments {
+		if !slugPattern.MatchString(name) {
+			return fmt.Errorf("policy: environment %q is not a lower-case name", name)
+		}
+		if e.Rotate && (e.SyncTimeout <= 0 || e.RolloutStartTimeout <= 0 || e.VerifyTimeout <= 0) {
+			return fmt.Errorf("policy: environment %s: timeouts must be positive", name)
+		}
+	}
+	if p.DisusedAfter <= 0 || p.ExpiryWindow <= 0 || p.GateTTL <= 0 || p.HandoffTTL <= 0 {
+		return fmt.Errorf("policy: durations must be positive")
+	}
+	return nil
+}
+
+// EnvironmentNames lists the configured environments in order.
+func (p Policy) EnvironmentNames() []string {
+	names := make([]string, 0, len(p.Environments))
+	for n := range p.Environments {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Special returns the special case that applies to an API user in an
+// environment, or nil. name may be "" when Signon has not been asked yet.
+func (p Policy) Special(env, email, name string) *SpecialCase {
+	if e, ok := p.Environments[env]; ok && !e.Rotate {
+		return &SpecialCase{Kind: "staging", Reason: e.NoRotateReason}
+	}
+	for _, s := range p.SelfRotating {
+		if strings.EqualFold(s, email) {
+			return &SpecialCase{Kind: "self-rotating", Reason: "This API user rotates its own token (it reuses a token valid for more than 4 weeks and otherwise makes a new one), so the alert can be ignored."}
+		}
+	}
+	for _, t := range p.OtherTeam {
+		for _, u := range t.APIUsers {
+			if strings.EqualFold(u, email) || (name != "" && strings.EqualFold(u, name)) {
+				return &SpecialCase{Kind: "other-team", Reason: "This token is rotated by another team's own procedure (" + t.Procedure + "), not by this bot.", Link: t.Link}
+			}
+		}
+	}
+	for _, suffix := range p.HumanEmailSuffixes {
+		if strings.HasSuffix(strings.ToLower(email), strings.ToLower(suffix)) {
+			return &SpecialCase{Kind: "human", Reason: "This API user belongs to a person, who should rotate their own token."}
+		}
+	}
+	return nil
+}
+
+// authoriser answers "may this user do that here?".
+type authoriser struct {
+	policy Policy
+	dir    Directory
+}
+
+// role is what a user wants to do.
+type role int
+
+const (
+	roleStart role = iota
+	roleApprove
+)
+
+// allowed reports whether user may act in env. It asks the Directory for
+// group members; an error there is returned, never taken as a yes.
+func (a authoriser) allowed(ctx context.Context, env, user string, r role) (bool, error) {
+	e, ok := a.policy.Environments[env]
+	if !ok {
+		return false, nil
+	}
+	who := e.Starters
+	if r == roleApprove && !e.Approvers.Empty() {
+		who = e.Approvers
+	}
+	if slices.Contains(who.Users, user) {
+		return true, nil
+	}
+	for _, g := range who.Groups {
+		members, err := a.dir.GroupMembers(ctx, g)
+		if err != nil {
+			return false, fmt.Errorf("members of user group %s: %w", g, err)
+		}
+		if slices.Contains(members, user) {
+			return true, nil
+		}
+	}
+	return false, nil
+}

@@ -1,0 +1,272 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DeniedError says a user may not do what they tried. The Slack layer
+// answers it privately; the engine audits it.
+type DeniedError struct {
+	User   string
+	What   string
+	Reason string
+}
+
+func (e *DeniedError) Error() string {
+	return fmt.Sprintf("%s may not %s: %s", e.User, e.What, e.Reason)
+}
+
+// RefusedError says the bot will not rotate this token, and why.
+type RefusedError struct {
+	Special SpecialCase
+}
+
+func (e *RefusedError) Error() string { return e.Special.Reason }
+
+// environment returns an environment's policy, or ErrBadInput naming the
+// known ones.
+func (e *Engine) environment(name string) (EnvPolicy, error) {
+	p, ok := e.policy.Environments[name]
+	if !ok {
+		return EnvPolicy{}, fmt.Errorf("%w: unknown environment %q (known: %s)", ErrBadInput, name, strings.Join(e.policy.EnvironmentNames(), ", "))
+	}
+	return p, nil
+}
+
+// Assess does the classify and inspect steps read-only, for an offer: what
+// the alert's token is, whether it is a special case, when it was last
+// used. Problems with Signon are reported in the Assessment, so that the
+// offer can say so; only malformed keys and unknown environments are
+// errors.
+func (e *Engine) Assess(ctx context.Context, key Key) (Assessment, error) {
+	if err := key.Validate(); err != nil {
+		return Assessment{}, err
+	}
+	if _, err := e.environment(key.Environment); err != nil {
+		return Assessment{}, err
+	}
+	a := Assessment{Key: key}
+	if sc := e.policy.Special(key.Environment, key.APIUser, ""); sc != nil {
+		a.Special = sc
+		return a, nil
+	}
+	ts, err := e.envs[key.Environment].Signon.Tokens(ctx, key.APIUser, key.Application)
+	if err != nil {
+		a.Error = describe(err)
+		return a, nil
+	}
+	return e.assessTokens(key, ts), nil
+}
+
+func (e *Engine) assessTokens(key Key, ts TokenSet) Assessment {
+	a := Assessment{
+		Key:             key,
+		APIUserName:     ts.User.Name,
+		ApplicationName: ts.Application.Name,
+		LastSyncedAt:    ts.LastSyncedAt,
+	}
+	if sc := e.policy.Special(key.Environment, key.APIUser, ts.User.Name); sc != nil {
+		a.Special = sc
+		return a
+	}
+	if ts.User.Suspended {
+		a.Error = "the API user is suspended in Signon"
+		return a
+	}
+	now := e.clock.Now()
+	live := unrevoked(ts.Tokens)
+	if len(live) > 0 {
+		cur := live[0]
+		a.Current = &cur
+		due := now.Add(e.policy.ExpiryWindow)
+		a.Renewed = cur.ExpiresAt.After(due) && slices.ContainsFunc(live[1:], func(t Token) bool { return !t.ExpiresAt.After(due) })
+	}
+	a.Disused = ts.LastSyncedAt.IsZero() || now.Sub(ts.LastSyncedAt) > e.policy.DisusedAfter
+	return a
+}
+
+// Expiring lists the tokens of an environment that expire within the
+// alert's window, assessed, soonest first: what a grouped alert means.
+func (e *Engine) Expiring(ctx context.Context, env string) ([]Assessment, error) {
+	p, err := e.environment(env)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Rotate {
+		return nil, &RefusedError{Special: SpecialCase{Kind: "staging", Reason: p.NoRotateReason}}
+	}
+	rows, err := e.envs[env].Signon.Expiring(ctx, e.policy.ExpiryWindow)
+	if err != nil {
+		return nil, fmt.Errorf("list expiring tokens in %s: %w", env, err)
+	}
+	now := e.clock.Now()
+	out := make([]Assessment, 0, len(rows))
+	for _, row := range rows {
+		key := Key{Environment: env, APIUser: strings.ToLower(row.User.Email), Application: row.Application.Slug}
+		if key.Application == "" {
+			key.Application = Parameterize(row.Application.Name)
+		}
+		tok := row.Token
+		a := Assessment{
+			Key:             key,
+			APIUserName:     row.User.Name,
+			ApplicationName: row.Application.Name,
+			Current:         &tok,
+			LastSyncedAt:    row.LastSyncedAt,
+			Special:         e.policy.Special(env, key.APIUser, row.User.Name),
+			Disused:         row.LastSyncedAt.IsZero() || now.Sub(row.LastSyncedAt) > e.policy.DisusedAfter,
+		}
+		out = append(out, a)
+	}
+	slices.SortStableFunc(out, func(a, b Assessment) int { return a.Current.ExpiresAt.Compare(b.Current.ExpiresAt) })
+	return out, nil
+}
+
+// StartRequest asks for a run.
+type StartRequest struct {
+	Key  Key
+	Mode Mode
+	// Actor is the Slack user who asked.
+	Actor string
+	// Thread is where the run talks. With TS empty, the status message
+	// starts a new thread in Thread.Channel.
+	Thread Thread
+	Origin Origin
+}
+
+// Start begins a run after checking the request, the user's authority and
+// Signon's view of the token. If the token already has an active run it
+// returns that run with an *ActiveRunError, so the caller can point to it.
+func (e *Engine) Start(ctx context.Context, req StartRequest) (*Run, error) {
+	if req.Mode == "" {
+		req.Mode = ModeRotate
+	}
+	if req.Mode != ModeRotate && req.Mode != ModeRevokeDisused {
+		return nil, fmt.Errorf("%w: unknown mode %q", ErrBadInput, req.Mode)
+	}
+	req.Key.APIUser = strings.ToLower(req.Key.APIUser)
+	if err := req.Key.Validate(); err != nil {
+		return nil, err
+	}
+	envp, err := e.environment(req.Key.Environment)
+	if err != nil {
+		return nil, err
+	}
+	if !envp.Rotate {
+		return nil, &RefusedError{Special: SpecialCase{Kind: "staging", Reason: envp.NoRotateReason}}
+	}
+	if sc := e.policy.Special(req.Key.Environment, req.Key.APIUser, ""); sc != nil {
+		return nil, &RefusedError{Special: *sc}
+	}
+	what := "rotate tokens in " + req.Key.Environment
+	if ok, err := e.auth.allowed(ctx, req.Key.Environment, req.Actor, roleStart); err != nil {
+		return nil, fmt.Errorf("check who may %s: %w", what, err)
+	} else if !ok {
+		return nil, &DeniedError{User: req.Actor, What: what, Reason: "you are not among the configured starters for " + req.Key.Environment}
+	}
+	if existing, err := e.store.ActiveRun(ctx, req.Key); err == nil {
+		return existing, &ActiveRunError{RunID: existing.ID}
+	} else if !errors.Is(err, ErrRunNotFound) {
+		return nil, fmt.Errorf("look for an active run: %w", err)
+	}
+	ts, err := e.envs[req.Key.Environment].Signon.Tokens(ctx, req.Key.APIUser, req.Key.Application)
+	if err != nil {
+		return nil, fmt.Errorf("ask Signon about %s: %w", req.Key, err)
+	}
+	a := e.assessTokens(req.Key, ts)
+	if a.Special != nil {
+		return nil, &RefusedError{Special: *a.Special}
+	}
+	if a.Error != "" {
+		return nil, fmt.Errorf("%w: %s", ErrSuspended, a.Error)
+	}
+	if req.Mode == ModeRevokeDisused && !a.Disused {
+		return nil, fmt.Errorf("%w: the application used this token %s ago, so it is not disused; rotate it instead", ErrBadInput, roundAgo(e.clock.Now().Sub(a.LastSyncedAt)))
+	}
+	if req.Mode == ModeRevokeDisused && a.Current == nil {
+		return nil, fmt.Errorf("%w: there is no unrevoked token to revoke", ErrBadInput)
+	}
+
+	now := e.clock.Now()
+	run := &Run{
+		Schema:          Schema,
+		ID:              NewID("r"),
+		Key:             req.Key,
+		Mode:            req.Mode,
+		APIUserName:     ts.User.Name,
+		ApplicationName: ts.Application.Name,
+		Tokens:          ts.Tokens,
+		LastSyncedAt:    ts.LastSyncedAt,
+		Thread:          req.Thread,
+		Origin:          req.Origin,
+		StartedBy:       req.Actor,
+		CreatedAt:       now,
+		UpdatedAt:       now,
+		Steps:           newSteps(planFor(req.Mode)),
+	}
+	run.mark(StepClassify, StepOK, classifyNote(ts.User), now)
+	run.moveTo(StepInspect, now)
+	if err := e.store.CreateRun(ctx, run); err != nil {
+		var active *ActiveRunError
+		if errors.As(err, &active) {
+			existing, lerr := e.store.Run(ctx, active.RunID)
+			if lerr != nil {
+				return nil, errors.Join(err, lerr)
+			}
+			return existing, err
+		}
+		return nil, fmt.Errorf("create run: %w", err)
+	}
+	e.audit(ctx, run, req.Actor, "start", "ok", string(req.Mode))
+	e.runLog(run).Info("run started", "by", req.Actor, "mode", req.Mode)
+	if err := e.publish(ctx, run); err != nil {
+		e.runLog(run).Warn("post status", "err", err)
+	}
+	e.kick(run.ID)
+	return run, nil
+}
+
+func classifyNote(u APIUser) string {
+	return fmt.Sprintf("API user %s", u.Name)
+}
+
+// unrevoked returns the unrevoked tokens, latest expiry first: the order in
+// which the sync job picks them.
+func unrevoked(ts []Token) []Token {
+	var out []Token
+	for _, t := range ts {
+		if !t.Revoked() {
+			out = append(out, t)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Token) int { return b.ExpiresAt.Compare(a.ExpiresAt) })
+	return out
+}
+
+// describe turns a port error into a sentence for the thread.
+func describe(err error) string {
+	switch {
+	case errors.Is(err, ErrUnknownAPIUser), errors.Is(err, ErrUnknownApplication),
+		errors.Is(err, ErrSuspended), errors.Is(err, ErrBadInput):
+		return err.Error()
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrTimeout):
+		return "Signon did not answer: " + err.Error()
+	}
+	return err.Error()
+}
+
+func roundAgo(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%d days", int(d.Hours()/24))
+	case d >= 2*time.Hour:
+		return fmt.Sprintf("%d hours", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+	}
+}

@@ -1,0 +1,56 @@
+package flows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Mention marks a Slack user in a post's text; the renderer turns it into
+// a mention. Everything else in a post is escaped.
+func Mention(user string) string { return "@{" + user + "}" }
+
+// Code marks text as code in a post.
+func Code(s string) string { return "`" + strings.ReplaceAll(s, "`", "'") + "`" }
+
+// Date is how dates are written in posts.
+func Date(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format("2 Jan 2006 15:04 UTC")
+}
+
+// Elapsed is how durations are written in posts.
+func Elapsed(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return "under a second"
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm %02ds", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		return fmt.Sprintf("%dh %02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+}
+
+// describeToken is one line about a token: id, dates, fingerprint.
+func describeToken(t Token) string {
+	s := fmt.Sprintf("token #%d, created %s, expires %s, fingerprint %s", t.ID, Date(t.CreatedAt), Date(t.ExpiresAt), Code(t.Fingerprint.Short()))
+	if t.Revoked() {
+		s += ", revoked " + Date(t.RevokedAt)
+	}
+	return s
+}
+
+func describeConsumer(c Consumer) string {
+	kind := "deploy"
+	if c.Kind == "CronJob" {
+		kind = "cronjob"
+	}
+	if c.Via == "envFrom" {
+		return fmt.Sprintf("%s/%s (container %s, all keys via envFrom)", kind, c.Name, c.Container)
+	}
+	return fmt.Sprintf("%s/%s (container %s, %s)", kind, c.Name, c.Container, Code(c.Variable))
+}

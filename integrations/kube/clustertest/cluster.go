@@ -1,0 +1,403 @@
+// Package clustertest is an in-memory stand-in for one environment's
+// Kubernetes cluster, as the flows see it: the sync CronJob, the token
+// Secrets, Stakater Reloader and the consuming pods. The flow tests, the
+// demo and the benchmarks use it; the real client is tested against a real
+// apiserver instead.
+//
+// Its zero value is an empty cluster whose sync job reads nothing; set
+// Tokens to the Signon double so that the sync writes what Signon holds.
+package clustertest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/flows/token"
+)
+
+// TokenSource is what the sync job reads: the newest unrevoked token of an
+// API user (by name) for an application (by name).
+type TokenSource interface {
+	NewestUnrevoked(apiUserName, applicationName string) (token.Secret, bool)
+}
+
+// Cluster is the stand-in. Fault hooks are plain fields; set them before
+// the call they should affect.
+type Cluster struct {
+	Tokens TokenSource
+	Clock  flows.Clock
+	// CronJob and Namespace name the sync CronJob; GOV.UK's by default.
+	CronJob   string
+	Namespace string
+
+	// Err, when set, is returned by every call: an unreachable apiserver.
+	Err error
+	// FailSyncs makes the next n sync Jobs fail.
+	FailSyncs int
+	// NoReloader: Deployments do not roll when their Secret changes.
+	NoReloader bool
+	// Stuck names Deployments whose pods keep the old token even after
+	// they roll (a consumer that caches it).
+	Stuck map[string]bool
+	// LiveChecks names the applications with a smoke command; a false
+	// value makes it fail.
+	LiveChecks map[string]bool
+	// ActiveJob, when set, is a sync Job already running that StartSync
+	// adopts (it finishes when waited on).
+	ActiveJob string
+
+	mu        sync.Mutex
+	secrets   map[string]*secret
+	consumers []consumer
+	pods      map[string]*pod // by Deployment
+	jobs      map[string]*job
+	calls     map[string]int
+}
+
+type secret struct {
+	user, app string
+	fp        token.Fingerprint
+	updatedAt time.Time
+}
+
+type pod struct {
+	name      string
+	createdAt time.Time
+	gen       int
+	env       map[string]token.Fingerprint // variable -> fingerprint
+}
+
+type job struct {
+	name, runID string
+	createdAt   time.Time
+	adopted     bool
+	result      *flows.SyncResult
+}
+
+func (c *Cluster) init() {
+	if c.secrets == nil {
+		c.secrets = map[string]*secret{}
+		c.pods = map[string]*pod{}
+		c.jobs = map[string]*job{}
+		c.calls = map[string]int{}
+	}
+	if c.Clock == nil {
+		c.Clock = flows.SystemClock{}
+	}
+	if c.CronJob == "" {
+		c.CronJob = "signon-sync-token-secrets-to-k8s"
+	}
+	if c.Namespace == "" {
+		c.Namespace = "apps"
+	}
+}
+
+// AddSecret makes the sync job manage the Secret of an API user and
+// application (by their Signon names) and writes it now, as last night's
+// sync would have.
+func (c *Cluster) AddSecret(apiUserName, applicationName string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	name := c.SecretName(apiUserName, applicationName)
+	s := &secret{user: apiUserName, app: applicationName}
+	c.secrets[name] = s
+	c.refresh(s)
+	return name
+}
+
+// AddDeployment adds a Deployment whose container reads the Secret into
+// variable, with one ready pod holding the Secret's current value.
+func (c *Cluster) AddDeployment(name, container, variable, secretName string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	c.consumers = append(c.consumers, consumer{Consumer: flows.Consumer{Kind: "Deployment", Name: name, Container: container, Variable: variable, Via: "env"}, secret: secretName})
+	c.roll(name)
+}
+
+// AddCronJob adds a CronJob consumer of the Secret.
+func (c *Cluster) AddCronJob(name, container, variable, secretName string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	c.consumers = append(c.consumers, consumer{Consumer: flows.Consumer{Kind: "CronJob", Name: name, Container: container, Variable: variable, Via: "env"}, secret: secretName})
+}
+
+// Calls counts the calls of a method ("StartSync", "RestartDeployment"...).
+func (c *Cluster) Calls(method string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	return c.calls[method]
+}
+
+// JobsCreated counts the sync Jobs the bot created (not adopted ones).
+func (c *Cluster) JobsCreated() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	n := 0
+	for _, j := range c.jobs {
+		if !j.adopted {
+			n++
+		}
+	}
+	return n
+}
+
+// PodFingerprint is what a Deployment's pod holds in a variable.
+func (c *Cluster) PodFingerprint(deployment, variable string) token.Fingerprint {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	if p, ok := c.pods[deployment]; ok {
+		return p.env[variable]
+	}
+	return ""
+}
+
+func (c *Cluster) enter(method string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	c.calls[method]++
+	if c.Err != nil {
+		return fmt.Errorf("%s: %w", method, c.Err)
+	}
+	return nil
+}
+
+// SecretName follows the sync task: parameterize("signon-token-" + user +
+// "-" + application).
+func (c *Cluster) SecretName(apiUserName, application string) string {
+	return flows.Parameterize("signon-token-" + apiUserName + "-" + application)
+}
+
+// Location names the sync CronJob's namespace and name.
+func (c *Cluster) Location() (namespace, cronJob string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	return c.Namespace, c.CronJob
+}
+
+func (c *Cluster) Secret(ctx context.Context, name string) (flows.SecretState, error) {
+	if err := c.enter("Secret"); err != nil {
+		return flows.SecretState{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.secrets[name]
+	if !ok || s.fp == "" {
+		return flows.SecretState{Name: name}, nil
+	}
+	return flows.SecretState{Name: name, Exists: true, Fingerprint: s.fp, UpdatedAt: s.updatedAt}, nil
+}
+
+func (c *Cluster) Consumers(ctx context.Context, secretName string) ([]flows.Consumer, error) {
+	if err := c.enter("Consumers"); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []flows.Consumer
+	for _, r := range c.consumers {
+		if r.secret == secretName {
+			out = append(out, r.Consumer)
+		}
+	}
+	return out, nil
+}
+
+func (c *Cluster) StartSync(ctx context.Context, runID string, at time.Time) (flows.SyncJob, error) {
+	if err := c.enter("StartSync"); err != nil {
+		return flows.SyncJob{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, j := range c.jobs {
+		if j.runID == runID {
+			return flows.SyncJob{Name: j.name, Adopted: j.adopted, CreatedAt: j.createdAt}, nil
+		}
+	}
+	now := c.Clock.Now()
+	if c.ActiveJob != "" {
+		j := &job{name: c.ActiveJob, runID: runID, createdAt: now, adopted: true}
+		c.ActiveJob = ""
+		c.jobs[j.name] = j
+		return flows.SyncJob{Name: j.name, Adopted: true, CreatedAt: now}, nil
+	}
+	base := c.CronJob + "-" + now.UTC().Format("0601021504")
+	name := base
+	for i := 2; c.jobs[name] != nil; i++ {
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
+	c.jobs[name] = &job{name: name, runID: runID, createdAt: now}
+	return flows.SyncJob{Name: name, CreatedAt: now}, nil
+}
+
+func (c *Cluster) WaitSync(ctx context.Context, jobName, secretName string, progress func(flows.SyncProgress)) (flows.SyncResult, error) {
+	if err := c.enter("WaitSync"); err != nil {
+		return flows.SyncResult{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j, ok := c.jobs[jobName]
+	if !ok {
+		return flows.SyncResult{}, fmt.Errorf("job %s: %w", jobName, flows.ErrNotFound)
+	}
+	if j.result != nil {
+		return *j.result, nil
+	}
+	now := c.Clock.Now()
+	res := flows.SyncResult{Job: jobName, StartedAt: j.createdAt, CompletedAt: now}
+	if c.FailSyncs > 0 {
+		c.FailSyncs--
+		res.LogTail = []string{"rake aborted!", "ActiveRecord::ConnectionNotEstablished: could not connect to server"}
+		res.Events = []string{"BackoffLimitExceeded: Job has reached the specified backoff limit"}
+	} else {
+		res.Succeeded = true
+		for name, s := range c.secrets {
+			if c.refresh(s) {
+				c.reload(name)
+			}
+			if name == secretName {
+				res.SecretLines = []string{fmt.Sprintf("Updated secret %s (namespace %s)", name, c.Namespace)}
+			}
+		}
+	}
+	j.result = &res
+	if progress != nil {
+		progress(flows.SyncProgress{Job: jobName, Phase: map[bool]string{true: "succeeded", false: "failed"}[res.Succeeded], At: now})
+	}
+	return res, nil
+}
+
+func (c *Cluster) WaitRollout(ctx context.Context, deployment string, since time.Time, startTimeout time.Duration) (flows.Rollout, error) {
+	if err := c.enter("WaitRollout"); err != nil {
+		return flows.Rollout{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.pods[deployment]
+	if !ok {
+		return flows.Rollout{}, fmt.Errorf("deployment %s: %w", deployment, flows.ErrNotFound)
+	}
+	if p.createdAt.Before(since) {
+		return flows.Rollout{Deployment: deployment, Replicas: 1, Ready: 1}, fmt.Errorf("deployment %s after %s: %w", deployment, startTimeout, flows.ErrRolloutNotStarted)
+	}
+	return flows.Rollout{Deployment: deployment, Started: true, Complete: true, Replicas: 1, Ready: 1}, nil
+}
+
+func (c *Cluster) RestartDeployment(ctx context.Context, deployment string, at time.Time) error {
+	if err := c.enter("RestartDeployment"); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.pods[deployment]; !ok {
+		return fmt.Errorf("deployment %s: %w", deployment, flows.ErrNotFound)
+	}
+	c.roll(deployment)
+	return nil
+}
+
+func (c *Cluster) CheckPods(ctx context.Context, con flows.Consumer, want token.Fingerprint) ([]flows.PodCheck, error) {
+	if err := c.enter("CheckPods"); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.pods[con.Name]
+	if !ok {
+		return nil, fmt.Errorf("deployment %s: %w", con.Name, flows.ErrNotFound)
+	}
+	fp := p.env[con.Variable]
+	return []flows.PodCheck{{Pod: p.name, Container: con.Container, Variable: con.Variable, Fingerprint: fp, Match: fp == want}}, nil
+}
+
+func (c *Cluster) LiveCheck(ctx context.Context, con flows.Consumer, application string) (flows.LiveCheck, error) {
+	if err := c.enter("LiveCheck"); err != nil {
+		return flows.LiveCheck{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pass, ok := c.LiveChecks[application]
+	if !ok {
+		return flows.LiveCheck{}, nil
+	}
+	p := c.pods[con.Name]
+	lc := flows.LiveCheck{Configured: true, Passed: pass, Command: "smoke " + application}
+	if p != nil {
+		lc.Pod = p.name
+	}
+	if !pass {
+		lc.Output = []string{"GdsApi::HTTPUnauthorized: 401 Unauthorized"}
+	}
+	return lc, nil
+}
+
+// consumer is a workload container and the Secret it reads.
+type consumer struct {
+	flows.Consumer
+	secret string
+}
+
+// refresh writes a Secret from Signon as the sync task does; it reports
+// whether the value changed.
+func (c *Cluster) refresh(s *secret) bool {
+	if c.Tokens == nil {
+		return false
+	}
+	sec, ok := c.Tokens.NewestUnrevoked(s.user, s.app)
+	if !ok {
+		return false
+	}
+	fp := sec.Fingerprint()
+	if fp == s.fp {
+		return false
+	}
+	s.fp, s.updatedAt = fp, c.Clock.Now()
+	return true
+}
+
+// reload plays Stakater Reloader: every Deployment reading the Secret rolls.
+func (c *Cluster) reload(secretName string) {
+	if c.NoReloader {
+		return
+	}
+	for _, r := range c.consumers {
+		if r.secret == secretName && r.Kind == "Deployment" {
+			c.roll(r.Name)
+		}
+	}
+}
+
+// roll replaces a Deployment's pod with one that read the Secrets now.
+func (c *Cluster) roll(deployment string) {
+	old := c.pods[deployment]
+	gen := 1
+	if old != nil {
+		gen = old.gen + 1
+	}
+	p := &pod{name: fmt.Sprintf("%s-%d-%s", deployment, gen, "x7k2p"), createdAt: c.Clock.Now(), gen: gen, env: map[string]token.Fingerprint{}}
+	for _, r := range c.consumers {
+		if r.Kind != "Deployment" || r.Name != deployment {
+			continue
+		}
+		if c.Stuck[deployment] && old != nil {
+			p.env[r.Variable] = old.env[r.Variable]
+			continue
+		}
+		if s, ok := c.secrets[r.secret]; ok {
+			p.env[r.Variable] = s.fp
+		}
+	}
+	c.pods[deployment] = p
+}
+
+var _ flows.Cluster = (*Cluster)(nil)
