@@ -1,0 +1,315 @@
+// Package signon is the bot's Signon for one environment. Signon has no API
+// for tokens, so the Client does what an engineer would do in a console: it
+// runs one embedded Ruby script with `rails runner` in the signon Deployment's
+// app container, through a Runner (the Kubernetes exec API in production,
+// a local process in tests), and reads back one marked JSON line.
+//
+// signontest has an in-memory double with the same behaviour, held to it by
+// a conformance suite that both pass.
+package signon
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/flows/token"
+)
+
+const (
+	// DefaultTimeout bounds one call. Rails boots in seconds; Signon with
+	// its full Gemfile in tens of seconds on a busy node.
+	DefaultTimeout = 90 * time.Second
+	// DefaultClockSkew is how far apart the bot's and Signon's clocks may
+	// be. Clocks under NTP are milliseconds apart; the margin also covers
+	// MySQL storing created_at to the whole second.
+	DefaultClockSkew = time.Minute
+	// DefaultTokenLife is ApiUser::DEFAULT_TOKEN_LIFE, Rails' 2.years in
+	// seconds (two years of 365.2425 days).
+	DefaultTokenLife = 63113904 * time.Second
+	// maxOutput caps what a run may print; an expiry report of every API
+	// user's tokens is well under it.
+	maxOutput = 8 << 20
+	// maxWithin is the longest expiry window the script accepts.
+	maxWithin = 20 * 366 * 24 * time.Hour
+)
+
+// Config is one environment's Signon.
+type Config struct {
+	// ServiceIdentity is the email of the Signon user recorded as the
+	// initiator of a change when the requester has no Signon account.
+	ServiceIdentity string
+	// Rails starts Rails in the container's working directory. Default
+	// {"bin/rails"}.
+	Rails []string
+	// Timeout bounds each call, Rails' boot included. Default
+	// DefaultTimeout.
+	Timeout time.Duration
+	// ClockSkew is the allowed difference between the bot's clock and
+	// Signon's. Default DefaultClockSkew.
+	ClockSkew time.Duration
+	// Clock is the bot's clock. Default flows.SystemClock.
+	Clock flows.Clock
+}
+
+// Client is flows.Signon for one environment. It is safe for concurrent use;
+// every call is one `rails runner` process.
+type Client struct {
+	runner  Runner
+	rails   []string
+	service string
+	timeout time.Duration
+	skew    time.Duration
+	clock   flows.Clock
+}
+
+// New checks cfg and returns a Client that runs the script through r.
+func New(r Runner, cfg Config) (*Client, error) {
+	if r == nil {
+		return nil, fmt.Errorf("signon: no runner")
+	}
+	if err := flows.ValidateEmail(cfg.ServiceIdentity); err != nil {
+		return nil, fmt.Errorf("signon: service identity: %w", err)
+	}
+	if cfg.Timeout < 0 || cfg.ClockSkew < 0 {
+		return nil, fmt.Errorf("signon: negative timeout or clock skew")
+	}
+	c := &Client{
+		runner:  r,
+		rails:   cfg.Rails,
+		service: strings.ToLower(cfg.ServiceIdentity),
+		timeout: cfg.Timeout,
+		skew:    cfg.ClockSkew,
+		clock:   cfg.Clock,
+	}
+	if len(c.rails) == 0 {
+		c.rails = []string{"bin/rails"}
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.skew == 0 {
+		c.skew = DefaultClockSkew
+	}
+	if c.clock == nil {
+		c.clock = flows.SystemClock{}
+	}
+	return c, nil
+}
+
+// FindAPIUser finds an API user by email.
+func (c *Client) FindAPIUser(ctx context.Context, email string) (flows.APIUser, error) {
+	req := request{Op: OpFindAPIUser}
+	if err := c.email(&req, email); err != nil {
+		return flows.APIUser{}, err
+	}
+	var out struct {
+		User flows.APIUser `json:"user"`
+	}
+	if err := c.call(ctx, req, &out); err != nil {
+		return flows.APIUser{}, err
+	}
+	return out.User, nil
+}
+
+// Tokens lists the user's tokens for the application, newest first.
+func (c *Client) Tokens(ctx context.Context, email, application string) (flows.TokenSet, error) {
+	req := request{Op: OpTokens}
+	if err := c.target(&req, email, application); err != nil {
+		return flows.TokenSet{}, err
+	}
+	var out wireTokens
+	if err := c.call(ctx, req, &out); err != nil {
+		return flows.TokenSet{}, err
+	}
+	set := flows.TokenSet{User: out.User, Application: out.Application, LastSyncedAt: out.LastSyncedAt, Tokens: []flows.Token{}}
+	for _, w := range out.Tokens {
+		t, err := w.token()
+		if err != nil {
+			return flows.TokenSet{}, &Error{Op: req.Op, Kind: KindBadResult, Message: err.Error()}
+		}
+		set.Tokens = append(set.Tokens, t)
+	}
+	return set, nil
+}
+
+// Expiring lists the newest unrevoked token of every (API user,
+// application) that expires before Signon's now plus within, soonest first.
+func (c *Client) Expiring(ctx context.Context, within time.Duration) ([]flows.ExpiringToken, error) {
+	req := request{Op: OpExpiring, Within: within.Seconds()}
+	if within <= 0 || within > maxWithin {
+		return nil, &Error{Op: req.Op, Kind: KindBadInput, Message: fmt.Sprintf("expiry window %v is not between 0 and %v", within, maxWithin)}
+	}
+	var out wireExpiring
+	if err := c.call(ctx, req, &out); err != nil {
+		return nil, err
+	}
+	rows := make([]flows.ExpiringToken, 0, len(out.Rows))
+	for _, r := range out.Rows {
+		t, err := r.Token.token()
+		if err != nil {
+			return nil, &Error{Op: req.Op, Kind: KindBadResult, Message: err.Error()}
+		}
+		rows = append(rows, flows.ExpiringToken{User: r.User, Application: r.Application, Token: t, LastSyncedAt: r.LastSyncedAt})
+	}
+	return rows, nil
+}
+
+// Issue makes a token as Signon's "Add application token" does (two-year
+// life, signin permission, ACCESS_TOKEN_GENERATED), or returns the unrevoked
+// token of that user and application made at or after req.IntentAt less the
+// allowed clock skew. A call that timed out is safe to repeat with the same
+// IntentAt.
+func (c *Client) Issue(ctx context.Context, req flows.IssueRequest) (flows.Issued, error) {
+	r := request{Op: OpIssue, IntentAt: req.IntentAt.UTC()}
+	if err := c.target(&r, req.Email, req.Application); err != nil {
+		return flows.Issued{}, err
+	}
+	if req.IntentAt.IsZero() {
+		return flows.Issued{}, &Error{Op: r.Op, Kind: KindBadInput, Message: "no intent time"}
+	}
+	if err := c.initiator(&r, req.Initiator); err != nil {
+		return flows.Issued{}, err
+	}
+	var out wireIssued
+	err := c.call(ctx, r, &out)
+	secret := token.NewSecret(out.Secret)
+	out.Secret = ""
+	if err != nil {
+		return flows.Issued{}, err
+	}
+	t, err := out.Token.token()
+	if err != nil {
+		return flows.Issued{}, &Error{Op: r.Op, Kind: KindBadResult, Message: err.Error()}
+	}
+	if !token.ValidFormat(secret.Reveal()) || secret.Fingerprint() != t.Fingerprint {
+		return flows.Issued{}, &Error{Op: r.Op, Kind: KindBadResult, Message: fmt.Sprintf("token %d came back malformed or not matching its digest", t.ID)}
+	}
+	return flows.Issued{Token: t, Secret: secret, Existing: out.Existing, Initiator: out.Initiator}, nil
+}
+
+// Revoke revokes one token of the user and application and records
+// ACCESS_TOKEN_REVOKED.
+func (c *Client) Revoke(ctx context.Context, req flows.RevokeRequest) (flows.Revoked, error) {
+	r := request{Op: OpRevoke, TokenID: req.TokenID}
+	if err := c.target(&r, req.Email, req.Application); err != nil {
+		return flows.Revoked{}, err
+	}
+	if req.TokenID <= 0 {
+		return flows.Revoked{}, &Error{Op: r.Op, Kind: KindBadInput, Message: fmt.Sprintf("token id %d is not a token id", req.TokenID)}
+	}
+	if err := c.initiator(&r, req.Initiator); err != nil {
+		return flows.Revoked{}, err
+	}
+	var out wireRevoked
+	if err := c.call(ctx, r, &out); err != nil {
+		return flows.Revoked{}, err
+	}
+	t, err := out.Token.token()
+	if err != nil {
+		return flows.Revoked{}, &Error{Op: r.Op, Kind: KindBadResult, Message: err.Error()}
+	}
+	return flows.Revoked{Token: t, Initiator: out.Initiator}, nil
+}
+
+func (c *Client) email(r *request, email string) error {
+	if flows.ValidateEmail(email) != nil {
+		return &Error{Op: r.Op, Kind: KindBadInput, Message: fmt.Sprintf("%q is not an email address", email)}
+	}
+	r.Email = strings.ToLower(email)
+	return nil
+}
+
+func (c *Client) target(r *request, email, application string) error {
+	if err := c.email(r, email); err != nil {
+		return err
+	}
+	if !ValidApplication(application) {
+		return &Error{Op: r.Op, Kind: KindBadInput, Message: fmt.Sprintf("%q is not an application name", application)}
+	}
+	r.Application = application
+	return nil
+}
+
+func (c *Client) initiator(r *request, email string) error {
+	if email != "" && flows.ValidateEmail(email) != nil {
+		return &Error{Op: r.Op, Kind: KindBadInput, Message: fmt.Sprintf("initiator %q is not an email address", email)}
+	}
+	r.Initiator = strings.ToLower(email)
+	r.ServiceIdentity = c.service
+	return nil
+}
+
+// ValidApplication accepts what can name a Signon application: its name or
+// its slug, without control characters.
+func ValidApplication(s string) bool {
+	if strings.TrimSpace(s) == "" || len(s) > 255 {
+		return false
+	}
+	return !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+// call runs the script for req and decodes its result into out. The output
+// is wiped once decoded: for Issue it held a token.
+func (c *Client) call(ctx context.Context, req request, out any) error {
+	req.Nonce = nonce()
+	req.SentAt = c.clock.Now().UTC()
+	req.Deadline = req.SentAt.Add(c.timeout)
+	req.Skew = c.skew.Seconds()
+	body, err := json.Marshal(req)
+	if err != nil {
+		return &Error{Op: req.Op, Kind: KindBadInput, Message: err.Error()}
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	stdout := &capped{max: maxOutput}
+	stderr := &capped{max: maxOutput}
+	defer stdout.wipe()
+	runErr := c.runner.Run(ctx, command(c.rails, body), bytes.NewReader(script), stdout, stderr)
+	if stdout.over {
+		return &Error{Op: req.Op, Kind: KindBadResult, Message: fmt.Sprintf("output over %d bytes", maxOutput)}
+	}
+	raw, err := outcome(req.Op, req.Nonce, stdout.buf, stderr.buf, runErr, ctx.Err())
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return &Error{Op: req.Op, Kind: KindBadResult, Message: "result does not decode: " + err.Error()}
+	}
+	return nil
+}
+
+func nonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// capped keeps up to max bytes and notes whether more came. It never fails
+// a write, so a chatty process is not killed by a broken pipe.
+type capped struct {
+	max  int
+	buf  []byte
+	over bool
+}
+
+func (w *capped) Write(p []byte) (int, error) {
+	n := len(p)
+	if room := w.max - len(w.buf); n > room {
+		w.over = true
+		p = p[:max(room, 0)]
+	}
+	w.buf = append(w.buf, p...)
+	return n, nil
+}
+
+func (w *capped) wipe() { clear(w.buf[:cap(w.buf)]) }
+
+var _ flows.Signon = (*Client)(nil)

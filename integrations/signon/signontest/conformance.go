@@ -1,0 +1,440 @@
+package signontest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/flows/token"
+	"github.com/alphagov/signon-token-bot/integrations/signon"
+)
+
+// World is a Signon the conformance suite can furnish and inspect: the
+// double, or the Client on signon-lite.
+type World interface {
+	flows.Signon
+	// Now is the Signon's clock.
+	Now() time.Time
+	AddAPIUser(name, email string) flows.APIUser
+	AddHumanUser(name, email string)
+	AddApplication(name string) flows.Application
+	AddToken(email, application string, created time.Time, life time.Duration) (flows.Token, token.Secret)
+	SetLastSynced(email, application string, at time.Time)
+	Suspend(email string)
+	TokenCount(email, application string) int
+	HasSignin(email, application string) bool
+	Events() []Event
+	Snapshot() string
+}
+
+// SuiteServiceIdentity is the service identity the suite's worlds must be
+// configured with; the suite adds its account.
+const SuiteServiceIdentity = "token-bot@digital.cabinet-office.gov.uk"
+
+// The suite's world: two API users, a person and three applications.
+const (
+	shortURL   = "short-url-manager@alphagov.co.uk"
+	tagger     = "content-tagger@alphagov.co.uk"
+	person     = "ada.lovelace@digital.cabinet-office.gov.uk"
+	pubAPI     = "Publishing API"
+	store      = "Content Store"
+	search     = "Search API"
+	day        = 24 * time.Hour
+	twoYears   = signon.DefaultTokenLife
+	skewMargin = signon.DefaultClockSkew
+)
+
+// Case is one behaviour of the table.
+type Case struct {
+	Name string
+	Test func(t *testing.T, w World, s *Secrets)
+}
+
+// Secrets are the plaintexts a case has seen, so that every error can be
+// checked for leaks.
+type Secrets struct{ all []token.Secret }
+
+func (s *Secrets) add(x token.Secret) { s.all = append(s.all, x) }
+
+// Run runs every case of Cases against a fresh world from newWorld, whose
+// service identity must be SuiteServiceIdentity. Cases run in parallel.
+func Run(t *testing.T, newWorld func(t *testing.T) World) {
+	for _, c := range Cases() {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			w.AddHumanUser("Token bot", SuiteServiceIdentity)
+			w.AddAPIUser("Short URL Manager", shortURL)
+			w.AddAPIUser("Content Tagger", tagger)
+			w.AddHumanUser("Ada Lovelace", person)
+			w.AddApplication(pubAPI)
+			w.AddApplication(store)
+			w.AddApplication(search)
+			c.Test(t, w, &Secrets{})
+		})
+	}
+}
+
+// Cases is the behavioural table. Every refusal is checked to change
+// nothing and to quote no token.
+func Cases() []Case {
+	return []Case{
+		{"find an API user by email, in any case", func(t *testing.T, w World, _ *Secrets) {
+			u := must(w.FindAPIUser(ctx(t), shortURL))(t)
+			if u.ID <= 0 || u.Name != "Short URL Manager" || u.Email != shortURL || u.Suspended {
+				t.Fatalf("FindAPIUser = %+v", u)
+			}
+			if again := must(w.FindAPIUser(ctx(t), strings.ToUpper(shortURL)))(t); again != u {
+				t.Fatalf("upper-case email found %+v, want %+v", again, u)
+			}
+		}},
+		{"a suspended API user is found and says so", func(t *testing.T, w World, _ *Secrets) {
+			w.Suspend(tagger)
+			if u := must(w.FindAPIUser(ctx(t), tagger))(t); !u.Suspended {
+				t.Fatalf("FindAPIUser = %+v, want suspended", u)
+			}
+			if set := must(w.Tokens(ctx(t), tagger, pubAPI))(t); !set.User.Suspended {
+				t.Fatalf("Tokens user = %+v, want suspended", set.User)
+			}
+		}},
+		{"find refuses a person, an unknown email and a malformed one", func(t *testing.T, w World, s *Secrets) {
+			err := refused(t, w, s, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser, func() error { _, err := w.FindAPIUser(ctx(t), person); return err })
+			if !strings.Contains(err.Error(), "not an API user") {
+				t.Errorf("error %q does not say the user is not an API user", err)
+			}
+			refused(t, w, s, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser, func() error { _, err := w.FindAPIUser(ctx(t), "nobody@alphagov.co.uk"); return err })
+			for _, bad := range []string{"", "not-an-email", "Ada <ada@example.com>", "a b@example.com"} {
+				refused(t, w, s, flows.ErrBadInput, signon.KindBadInput, func() error { _, err := w.FindAPIUser(ctx(t), bad); return err })
+			}
+		}},
+		{"tokens are listed newest first, revoked ones too, with fingerprints and expiry", func(t *testing.T, w World, s *Secrets) {
+			now := w.Now().Truncate(time.Second)
+			old, oldSecret := w.AddToken(shortURL, pubAPI, now.Add(-700*day), twoYears)
+			mid, midSecret := w.AddToken(shortURL, pubAPI, now.Add(-20*day), twoYears)
+			recent, recentSecret := w.AddToken(shortURL, pubAPI, now.Add(-time.Hour), 90*day)
+			s.add(oldSecret)
+			s.add(midSecret)
+			s.add(recentSecret)
+			w.AddToken(shortURL, store, now.Add(-time.Hour), twoYears)
+			w.AddToken(tagger, pubAPI, now.Add(-time.Hour), twoYears)
+			must(w.Revoke(ctx(t), flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: old.ID, Initiator: person}))(t)
+
+			set := must(w.Tokens(ctx(t), shortURL, pubAPI))(t)
+			if set.User.Email != shortURL || set.Application.Name != pubAPI || set.Application.Slug != "publishing-api" || set.Application.ID <= 0 {
+				t.Fatalf("Tokens user/application = %+v / %+v", set.User, set.Application)
+			}
+			want := []flows.Token{recent, mid, old}
+			if len(set.Tokens) != len(want) {
+				t.Fatalf("Tokens listed %d tokens, want %d: %+v", len(set.Tokens), len(want), set.Tokens)
+			}
+			for i, got := range set.Tokens {
+				w := want[i]
+				if got.ID != w.ID || !got.CreatedAt.Equal(w.CreatedAt) || !got.ExpiresAt.Equal(w.ExpiresAt) || got.Fingerprint != w.Fingerprint {
+					t.Errorf("token %d = %+v, want %+v", i, got, w)
+				}
+				if got.Revoked() != (w.ID == old.ID) {
+					t.Errorf("token %d revoked = %v", got.ID, got.Revoked())
+				}
+			}
+			if set.Tokens[0].Fingerprint != recentSecret.Fingerprint() {
+				t.Errorf("fingerprint is not the token's")
+			}
+			if !set.LastSyncedAt.IsZero() {
+				t.Errorf("LastSyncedAt = %v, want zero", set.LastSyncedAt)
+			}
+		}},
+		{"applications are found by Signon name or slug, and a user with none has an empty list", func(t *testing.T, w World, _ *Secrets) {
+			byName := must(w.Tokens(ctx(t), tagger, store))(t)
+			bySlug := must(w.Tokens(ctx(t), tagger, "content-store"))(t)
+			if byName.Application != bySlug.Application || byName.Application.Name != store {
+				t.Fatalf("by name %+v, by slug %+v", byName.Application, bySlug.Application)
+			}
+			if byName.Tokens == nil || len(byName.Tokens) != 0 {
+				t.Fatalf("Tokens = %#v, want an empty list", byName.Tokens)
+			}
+		}},
+		{"last synced at is reported per user and application", func(t *testing.T, w World, _ *Secrets) {
+			at := w.Now().Add(-3 * day).Truncate(time.Second)
+			tok, _ := w.AddToken(shortURL, pubAPI, w.Now().Add(-700*day), twoYears)
+			w.SetLastSynced(shortURL, pubAPI, at)
+			if got := must(w.Tokens(ctx(t), shortURL, pubAPI))(t).LastSyncedAt; !got.Equal(at) {
+				t.Errorf("LastSyncedAt = %v, want %v", got, at)
+			}
+			if got := must(w.Tokens(ctx(t), shortURL, store))(t).LastSyncedAt; !got.IsZero() {
+				t.Errorf("other application's LastSyncedAt = %v, want zero", got)
+			}
+			rows := must(w.Expiring(ctx(t), 60*day))(t)
+			if len(rows) != 1 || rows[0].Token.ID != tok.ID || !rows[0].LastSyncedAt.Equal(at) {
+				t.Errorf("Expiring = %+v, want token %d synced at %v", rows, tok.ID, at)
+			}
+		}},
+		{"tokens refuse an unknown application, an unknown user and bad names", func(t *testing.T, w World, s *Secrets) {
+			refused(t, w, s, flows.ErrUnknownApplication, signon.KindUnknownApplication, func() error { _, err := w.Tokens(ctx(t), shortURL, "Whitehall"); return err })
+			refused(t, w, s, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser, func() error { _, err := w.Tokens(ctx(t), "nobody@alphagov.co.uk", pubAPI); return err })
+			for _, bad := range []string{"", "  ", "publishing\napi"} {
+				refused(t, w, s, flows.ErrBadInput, signon.KindBadInput, func() error { _, err := w.Tokens(ctx(t), shortURL, bad); return err })
+			}
+		}},
+		{"expiring follows the alert's rule: the newest unrevoked token per user and application", func(t *testing.T, w World, s *Secrets) {
+			now := w.Now().Truncate(time.Second)
+			soon, _ := w.AddToken(shortURL, pubAPI, now.Add(10*day-twoYears), twoYears)
+			w.AddToken(shortURL, store, now.Add(10*day-twoYears), twoYears) // renewed below
+			w.AddToken(shortURL, store, now.Add(-day), twoYears)
+			w.AddToken(tagger, pubAPI, now.Add(20*day-twoYears), twoYears) // outside the window
+			expired, _ := w.AddToken(tagger, store, now.Add(-3*day-twoYears), twoYears)
+			w.AddToken(person, pubAPI, now.Add(5*day-twoYears), twoYears) // not an API user
+			gone, _ := w.AddToken(shortURL, search, now.Add(2*day-twoYears), twoYears)
+			must(w.Revoke(ctx(t), flows.RevokeRequest{Email: shortURL, Application: search, TokenID: gone.ID}))(t)
+
+			rows := must(w.Expiring(ctx(t), 14*day))(t)
+			if len(rows) != 2 {
+				t.Fatalf("Expiring = %d rows, want 2: %+v", len(rows), rows)
+			}
+			if r := rows[0]; r.Token.ID != expired.ID || r.User.Email != tagger || r.Application.Slug != "content-store" || !r.Token.ExpiresAt.Equal(expired.ExpiresAt) {
+				t.Errorf("first row = %+v, want the expired token %d of %s", r, expired.ID, tagger)
+			}
+			if r := rows[1]; r.Token.ID != soon.ID || r.User.Email != shortURL || r.User.Name != "Short URL Manager" || r.Application.Name != pubAPI {
+				t.Errorf("second row = %+v, want token %d of %s", r, soon.ID, shortURL)
+			}
+			if wide := must(w.Expiring(ctx(t), 30*day))(t); len(wide) != 3 {
+				t.Errorf("a 30-day window found %d rows, want 3", len(wide))
+			}
+		}},
+		{"expiring refuses a window that is not positive", func(t *testing.T, w World, s *Secrets) {
+			for _, within := range []time.Duration{0, -day} {
+				refused(t, w, s, flows.ErrBadInput, signon.KindBadInput, func() error { _, err := w.Expiring(ctx(t), within); return err })
+			}
+		}},
+		{"issue makes a two-year token as Signon's UI does", func(t *testing.T, w World, s *Secrets) {
+			before := w.Now()
+			count := w.TokenCount(shortURL, pubAPI)
+			got := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: "publishing-api", IntentAt: before, Initiator: person}))(t)
+			s.add(got.Secret)
+			after := w.Now()
+			if got.Existing || got.Initiator != (flows.Initiator{Email: person}) {
+				t.Errorf("Issue = existing %v, initiator %+v", got.Existing, got.Initiator)
+			}
+			if !token.ValidFormat(got.Secret.Reveal()) || len(got.Secret.Reveal()) != 43 || got.Secret.Fingerprint() != got.Token.Fingerprint {
+				t.Errorf("issued token %s is not in Signon's format or does not match its fingerprint", got.Token.Fingerprint)
+			}
+			if got.Token.CreatedAt.Before(before.Add(-time.Second)) || got.Token.CreatedAt.After(after.Add(time.Second)) {
+				t.Errorf("created %v, not between %v and %v", got.Token.CreatedAt, before, after)
+			}
+			if life := got.Token.ExpiresAt.Sub(got.Token.CreatedAt); life != twoYears {
+				t.Errorf("life %v, want %v", life, twoYears)
+			}
+			if n := w.TokenCount(shortURL, pubAPI); n != count+1 {
+				t.Errorf("%d tokens, want %d", n, count+1)
+			}
+			if !w.HasSignin(shortURL, pubAPI) {
+				t.Errorf("the API user was not granted signin")
+			}
+			wantEvents(t, w, Event{Name: EventGenerated, User: shortURL, Initiator: person, Application: pubAPI})
+			set := must(w.Tokens(ctx(t), shortURL, pubAPI))(t)
+			if len(set.Tokens) == 0 || set.Tokens[0].ID != got.Token.ID {
+				t.Errorf("Tokens does not list the new token first: %+v", set.Tokens)
+			}
+		}},
+		{"issue again after the same intent returns the same token and writes nothing", func(t *testing.T, w World, s *Secrets) {
+			intent := w.Now()
+			first := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: intent}))(t)
+			s.add(first.Secret)
+			before := w.Snapshot()
+			again := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: intent}))(t)
+			if !again.Existing || again.Token.ID != first.Token.ID || again.Secret.Fingerprint() != first.Secret.Fingerprint() {
+				t.Errorf("re-issue = token %d existing %v, want token %d existing", again.Token.ID, again.Existing, first.Token.ID)
+			}
+			if w.Snapshot() != before {
+				t.Errorf("the re-issue wrote to Signon")
+			}
+			if n := w.TokenCount(shortURL, pubAPI); n != 1 {
+				t.Errorf("%d tokens, want 1", n)
+			}
+		}},
+		{"issue takes a token someone made after the intent, allowing for clock skew", func(t *testing.T, w World, s *Secrets) {
+			intent := w.Now().Truncate(time.Second)
+			made, secret := w.AddToken(shortURL, pubAPI, intent.Add(-skewMargin/2), twoYears)
+			s.add(secret)
+			got := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: intent}))(t)
+			if !got.Existing || got.Token.ID != made.ID || got.Secret.Fingerprint() != secret.Fingerprint() {
+				t.Errorf("Issue = token %d existing %v, want the existing token %d", got.Token.ID, got.Existing, made.ID)
+			}
+			if len(w.Events()) != 0 {
+				t.Errorf("events written for an existing token: %+v", w.Events())
+			}
+		}},
+		{"issue makes a new token when the others are older than the intent or revoked", func(t *testing.T, w World, s *Secrets) {
+			intent := w.Now().Truncate(time.Second)
+			w.AddToken(shortURL, pubAPI, intent.Add(-2*skewMargin), twoYears)
+			revoked, _ := w.AddToken(shortURL, pubAPI, intent.Add(time.Second), twoYears)
+			w.AddToken(shortURL, store, intent.Add(time.Second), twoYears)
+			w.AddToken(tagger, pubAPI, intent.Add(time.Second), twoYears)
+			must(w.Revoke(ctx(t), flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: revoked.ID}))(t)
+			got := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: intent}))(t)
+			s.add(got.Secret)
+			if got.Existing || w.TokenCount(shortURL, pubAPI) != 3 {
+				t.Errorf("Issue existing=%v with %d tokens, want a third, new token", got.Existing, w.TokenCount(shortURL, pubAPI))
+			}
+		}},
+		{"issue records the requester's account, else the service identity", func(t *testing.T, w World, s *Secrets) {
+			w.AddHumanUser("Suspended Person", "gone@digital.cabinet-office.gov.uk")
+			w.Suspend("gone@digital.cabinet-office.gov.uk")
+			var want []Event
+			for i, requester := range []string{"", "stranger@example.com", "gone@digital.cabinet-office.gov.uk", tagger, strings.ToUpper(person)} {
+				intent := w.Now().Add(time.Duration(i) * time.Hour) // each asks for a new token
+				got := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: intent, Initiator: requester}))(t)
+				s.add(got.Secret)
+				wantInit := flows.Initiator{Email: SuiteServiceIdentity, Service: true}
+				if requester == strings.ToUpper(person) {
+					wantInit = flows.Initiator{Email: person}
+				}
+				if got.Initiator != wantInit {
+					t.Errorf("requester %q: initiator %+v, want %+v", requester, got.Initiator, wantInit)
+				}
+				want = append(want, Event{Name: EventGenerated, User: shortURL, Initiator: wantInit.Email, Application: pubAPI})
+			}
+			wantEvents(t, w, want...)
+		}},
+		{"issue refuses bad input, unknown users and applications, and suspended users", func(t *testing.T, w World, s *Secrets) {
+			now := w.Now()
+			w.AddToken(tagger, pubAPI, now.Add(-day), twoYears)
+			w.Suspend(tagger)
+			for _, c := range []struct {
+				req      flows.IssueRequest
+				sentinel error
+				kind     signon.Kind
+			}{
+				{flows.IssueRequest{Email: "nope", Application: pubAPI, IntentAt: now}, flows.ErrBadInput, signon.KindBadInput},
+				{flows.IssueRequest{Email: shortURL, Application: "", IntentAt: now}, flows.ErrBadInput, signon.KindBadInput},
+				{flows.IssueRequest{Email: shortURL, Application: pubAPI}, flows.ErrBadInput, signon.KindBadInput},
+				{flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: now, Initiator: "not an email"}, flows.ErrBadInput, signon.KindBadInput},
+				{flows.IssueRequest{Email: "nobody@alphagov.co.uk", Application: pubAPI, IntentAt: now}, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser},
+				{flows.IssueRequest{Email: person, Application: pubAPI, IntentAt: now}, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser},
+				{flows.IssueRequest{Email: shortURL, Application: "whitehall", IntentAt: now}, flows.ErrUnknownApplication, signon.KindUnknownApplication},
+				{flows.IssueRequest{Email: tagger, Application: pubAPI, IntentAt: now.Add(-time.Hour)}, flows.ErrSuspended, signon.KindSuspended},
+			} {
+				refused(t, w, s, c.sentinel, c.kind, func() error { _, err := w.Issue(ctx(t), c.req); return err })
+			}
+		}},
+		{"issue refuses when the service identity is needed and not active", func(t *testing.T, w World, s *Secrets) {
+			w.Suspend(SuiteServiceIdentity)
+			refused(t, w, s, flows.ErrBadInput, signon.KindNoInitiator, func() error {
+				_, err := w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: w.Now(), Initiator: "stranger@example.com"})
+				return err
+			})
+			got := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: w.Now(), Initiator: person}))(t)
+			s.add(got.Secret)
+			if got.Initiator.Service {
+				t.Errorf("a requester with an account was recorded as the service identity")
+			}
+		}},
+		{"revoke revokes the token and records it", func(t *testing.T, w World, s *Secrets) {
+			tok, secret := w.AddToken(shortURL, pubAPI, w.Now().Add(-day), twoYears)
+			s.add(secret)
+			before := w.Now()
+			got := must(w.Revoke(ctx(t), flows.RevokeRequest{Email: shortURL, Application: "publishing-api", TokenID: tok.ID, Initiator: person}))(t)
+			if got.Token.ID != tok.ID || !got.Token.Revoked() || got.Token.RevokedAt.Before(before.Add(-time.Second)) || got.Token.Fingerprint != tok.Fingerprint {
+				t.Errorf("Revoke = %+v", got.Token)
+			}
+			if got.Initiator != (flows.Initiator{Email: person}) {
+				t.Errorf("initiator %+v", got.Initiator)
+			}
+			wantEvents(t, w, Event{Name: EventRevoked, User: shortURL, Initiator: person, Application: pubAPI})
+			set := must(w.Tokens(ctx(t), shortURL, pubAPI))(t)
+			if len(set.Tokens) != 1 || !set.Tokens[0].Revoked() {
+				t.Errorf("Tokens after revoke = %+v", set.Tokens)
+			}
+		}},
+		{"revoke refuses a revoked token, another user's or application's, an unknown one and bad input", func(t *testing.T, w World, s *Secrets) {
+			now := w.Now()
+			mine, _ := w.AddToken(shortURL, pubAPI, now.Add(-day), twoYears)
+			other, _ := w.AddToken(shortURL, store, now.Add(-day), twoYears)
+			theirs, _ := w.AddToken(tagger, pubAPI, now.Add(-day), twoYears)
+			must(w.Revoke(ctx(t), flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: mine.ID}))(t)
+			for _, c := range []struct {
+				req      flows.RevokeRequest
+				sentinel error
+				kind     signon.Kind
+			}{
+				{flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: mine.ID}, flows.ErrAlreadyRevoked, signon.KindAlreadyRevoked},
+				{flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: other.ID}, flows.ErrWrongOwner, signon.KindWrongOwner},
+				{flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: theirs.ID}, flows.ErrWrongOwner, signon.KindWrongOwner},
+				{flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: theirs.ID + 1000}, flows.ErrUnknownToken, signon.KindUnknownToken},
+				{flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: 0}, flows.ErrBadInput, signon.KindBadInput},
+				{flows.RevokeRequest{Email: "x", Application: pubAPI, TokenID: mine.ID}, flows.ErrBadInput, signon.KindBadInput},
+				{flows.RevokeRequest{Email: person, Application: pubAPI, TokenID: mine.ID}, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser},
+				{flows.RevokeRequest{Email: shortURL, Application: "whitehall", TokenID: mine.ID}, flows.ErrUnknownApplication, signon.KindUnknownApplication},
+			} {
+				refused(t, w, s, c.sentinel, c.kind, func() error { _, err := w.Revoke(ctx(t), c.req); return err })
+			}
+			w.Suspend(tagger)
+			refused(t, w, s, flows.ErrSuspended, signon.KindSuspended, func() error {
+				_, err := w.Revoke(ctx(t), flows.RevokeRequest{Email: tagger, Application: pubAPI, TokenID: theirs.ID})
+				return err
+			})
+		}},
+	}
+}
+
+// refused checks that call fails with the sentinel and kind, changes
+// nothing, and quotes no token. It returns the error.
+func refused(t *testing.T, w World, s *Secrets, sentinel error, kind signon.Kind, call func() error) error {
+	t.Helper()
+	before := w.Snapshot()
+	err := call()
+	if !errors.Is(err, sentinel) {
+		t.Fatalf("error %v, want %v", err, sentinel)
+	}
+	var e *signon.Error
+	if !errors.As(err, &e) || e.Kind != kind {
+		t.Errorf("error %v is not a *signon.Error of kind %s", err, kind)
+	}
+	if w.Snapshot() != before {
+		t.Errorf("a refused call (%v) changed Signon", err)
+	}
+	NoSecretIn(t, err.Error(), s.all...)
+	return err
+}
+
+// NoSecretIn fails the test if text holds one of the secrets, or anything
+// shaped like a Signon token.
+func NoSecretIn(t testing.TB, text string, secrets ...token.Secret) {
+	t.Helper()
+	for _, s := range secrets {
+		if !s.Empty() && strings.Contains(text, s.Reveal()) {
+			t.Errorf("text quotes token %s", s.Fingerprint())
+		}
+	}
+	if token.Pattern.MatchString(text) {
+		t.Errorf("text holds something shaped like a token")
+	}
+}
+
+func wantEvents(t *testing.T, w World, want ...Event) {
+	t.Helper()
+	got := w.Events()
+	if len(got) != len(want) {
+		t.Fatalf("events %+v, want %+v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("event %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}
+
+func ctx(t *testing.T) context.Context { return t.Context() }
+
+// must(call())(t) fails the test if the call failed and returns its value.
+func must[T any](v T, err error) func(t *testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
