@@ -138,7 +138,9 @@ func (r *Runner) Run(ctx context.Context, command []string, stdin io.Reader, std
 // reports one.
 type exitError struct{ status int }
 
-func (e exitError) Error() string   { return fmt.Sprintf("command terminated with exit code %d", e.status) }
+func (e exitError) Error() string {
+	return fmt.Sprintf("command terminated with exit code %d", e.status)
+}
 func (e exitError) ExitStatus() int { return e.status }
 
 type answer struct {
