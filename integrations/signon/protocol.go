@@ -111,9 +111,9 @@ func outcome(op Op, nonce string, stdout, stderr []byte, runErr, ctxErr error) (
 				return nil, &Error{Op: op, Kind: KindBadResult, Message: "failure without an error"}
 			}
 			if _, known := sentinels[r.Error.Kind]; !known && !scriptOnlyKinds[r.Error.Kind] {
-				return nil, &Error{Op: op, Kind: KindBadResult, Message: fmt.Sprintf("unknown error kind %q: %s", r.Error.Kind, r.Error.Message)}
+				return nil, &Error{Op: op, Kind: KindBadResult, Message: scrub(fmt.Sprintf("unknown error kind %q: %s", r.Error.Kind, r.Error.Message))}
 			}
-			return nil, &Error{Op: op, Kind: r.Error.Kind, Message: r.Error.Message}
+			return nil, &Error{Op: op, Kind: r.Error.Kind, Message: scrub(r.Error.Message)}
 		}
 		if len(r.Result) == 0 || bytes.Equal(r.Result, []byte("null")) {
 			return nil, &Error{Op: op, Kind: KindBadResult, Message: "success without a result"}
@@ -128,7 +128,7 @@ func outcome(op Op, nonce string, stdout, stderr []byte, runErr, ctxErr error) (
 	case errors.As(runErr, &status):
 		return nil, &Error{Op: op, Kind: KindExec, Message: fmt.Sprintf("rails runner exited with status %d%s", status.ExitStatus(), tail), Cause: runErr}
 	case runErr != nil:
-		return nil, &Error{Op: op, Kind: KindExec, Message: "could not run rails runner: " + runErr.Error() + tail, Cause: runErr}
+		return nil, &Error{Op: op, Kind: KindExec, Message: scrub("could not run rails runner: "+runErr.Error()) + tail, Cause: runErr}
 	default:
 		return nil, &Error{Op: op, Kind: KindNoResult, Message: "rails runner printed no result" + tail}
 	}
