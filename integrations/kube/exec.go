@@ -1,0 +1,132 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/remotecommand"
+	utilexec "k8s.io/client-go/util/exec"
+	"k8s.io/streaming/pkg/httpstream"
+
+	"github.com/alphagov/signon-token-bot/flows"
+)
+
+// ExitError is a command that ran in a container and exited non-zero.
+type ExitError struct {
+	Pod       string
+	Container string
+	Code      int
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("command in pod %s container %s exited with status %d", e.Pod, e.Container, e.Code)
+}
+
+// ExitStatus is the command's exit code.
+func (e *ExitError) ExitStatus() int { return e.Code }
+
+// readyPod picks the newest ready, running pod of the Deployment that has
+// the container.
+func (c *Client) readyPod(ctx context.Context, deployment, container string) (*corev1.Pod, error) {
+	ns := c.cfg.Namespace
+	d, err := c.cs.AppsV1().Deployments(ns).Get(ctx, deployment, metav1.GetOptions{})
+	if err != nil {
+		return nil, wrapErr(err, fmt.Sprintf("get deployment %s/%s", ns, deployment))
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, fmt.Errorf("deployment %s/%s selector: %w", ns, deployment, err)
+	}
+	pods, err := c.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+	if err != nil {
+		return nil, wrapErr(err, "list pods of deployment "+deployment)
+	}
+	var ready []*corev1.Pod
+	for i := range pods.Items {
+		p := &pods.Items[i]
+		if p.DeletionTimestamp == nil && p.Status.Phase == corev1.PodRunning && podReady(p) && hasContainer(p, container) {
+			ready = append(ready, p)
+		}
+	}
+	if len(ready) == 0 {
+		return nil, fmt.Errorf("deployment %s/%s has no ready pod with container %s: %w", ns, deployment, container, flows.ErrNotFound)
+	}
+	return slices.MaxFunc(ready, func(a, b *corev1.Pod) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) }), nil
+}
+
+func hasContainer(p *corev1.Pod, name string) bool {
+	return slices.ContainsFunc(p.Spec.Containers, func(c corev1.Container) bool { return c.Name == name })
+}
+
+// exec runs command in the container as `kubectl exec` does: WebSocket
+// first, SPDY if the apiserver or a proxy on the way cannot upgrade to
+// WebSocket. A non-zero exit is an *ExitError.
+func (c *Client) exec(ctx context.Context, pod, container string, command []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	ns := c.cfg.Namespace
+	req := c.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{
+			Container: container,
+			Command:   command,
+			Stdin:     stdin != nil,
+			Stdout:    stdout != nil,
+			Stderr:    stderr != nil,
+		}, scheme.ParameterCodec)
+	ws, err := remotecommand.NewWebSocketExecutor(c.rest, "GET", req.URL().String())
+	if err != nil {
+		return fmt.Errorf("exec in pod %s: %w", pod, err)
+	}
+	spdy, err := remotecommand.NewSPDYExecutor(c.rest, "POST", req.URL())
+	if err != nil {
+		return fmt.Errorf("exec in pod %s: %w", pod, err)
+	}
+	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
+	if err != nil {
+		return fmt.Errorf("exec in pod %s: %w", pod, err)
+	}
+	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
+	var exit utilexec.ExitError
+	if errors.As(err, &exit) {
+		return &ExitError{Pod: pod, Container: container, Code: exit.ExitStatus()}
+	}
+	if err != nil {
+		return wrapErr(err, fmt.Sprintf("exec in pod %s/%s container %s", ns, pod, container))
+	}
+	return nil
+}
+
+// PodRunner runs commands in a ready pod of one Deployment's container;
+// the Signon integration runs its Ruby through one.
+type PodRunner struct {
+	c          *Client
+	deployment string
+	container  string
+}
+
+// Runner returns a PodRunner for the container of the Deployment.
+func (c *Client) Runner(deployment, container string) *PodRunner {
+	return &PodRunner{c: c, deployment: deployment, container: container}
+}
+
+// SignonRunner returns the PodRunner for Signon's own container.
+func (c *Client) SignonRunner() *PodRunner {
+	return c.Runner(c.cfg.SignonDeployment, c.cfg.SignonContainer)
+}
+
+// Run picks a ready pod and runs command in it, wiring stdin, stdout and
+// stderr (any may be nil). A non-zero exit is an *ExitError, which has
+// ExitStatus.
+func (r *PodRunner) Run(ctx context.Context, command []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	pod, err := r.c.readyPod(ctx, r.deployment, r.container)
+	if err != nil {
+		return err
+	}
+	return r.c.exec(ctx, pod.Name, r.container, command, stdin, stdout, stderr)
+}
