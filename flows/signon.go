@@ -26,9 +26,13 @@ type Signon interface {
 	// Expiring lists, for every (API user, application), the newest
 	// unrevoked token if it expires before now+within: the alert's own rule.
 	Expiring(ctx context.Context, within time.Duration) ([]ExpiringToken, error)
-	// Issue makes a token with Signon's defaults, idempotently: if a token of
-	// that user and application was created at or after req.IntentAt, it is
-	// returned (Existing true) instead of making another.
+	// Issue makes a token with Signon's defaults, idempotently: if an
+	// unrevoked token of that user and application was created at or after
+	// req.IntentAt, it is returned (Existing true) instead of making another.
+	// "At or after" allows for clock skew between the bot and Signon (a
+	// minute by default), so a token made just before the intent by someone
+	// else can be returned too: the caller must not count it among the old
+	// tokens it will revoke.
 	Issue(ctx context.Context, req IssueRequest) (Issued, error)
 	// Revoke revokes one token of the user and application.
 	Revoke(ctx context.Context, req RevokeRequest) (Revoked, error)
