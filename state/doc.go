@@ -1,0 +1,32 @@
+// Package state keeps the bot's state in Redis, so that any replica can
+// serve any Slack envelope and a restarted bot resumes where it stopped.
+// Store implements flows.Store, flows.OfferStore and flows.Deduper on a
+// redis.UniversalClient: standalone, Sentinel or Cluster.
+//
+// Keys, for the default prefix "stb" (the hash tag {stb} keeps the keys a
+// script touches together in one Cluster slot):
+//
+//	stb:{stb}:run:<id>                   run record (JSON)      no TTL while active, then Retention
+//	stb:{stb}:lock:<env>:<user>:<app>    id of the active run   deleted when the run ends
+//	stb:{stb}:active                     set of active run ids  index for listing, no KEYS
+//	stb:{stb}:thread:<channel>:<ts>      zset of run ids        no TTL while a run in it is active
+//	stb:{stb}:audit:<run id>             stream: run's trail    lives as long as its run
+//	stb:{stb}:audit                      stream: every entry    capped, Retention after last entry
+//	stb:{stb}:offer:<id>                 offer record (JSON)    Retention after last write
+//	stb:{stb}:alert:<channel>:<ts>       id of the alert's offer, as its offer
+//	stb:{stb}:offers:<env>:<user>:<app>  zset of offer ids      as its newest offer
+//	stb:lease:<run id>                   lease holder           the lease's ttl
+//	stb:once:<key>                       de-duplication mark    at least MinOnceTTL
+//
+// Records are versioned. Every write of a run or offer is a Lua script
+// that compares the version, checks every key before its first write, and
+// does the whole change or none of it. A record that is not JSON of
+// flows.Schema is reported as a *flows.CorruptError and never overwritten.
+//
+// Records hold fingerprints of tokens, never a token: flows.Run has no
+// field for one, and token.Secret refuses to be marshalled.
+//
+// Every call is bounded by Options.OpTimeout and fails with an error
+// wrapping flows.ErrUnavailable when Redis does not answer; the client
+// reconnects by itself, so the Store works again when Redis is back.
+package state
