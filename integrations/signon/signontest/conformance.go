@@ -47,22 +47,22 @@ const (
 	skewMargin = signon.DefaultClockSkew
 )
 
-// Case is one behaviour of the table.
-type Case struct {
+// behaviour is one row of the table.
+type behaviour struct {
 	Name string
-	Test func(t *testing.T, w World, s *Secrets)
+	Test func(t *testing.T, w World, s *seen)
 }
 
-// Secrets are the plaintexts a case has seen, so that every error can be
-// checked for leaks.
-type Secrets struct{ all []token.Secret }
+// seen are the plaintexts a case has met, so that every error can be
+// checked for them.
+type seen struct{ all []token.Secret }
 
-func (s *Secrets) add(x token.Secret) { s.all = append(s.all, x) }
+func (s *seen) add(x token.Secret) { s.all = append(s.all, x) }
 
-// Run runs every case of Cases against a fresh world from newWorld, whose
+// Run runs every behaviour of the table against a fresh world from newWorld, whose
 // service identity must be SuiteServiceIdentity. Cases run in parallel.
 func Run(t *testing.T, newWorld func(t *testing.T) World) {
-	for _, c := range Cases() {
+	for _, c := range behaviours() {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)
@@ -73,16 +73,16 @@ func Run(t *testing.T, newWorld func(t *testing.T) World) {
 			w.AddApplication(pubAPI)
 			w.AddApplication(store)
 			w.AddApplication(search)
-			c.Test(t, w, &Secrets{})
+			c.Test(t, w, &seen{})
 		})
 	}
 }
 
-// Cases is the behavioural table. Every refusal is checked to change
-// nothing and to quote no token.
-func Cases() []Case {
-	return []Case{
-		{"find an API user by email, in any case", func(t *testing.T, w World, _ *Secrets) {
+// behaviours is the table. Every refusal is checked to change nothing and
+// to quote no token.
+func behaviours() []behaviour {
+	return []behaviour{
+		{"find an API user by email, in any case", func(t *testing.T, w World, _ *seen) {
 			u := must(w.FindAPIUser(ctx(t), shortURL))(t)
 			if u.ID <= 0 || u.Name != "Short URL Manager" || u.Email != shortURL || u.Suspended {
 				t.Fatalf("FindAPIUser = %+v", u)
@@ -91,7 +91,7 @@ func Cases() []Case {
 				t.Fatalf("upper-case email found %+v, want %+v", again, u)
 			}
 		}},
-		{"a suspended API user is found and says so", func(t *testing.T, w World, _ *Secrets) {
+		{"a suspended API user is found and says so", func(t *testing.T, w World, _ *seen) {
 			w.Suspend(tagger)
 			if u := must(w.FindAPIUser(ctx(t), tagger))(t); !u.Suspended {
 				t.Fatalf("FindAPIUser = %+v, want suspended", u)
@@ -100,7 +100,7 @@ func Cases() []Case {
 				t.Fatalf("Tokens user = %+v, want suspended", set.User)
 			}
 		}},
-		{"find refuses a person, an unknown email and a malformed one", func(t *testing.T, w World, s *Secrets) {
+		{"find refuses a person, an unknown email and a malformed one", func(t *testing.T, w World, s *seen) {
 			err := refused(t, w, s, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser, func() error { _, err := w.FindAPIUser(ctx(t), person); return err })
 			if !strings.Contains(err.Error(), "not an API user") {
 				t.Errorf("error %q does not say the user is not an API user", err)
@@ -110,7 +110,7 @@ func Cases() []Case {
 				refused(t, w, s, flows.ErrBadInput, signon.KindBadInput, func() error { _, err := w.FindAPIUser(ctx(t), bad); return err })
 			}
 		}},
-		{"tokens are listed newest first, revoked ones too, with fingerprints and expiry", func(t *testing.T, w World, s *Secrets) {
+		{"tokens are listed newest first, revoked ones too, with fingerprints and expiry", func(t *testing.T, w World, s *seen) {
 			now := w.Now().Truncate(time.Second)
 			old, oldSecret := w.AddToken(shortURL, pubAPI, now.Add(-700*day), twoYears)
 			mid, midSecret := w.AddToken(shortURL, pubAPI, now.Add(-20*day), twoYears)
@@ -146,7 +146,7 @@ func Cases() []Case {
 				t.Errorf("LastSyncedAt = %v, want zero", set.LastSyncedAt)
 			}
 		}},
-		{"applications are found by Signon name or slug, and a user with none has an empty list", func(t *testing.T, w World, _ *Secrets) {
+		{"applications are found by Signon name or slug, and a user with none has an empty list", func(t *testing.T, w World, _ *seen) {
 			byName := must(w.Tokens(ctx(t), tagger, store))(t)
 			bySlug := must(w.Tokens(ctx(t), tagger, "content-store"))(t)
 			if byName.Application != bySlug.Application || byName.Application.Name != store {
@@ -156,7 +156,7 @@ func Cases() []Case {
 				t.Fatalf("Tokens = %#v, want an empty list", byName.Tokens)
 			}
 		}},
-		{"last synced at is reported per user and application", func(t *testing.T, w World, _ *Secrets) {
+		{"last synced at is reported per user and application", func(t *testing.T, w World, _ *seen) {
 			at := w.Now().Add(-3 * day).Truncate(time.Second)
 			tok, _ := w.AddToken(shortURL, pubAPI, w.Now().Add(-700*day), twoYears)
 			w.SetLastSynced(shortURL, pubAPI, at)
@@ -171,14 +171,14 @@ func Cases() []Case {
 				t.Errorf("Expiring = %+v, want token %d synced at %v", rows, tok.ID, at)
 			}
 		}},
-		{"tokens refuse an unknown application, an unknown user and bad names", func(t *testing.T, w World, s *Secrets) {
+		{"tokens refuse an unknown application, an unknown user and bad names", func(t *testing.T, w World, s *seen) {
 			refused(t, w, s, flows.ErrUnknownApplication, signon.KindUnknownApplication, func() error { _, err := w.Tokens(ctx(t), shortURL, "Whitehall"); return err })
 			refused(t, w, s, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser, func() error { _, err := w.Tokens(ctx(t), "nobody@alphagov.co.uk", pubAPI); return err })
 			for _, bad := range []string{"", "  ", "publishing\napi"} {
 				refused(t, w, s, flows.ErrBadInput, signon.KindBadInput, func() error { _, err := w.Tokens(ctx(t), shortURL, bad); return err })
 			}
 		}},
-		{"expiring follows the alert's rule: the newest unrevoked token per user and application", func(t *testing.T, w World, s *Secrets) {
+		{"expiring follows the alert's rule: the newest unrevoked token per user and application", func(t *testing.T, w World, s *seen) {
 			now := w.Now().Truncate(time.Second)
 			soon, _ := w.AddToken(shortURL, pubAPI, now.Add(10*day-twoYears), twoYears)
 			w.AddToken(shortURL, store, now.Add(10*day-twoYears), twoYears) // renewed below
@@ -203,12 +203,12 @@ func Cases() []Case {
 				t.Errorf("a 30-day window found %d rows, want 3", len(wide))
 			}
 		}},
-		{"expiring refuses a window that is not positive", func(t *testing.T, w World, s *Secrets) {
+		{"expiring refuses a window that is not positive", func(t *testing.T, w World, s *seen) {
 			for _, within := range []time.Duration{0, -day} {
 				refused(t, w, s, flows.ErrBadInput, signon.KindBadInput, func() error { _, err := w.Expiring(ctx(t), within); return err })
 			}
 		}},
-		{"issue makes a two-year token as Signon's UI does", func(t *testing.T, w World, s *Secrets) {
+		{"issue makes a two-year token as Signon's UI does", func(t *testing.T, w World, s *seen) {
 			before := w.Now()
 			count := w.TokenCount(shortURL, pubAPI)
 			got := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: "publishing-api", IntentAt: before, Initiator: person}))(t)
@@ -238,7 +238,7 @@ func Cases() []Case {
 				t.Errorf("Tokens does not list the new token first: %+v", set.Tokens)
 			}
 		}},
-		{"issue again after the same intent returns the same token and writes nothing", func(t *testing.T, w World, s *Secrets) {
+		{"issue again after the same intent returns the same token and writes nothing", func(t *testing.T, w World, s *seen) {
 			intent := w.Now()
 			first := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: intent}))(t)
 			s.add(first.Secret)
@@ -254,7 +254,7 @@ func Cases() []Case {
 				t.Errorf("%d tokens, want 1", n)
 			}
 		}},
-		{"issue takes a token someone made after the intent, allowing for clock skew", func(t *testing.T, w World, s *Secrets) {
+		{"issue takes a token someone made after the intent, allowing for clock skew", func(t *testing.T, w World, s *seen) {
 			intent := w.Now().Truncate(time.Second)
 			made, secret := w.AddToken(shortURL, pubAPI, intent.Add(-skewMargin/2), twoYears)
 			s.add(secret)
@@ -266,7 +266,7 @@ func Cases() []Case {
 				t.Errorf("events written for an existing token: %+v", w.Events())
 			}
 		}},
-		{"issue makes a new token when the others are older than the intent or revoked", func(t *testing.T, w World, s *Secrets) {
+		{"issue makes a new token when the others are older than the intent or revoked", func(t *testing.T, w World, s *seen) {
 			intent := w.Now().Truncate(time.Second)
 			w.AddToken(shortURL, pubAPI, intent.Add(-2*skewMargin), twoYears)
 			revoked, _ := w.AddToken(shortURL, pubAPI, intent.Add(time.Second), twoYears)
@@ -279,7 +279,7 @@ func Cases() []Case {
 				t.Errorf("Issue existing=%v with %d tokens, want a third, new token", got.Existing, w.TokenCount(shortURL, pubAPI))
 			}
 		}},
-		{"issue records the requester's account, else the service identity", func(t *testing.T, w World, s *Secrets) {
+		{"issue records the requester's account, else the service identity", func(t *testing.T, w World, s *seen) {
 			w.AddHumanUser("Suspended Person", "gone@digital.cabinet-office.gov.uk")
 			w.Suspend("gone@digital.cabinet-office.gov.uk")
 			var want []Event
@@ -298,7 +298,7 @@ func Cases() []Case {
 			}
 			wantEvents(t, w, want...)
 		}},
-		{"issue refuses bad input, unknown users and applications, and suspended users", func(t *testing.T, w World, s *Secrets) {
+		{"issue refuses bad input, unknown users and applications, and suspended users", func(t *testing.T, w World, s *seen) {
 			now := w.Now()
 			w.AddToken(tagger, pubAPI, now.Add(-day), twoYears)
 			w.Suspend(tagger)
@@ -319,7 +319,7 @@ func Cases() []Case {
 				refused(t, w, s, c.sentinel, c.kind, func() error { _, err := w.Issue(ctx(t), c.req); return err })
 			}
 		}},
-		{"issue refuses when the service identity is needed and not active", func(t *testing.T, w World, s *Secrets) {
+		{"issue refuses when the service identity is needed and not active", func(t *testing.T, w World, s *seen) {
 			w.Suspend(SuiteServiceIdentity)
 			refused(t, w, s, flows.ErrBadInput, signon.KindNoInitiator, func() error {
 				_, err := w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: w.Now(), Initiator: "stranger@example.com"})
@@ -331,7 +331,7 @@ func Cases() []Case {
 				t.Errorf("a requester with an account was recorded as the service identity")
 			}
 		}},
-		{"revoke revokes the token and records it", func(t *testing.T, w World, s *Secrets) {
+		{"revoke revokes the token and records it", func(t *testing.T, w World, s *seen) {
 			tok, secret := w.AddToken(shortURL, pubAPI, w.Now().Add(-day), twoYears)
 			s.add(secret)
 			before := w.Now()
@@ -348,7 +348,7 @@ func Cases() []Case {
 				t.Errorf("Tokens after revoke = %+v", set.Tokens)
 			}
 		}},
-		{"revoke refuses a revoked token, another user's or application's, an unknown one and bad input", func(t *testing.T, w World, s *Secrets) {
+		{"revoke refuses a revoked token, another user's or application's, an unknown one and bad input", func(t *testing.T, w World, s *seen) {
 			now := w.Now()
 			mine, _ := w.AddToken(shortURL, pubAPI, now.Add(-day), twoYears)
 			other, _ := w.AddToken(shortURL, store, now.Add(-day), twoYears)
@@ -381,7 +381,7 @@ func Cases() []Case {
 
 // refused checks that call fails with the sentinel and kind, changes
 // nothing, and quotes no token. It returns the error.
-func refused(t *testing.T, w World, s *Secrets, sentinel error, kind signon.Kind, call func() error) error {
+func refused(t *testing.T, w World, s *seen, sentinel error, kind signon.Kind, call func() error) error {
 	t.Helper()
 	before := w.Snapshot()
 	err := call()

@@ -110,7 +110,7 @@ func TestDelayNextEndsWithTheContext(t *testing.T) {
 func TestHoldNextStopsTheCallUntilReleased(t *testing.T) {
 	s, clock := world(t)
 	hold := signontest.NewHold()
-	s.HoldNext = map[signon.Op]*signontest.Hold{signon.OpIssue: hold}
+	s.Locked(func() { s.HoldNext = map[signon.Op]*signontest.Hold{signon.OpIssue: hold} })
 	done := make(chan error, 1)
 	go func() {
 		_, err := issue(s, clock.t)
