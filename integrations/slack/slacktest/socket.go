@@ -86,12 +86,13 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	s.connsOpened++
 	c.n = s.connsOpened
 	s.conns[c] = true
+	open := len(s.conns)
 	s.mu.Unlock()
 	s.logf("slacktest: socket %d connected", c.n)
 
 	err = c.write(map[string]any{
 		"type":            "hello",
-		"num_connections": len(s.conns),
+		"num_connections": open,
 		"debug_info":      map[string]any{"host": "slacktest", "approximate_connection_time": 18060},
 		"connection_info": map[string]any{"app_id": s.AppID},
 	})

@@ -1,0 +1,39 @@
+package slack
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the Slack client's and the Socket Mode runner's Prometheus
+// metrics.
+type Metrics struct {
+	calls     *prometheus.CounterVec
+	envelopes *prometheus.CounterVec
+	ackTime   prometheus.Histogram
+	connected prometheus.Gauge
+}
+
+// NewMetrics makes the metrics and registers them with reg, if not nil.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signon_token_bot_slack_api_calls_total",
+			Help: "Slack Web API requests by method and outcome (ok, error, rate_limited, server_error, network_error, canceled). Each retry counts.",
+		}, []string{"method", "outcome"}),
+		envelopes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signon_token_bot_slack_envelopes_total",
+			Help: "Socket Mode envelopes by type and outcome (handled, panicked, shed, malformed, ack_failed).",
+		}, []string{"type", "outcome"}),
+		ackTime: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "signon_token_bot_slack_ack_seconds",
+			Help:    "Time from an envelope reaching the runner to its ack being queued for the WebSocket.",
+			Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 3},
+		}),
+		connected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "signon_token_bot_slack_connected",
+			Help: "1 while a Socket Mode connection is open.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.calls, m.envelopes, m.ackTime, m.connected)
+	}
+	return m
+}

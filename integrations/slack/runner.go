@@ -1,0 +1,252 @@
+package slack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+	"github.com/slack-go/slack/socketmode"
+)
+
+// Envelope is one Socket Mode request, acked already, for a handler.
+// Exactly one of Event, Interaction and Command is set.
+type Envelope struct {
+	ID   string
+	Type socketmode.EventType
+	// RetryAttempt counts Slack's redeliveries of an envelope it thinks
+	// was not acked; handlers de-duplicate by the payload's own ids.
+	RetryAttempt int
+	RetryReason  string
+	ReceivedAt   time.Time
+
+	Event *slackevents.EventsAPIEvent
+	// EventID is the Events API event_id, stable across redeliveries.
+	EventID     string
+	Interaction *slackapi.InteractionCallback
+	Command     *slackapi.SlashCommand
+}
+
+// Handler does the work an envelope asks for. It runs on a worker, after
+// the ack, with a context that ends some time after the runner stops.
+type Handler interface {
+	HandleEnvelope(ctx context.Context, e Envelope)
+}
+
+// RunnerConfig configures a Runner. Zero fields take the defaults.
+type RunnerConfig struct {
+	// Workers run handlers: 8.
+	Workers int
+	// Backlog is how many acked envelopes may wait for a worker: 256.
+	// Beyond it envelopes are not acked, so Slack redelivers them later.
+	Backlog int
+	// PingInterval is how long without a ping from Slack before the
+	// connection is given up and reopened: 30s.
+	PingInterval time.Duration
+	// Grace is how long handlers may keep running after Run's context
+	// ends: 10s.
+	Grace  time.Duration
+	Logger *slog.Logger
+}
+
+// Runner keeps a Socket Mode connection open and serves its envelopes.
+type Runner struct {
+	sm        *socketmode.Client
+	handler   Handler
+	cfg       RunnerConfig
+	log       *slog.Logger
+	metrics   *Metrics
+	connected atomic.Bool
+	// slots bounds the envelopes acked and not yet finished; work carries
+	// them to the workers.
+	slots chan struct{}
+	work  chan Envelope
+}
+
+// NewRunner makes a Runner that serves h over c's app token.
+func NewRunner(c *Client, h Handler, cfg RunnerConfig) *Runner {
+	if cfg.Workers == 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Backlog == 0 {
+		cfg.Backlog = 256
+	}
+	if cfg.PingInterval == 0 {
+		cfg.PingInterval = 30 * time.Second
+	}
+	if cfg.Grace == 0 {
+		cfg.Grace = 10 * time.Second
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = c.log
+	}
+	capacity := cfg.Workers + cfg.Backlog
+	return &Runner{
+		sm: socketmode.New(c.api,
+			socketmode.OptionPingInterval(cfg.PingInterval),
+			socketmode.OptionLog(slog.NewLogLogger(log.Handler(), slog.LevelDebug))),
+		handler: h,
+		cfg:     cfg,
+		log:     log,
+		metrics: c.metrics,
+		slots:   make(chan struct{}, capacity),
+		work:    make(chan Envelope, capacity),
+	}
+}
+
+// Connected reports whether a Socket Mode connection is open, for /readyz.
+func (r *Runner) Connected() bool { return r.connected.Load() }
+
+// Run serves until ctx ends, then lets running handlers finish (within
+// the grace period) and returns nil. It returns an error only when Slack
+// refuses the app token.
+func (r *Runner) Run(ctx context.Context) error {
+	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHandlers()
+	var workers sync.WaitGroup
+	for range r.cfg.Workers {
+		workers.Go(func() { r.serve(handlerCtx) })
+	}
+
+	connErr := make(chan error, 1)
+	go func() { connErr <- r.connect(ctx) }()
+
+	err := r.receive(ctx, connErr)
+	r.connected.Store(false)
+	r.metrics.connected.Set(0)
+
+	// Stop taking work, let the workers drain what was acked, and cut them
+	// off after the grace period.
+	close(r.work)
+	grace := time.AfterFunc(r.cfg.Grace, cancelHandlers)
+	defer grace.Stop()
+	workers.Wait()
+	return err
+}
+
+// connect runs slack-go's connection loop, which reconnects by itself
+// after a disconnect, a dropped connection or a ping timeout, backing off
+// while Slack is unreachable. It gives up only when Slack refuses the app
+// token, and that is fatal.
+func (r *Runner) connect(ctx context.Context) error {
+	err := r.sm.RunContext(ctx)
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("socket mode: %w", err)
+}
+
+// receive takes slack-go's events until ctx ends or the connection loop
+// gives up. Acks happen here, on this goroutine, before any handler runs.
+func (r *Runner) receive(ctx context.Context, connErr <-chan error) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-connErr:
+			return err
+		case ev := <-r.sm.Events:
+			r.event(ctx, ev)
+		}
+	}
+}
+
+func (r *Runner) event(ctx context.Context, ev socketmode.Event) {
+	received := time.Now()
+	switch ev.Type {
+	case socketmode.EventTypeConnected:
+		r.connected.Store(true)
+		r.metrics.connected.Set(1)
+		r.log.InfoContext(ctx, "socket mode connected")
+		return
+	case socketmode.EventTypeConnecting, socketmode.EventTypeConnectionError, socketmode.EventTypeDisconnect,
+		socketmode.EventTypeInvalidAuth:
+		if r.connected.Swap(false) {
+			r.log.InfoContext(ctx, "socket mode disconnected", "event", ev.Type)
+		}
+		r.metrics.connected.Set(0)
+		return
+	case socketmode.EventTypeErrorBadMessage:
+		// Without an envelope id it cannot be acked; Slack redelivers it.
+		r.metrics.envelopes.WithLabelValues("unknown", "malformed").Inc()
+		r.log.WarnContext(ctx, "socket mode message does not parse", "err", ev.Data)
+		return
+	case socketmode.EventTypeEventsAPI, socketmode.EventTypeInteractive, socketmode.EventTypeSlashCommand:
+	default:
+		return
+	}
+	if ev.Request == nil || ev.Request.EnvelopeID == "" {
+		return
+	}
+	env, ok := envelopeOf(ev)
+	if !ok {
+		r.metrics.envelopes.WithLabelValues(string(ev.Type), "malformed").Inc()
+		r.log.WarnContext(ctx, "socket mode envelope has an unexpected payload", "type", ev.Type, "envelope", ev.Request.EnvelopeID)
+		return
+	}
+	env.ReceivedAt = received
+
+	// Take a slot before acking: with every worker busy and the backlog
+	// full, leave the envelope unacked for Slack to redeliver rather than
+	// acking work that would be dropped.
+	select {
+	case r.slots <- struct{}{}:
+	default:
+		r.metrics.envelopes.WithLabelValues(string(ev.Type), "shed").Inc()
+		r.log.WarnContext(ctx, "every worker busy: leaving an envelope for Slack to redeliver", "type", ev.Type, "envelope", env.ID)
+		return
+	}
+	if err := r.sm.AckCtx(ctx, env.ID, nil); err != nil {
+		<-r.slots
+		r.metrics.envelopes.WithLabelValues(string(ev.Type), "ack_failed").Inc()
+		r.log.WarnContext(ctx, "ack failed", "envelope", env.ID, "err", err)
+		return
+	}
+	r.metrics.ackTime.Observe(time.Since(received).Seconds())
+	r.work <- env
+}
+
+func envelopeOf(ev socketmode.Event) (Envelope, bool) {
+	env := Envelope{
+		ID: ev.Request.EnvelopeID, Type: ev.Type,
+		RetryAttempt: ev.Request.RetryAttempt, RetryReason: ev.Request.RetryReason,
+	}
+	switch d := ev.Data.(type) {
+	case slackevents.EventsAPIEvent:
+		env.Event = &d
+		if cb, ok := d.Data.(*slackevents.EventsAPICallbackEvent); ok {
+			env.EventID = cb.EventID
+		}
+	case slackapi.InteractionCallback:
+		env.Interaction = &d
+	case slackapi.SlashCommand:
+		env.Command = &d
+	default:
+		return Envelope{}, false
+	}
+	return env, true
+}
+
+// serve runs handlers until the work channel closes.
+func (r *Runner) serve(ctx context.Context) {
+	for env := range r.work {
+		r.handle(ctx, env)
+		<-r.slots
+	}
+}
+
+func (r *Runner) handle(ctx context.Context, env Envelope) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.metrics.envelopes.WithLabelValues(string(env.Type), "panicked").Inc()
+			r.log.ErrorContext(ctx, "handler panicked", "type", env.Type, "envelope", env.ID, "panic", p)
+		}
+	}()
+	r.handler.HandleEnvelope(ctx, env)
+	r.metrics.envelopes.WithLabelValues(string(env.Type), "handled").Inc()
+}
