@@ -1,0 +1,302 @@
+// Package commands is the bot's Slack surface: it routes Socket Mode
+// envelopes (slash commands, button clicks, modal submissions, messages)
+// to handlers, makes each take effect once, and answers people privately.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slackevents"
+
+	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/integrations/slack"
+)
+
+// Deduper remembers keys, so that an envelope Slack redelivers, or a
+// double click, takes effect once.
+type Deduper interface {
+	// Once returns true the first time it sees key within ttl.
+	Once(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// Responder answers through a response_url.
+type Responder interface {
+	Respond(ctx context.Context, responseURL string, r slack.Reply) error
+}
+
+// Command is a slash command as typed.
+type Command struct {
+	Name string // "/rotate-token"
+	Text string
+	// Args are Text's words; a sub-command handler sees only the words
+	// after its name.
+	Args        []string
+	UserID      string
+	ChannelID   string
+	ResponseURL string
+	TriggerID   string
+}
+
+// Action is one click on a button.
+type Action struct {
+	// ActionID is the button's action_id: a name the handler was
+	// registered under, optionally ":" and a suffix that keeps action_ids
+	// unique within a message.
+	ActionID    string
+	Value       string
+	BlockID     string
+	ActionTS    string
+	UserID      string
+	ChannelID   string
+	MessageTS   string
+	ThreadTS    string
+	Ephemeral   bool
+	ResponseURL string
+	TriggerID   string
+}
+
+// Submission is a submitted modal.
+type Submission struct {
+	CallbackID      string
+	ViewID          string
+	Hash            string
+	PrivateMetadata string
+	UserID          string
+	TriggerID       string
+	// Values are the inputs, by block_id then action_id.
+	Values map[string]map[string]slackapi.BlockAction
+}
+
+// Message is a message posted in a channel the bot is in.
+type Message struct {
+	EventID string
+	Event   *slackevents.MessageEvent
+}
+
+// Handler signatures. An error is logged and, where there is someone to
+// tell, answered privately.
+type (
+	CommandHandler func(ctx context.Context, c Command) error
+	ActionHandler  func(ctx context.Context, a Action) error
+	ViewHandler    func(ctx context.Context, s Submission) error
+	MessageHandler func(ctx context.Context, m Message) error
+)
+
+// RouterConfig configures a Router.
+type RouterConfig struct {
+	Responder Responder
+	// Dedup, when set, makes each envelope take effect once.
+	Dedup Deduper
+	// DedupTTL is how long a key is remembered: 1h by default, longer
+	// than Slack's redeliveries.
+	DedupTTL time.Duration
+	// BotUserID and BotID are the bot's own, from auth.test: its own
+	// messages are not routed.
+	BotUserID, BotID string
+	Logger           *slog.Logger
+}
+
+// Router routes envelopes to handlers registered by name.
+type Router struct {
+	cfg      RouterConfig
+	log      *slog.Logger
+	commands map[string]CommandHandler
+	actions  map[string]ActionHandler
+	views    map[string]ViewHandler
+	messages []MessageHandler
+}
+
+// NewRouter makes a Router with no handlers.
+func NewRouter(cfg RouterConfig) *Router {
+	if cfg.DedupTTL == 0 {
+		cfg.DedupTTL = time.Hour
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Router{
+		cfg: cfg, log: log,
+		commands: map[string]CommandHandler{},
+		actions:  map[string]ActionHandler{},
+		views:    map[string]ViewHandler{},
+	}
+}
+
+// Command routes a slash command ("/rotate-token").
+func (r *Router) Command(name string, h CommandHandler) { r.commands[name] = h }
+
+// Action routes clicks on buttons whose action_id is name or "name:...".
+func (r *Router) Action(name string, h ActionHandler) {
+	if strings.Contains(name, ":") {
+		panic("commands: an action name cannot contain ':': " + name)
+	}
+	r.actions[name] = h
+}
+
+// View routes submissions of modals with this callback_id.
+func (r *Router) View(callbackID string, h ViewHandler) { r.views[callbackID] = h }
+
+// Message routes every message event but the bot's own to h.
+func (r *Router) Message(h MessageHandler) { r.messages = append(r.messages, h) }
+
+// HandleEnvelope routes one envelope. The runner has acked it already.
+func (r *Router) HandleEnvelope(ctx context.Context, e slack.Envelope) {
+	log := r.log.With("envelope", e.ID, "type", e.Type, "retry", e.RetryAttempt)
+	switch {
+	case e.Command != nil:
+		r.command(ctx, log, e.Command)
+	case e.Interaction != nil:
+		r.interaction(ctx, log, e.Interaction)
+	case e.Event != nil:
+		r.event(ctx, log, e.EventID, e.Event)
+	}
+}
+
+// once reports whether key is new. When the store cannot say, the work is
+// done anyway: the flows guard their own side effects, and a lost click
+// is worse than a repeated answer.
+func (r *Router) once(ctx context.Context, log *slog.Logger, key string) bool {
+	if r.cfg.Dedup == nil {
+		return true
+	}
+	first, err := r.cfg.Dedup.Once(ctx, key, r.cfg.DedupTTL)
+	if err != nil {
+		log.WarnContext(ctx, "de-duplication unavailable, handling anyway", "key", key, "err", err)
+		return true
+	}
+	if !first {
+		log.InfoContext(ctx, "duplicate envelope ignored", "key", key)
+	}
+	return first
+}
+
+func (r *Router) command(ctx context.Context, log *slog.Logger, sc *slackapi.SlashCommand) {
+	c := Command{
+		Name: sc.Command, Text: sc.Text, Args: strings.Fields(sc.Text), UserID: sc.UserID,
+		ChannelID: sc.ChannelID, ResponseURL: sc.ResponseURL, TriggerID: sc.TriggerID,
+	}
+	log = log.With("command", c.Name, "user", c.UserID)
+	// A trigger_id is unique to one invocation and repeated in a redelivery.
+	if !r.once(ctx, log, "slash:"+sc.TriggerID) {
+		return
+	}
+	h, ok := r.commands[c.Name]
+	if !ok {
+		r.fail(ctx, log, c.ResponseURL, fmt.Errorf("%w: I do not know the command %s", flows.ErrBadInput, c.Name))
+		return
+	}
+	if err := h(ctx, c); err != nil {
+		r.fail(ctx, log, c.ResponseURL, err)
+	}
+}
+
+func (r *Router) interaction(ctx context.Context, log *slog.Logger, ic *slackapi.InteractionCallback) {
+	log = log.With("user", ic.User.ID)
+	switch ic.Type {
+	case slackapi.InteractionTypeBlockActions:
+		for _, ba := range ic.ActionCallback.BlockActions {
+			r.action(ctx, log, ic, ba)
+		}
+	case slackapi.InteractionTypeViewSubmission:
+		r.submission(ctx, log, ic)
+	default:
+		log.DebugContext(ctx, "interaction not routed", "interaction", ic.Type)
+	}
+}
+
+func (r *Router) action(ctx context.Context, log *slog.Logger, ic *slackapi.InteractionCallback, ba *slackapi.BlockAction) {
+	a := Action{
+		ActionID: ba.ActionID, Value: ba.Value, BlockID: ba.BlockID, ActionTS: ba.ActionTs,
+		UserID: ic.User.ID, ChannelID: ic.Container.ChannelID, MessageTS: ic.Container.MessageTs,
+		ThreadTS: ic.Container.ThreadTs, Ephemeral: ic.Container.IsEphemeral,
+		ResponseURL: ic.ResponseURL, TriggerID: ic.TriggerID,
+	}
+	if a.ChannelID == "" {
+		a.ChannelID = ic.Channel.ID
+	}
+	log = log.With("action", a.ActionID)
+	if !r.once(ctx, log, "action:"+a.UserID+":"+a.ActionTS+":"+a.ActionID) {
+		return
+	}
+	name, _, _ := strings.Cut(a.ActionID, ":")
+	h, ok := r.actions[name]
+	if !ok {
+		r.fail(ctx, log, a.ResponseURL, fmt.Errorf("%w: that button no longer does anything", flows.ErrBadInput))
+		return
+	}
+	if err := h(ctx, a); err != nil {
+		r.fail(ctx, log, a.ResponseURL, err)
+	}
+}
+
+func (r *Router) submission(ctx context.Context, log *slog.Logger, ic *slackapi.InteractionCallback) {
+	s := Submission{
+		CallbackID: ic.View.CallbackID, ViewID: ic.View.ID, Hash: ic.View.Hash,
+		PrivateMetadata: ic.View.PrivateMetadata, UserID: ic.User.ID, TriggerID: ic.TriggerID,
+	}
+	if ic.View.State != nil {
+		s.Values = ic.View.State.Values
+	}
+	log = log.With("view", s.CallbackID)
+	// A view's hash changes with every update, so id and hash name one
+	// submission of one version of the form.
+	if !r.once(ctx, log, "view:"+s.ViewID+":"+s.Hash) {
+		return
+	}
+	h, ok := r.views[s.CallbackID]
+	if !ok {
+		log.WarnContext(ctx, "submission of an unknown view")
+		return
+	}
+	if err := h(ctx, s); err != nil {
+		// A submission has no response_url to answer through; the
+		// handler tells the user itself.
+		log.ErrorContext(ctx, "view handler failed", "err", err)
+	}
+}
+
+func (r *Router) event(ctx context.Context, log *slog.Logger, eventID string, ev *slackevents.EventsAPIEvent) {
+	msg, ok := ev.InnerEvent.Data.(*slackevents.MessageEvent)
+	if !ok {
+		log.DebugContext(ctx, "event not routed", "event", ev.InnerEvent.Type)
+		return
+	}
+	if (r.cfg.BotUserID != "" && msg.User == r.cfg.BotUserID) || (r.cfg.BotID != "" && msg.BotID == r.cfg.BotID) {
+		return
+	}
+	if !r.once(ctx, log, "event:"+eventID) {
+		return
+	}
+	for _, h := range r.messages {
+		if err := h(ctx, Message{EventID: eventID, Event: msg}); err != nil {
+			log.ErrorContext(ctx, "message handler failed", "channel", msg.Channel, "ts", msg.TimeStamp, "err", err)
+		}
+	}
+}
+
+// fail logs err and tells the person privately: what was wrong with their
+// input, or that the bot failed.
+func (r *Router) fail(ctx context.Context, log *slog.Logger, responseURL string, err error) {
+	text := ":warning: Sorry, that did not work because of a problem on my side. The details are in the bot's logs."
+	if errors.Is(err, flows.ErrBadInput) {
+		log.InfoContext(ctx, "bad input", "err", err)
+		text = ":warning: " + Escape(strings.TrimPrefix(err.Error(), flows.ErrBadInput.Error()+": "))
+	} else {
+		log.ErrorContext(ctx, "handler failed", "err", err)
+	}
+	if responseURL == "" {
+		return
+	}
+	if rerr := r.cfg.Responder.Respond(ctx, responseURL, slack.Reply{Text: text}); rerr != nil {
+		log.ErrorContext(ctx, "could not answer", "err", rerr)
+	}
+}
+
+var _ slack.Handler = (*Router)(nil)
