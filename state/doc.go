@@ -13,8 +13,8 @@
 //	stb:{stb}:audit:<run id>             stream: run's trail    lives as long as its run
 //	stb:{stb}:audit                      stream: every entry    capped, Retention after last entry
 //	stb:{stb}:offer:<id>                 offer record (JSON)    Retention after last write
-//	stb:{stb}:alert:<channel>:<ts>       id of the alert's offer, as its offer
-//	stb:{stb}:offers:<env>:<user>:<app>  zset of offer ids      as its newest offer
+//	stb:{stb}:alert:<channel>:<ts>       the alert's offer id   as its offer
+//	stb:{stb}:offers:<env>:<user>:<app>  zset of offer ids      Retention after its last offer's write
 //	stb:lease:<run id>                   lease holder           the lease's ttl
 //	stb:once:<key>                       de-duplication mark    at least MinOnceTTL
 //
@@ -29,4 +29,6 @@
 // Every call is bounded by Options.OpTimeout and fails with an error
 // wrapping flows.ErrUnavailable when Redis does not answer; the client
 // reconnects by itself, so the Store works again when Redis is back.
+// Build the client with TuneClient's options, or a frozen Redis holds a
+// call for the client's socket timeouts instead.
 package state

@@ -43,7 +43,7 @@ func (s *Store) CreateRun(ctx context.Context, run *flows.Run) error {
 	defer cancel()
 	status, args, err := result(createRunScript.Run(ctx, s.rdb,
 		[]string{s.k.run(run.ID), s.k.lock(run.Key), s.k.active(), s.k.thread(run.Thread)},
-		run.ID, raw, run.CreatedAt.UnixMilli(), flag(run.Thread.Channel != ""), s.k.run("")))
+		run.ID, raw, run.CreatedAt.UnixMilli(), flag(run.Thread.Channel != "" && run.Thread.TS != ""), s.k.run("")))
 	if err != nil || status != "ok" {
 		run.Schema, run.Version = prevSchema, prevVersion
 	}
@@ -111,7 +111,9 @@ func (s *Store) ActiveRun(ctx context.Context, key flows.Key) (*flows.Run, error
 // lock, leaves the active set, and it, its audit trail and (once no
 // active run is left in it) its thread index expire after the retention.
 //
-// A run's key and thread are fixed once set, and an ended run stays
+// A run's key and thread are fixed once set (a run may be created with
+// only its channel, and learn its thread's ts once its first message is
+// posted), and an ended run stays
 // ended: such a change is refused and nothing is written. Exactly one
 // writer wins each version: a write that the client retried after losing
 // the reply reports ErrConflict too, and the reloaded run shows it landed.

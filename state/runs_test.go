@@ -1,6 +1,7 @@
 package state_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -385,4 +386,45 @@ func allKeys(t testing.TB, raw *redis.Client) []string {
 		t.Fatal(err)
 	}
 	return ks
+}
+
+// TestActiveRunsSkipsARunThatEndsWhileListing ends a run between the
+// listing's SMEMBERS and its MGETs, which a hook makes happen every time.
+func TestActiveRunsSkipsARunThatEndsWhileListing(t *testing.T) {
+	ctx := ctxT(t)
+	srv := redistest.New(t)
+	other := newStore(t, srv.Client(), state.Options{})
+	a, b := newRun("run-a", testKey(1)), newRun("run-b", testKey(2))
+	for _, r := range []*flows.Run{a, b} {
+		if err := other.CreateRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rdb := srv.Client()
+	rdb.AddHook(beforeMGet(func() {
+		a.Phase = flows.PhaseDone
+		if err := other.UpdateRun(ctx, a); err != nil {
+			t.Error(err)
+		}
+	}))
+	runs, err := newStore(t, rdb, state.Options{}).ActiveRuns(ctx)
+	if err != nil || !reflect.DeepEqual(runIDs(runs), []string{"run-b"}) {
+		t.Fatalf("ActiveRuns = %q, %v; want only run-b, still active", runIDs(runs), err)
+	}
+}
+
+// beforeMGet is a go-redis hook that calls f once, before the first
+// pipeline with an MGET in it is sent.
+type beforeMGet func()
+
+func (f beforeMGet) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (f beforeMGet) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (f beforeMGet) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	var once sync.Once
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && cmds[0].Name() == "mget" {
+			once.Do(f)
+		}
+		return next(ctx, cmds)
+	}
 }

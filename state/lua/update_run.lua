@@ -18,15 +18,17 @@ if k.environment ~= ARGV[10] or k.api_user ~= ARGV[11] or k.application ~= ARGV[
   return {'key'}
 end
 local oldc, oldt = rec.thread.channel or '', rec.thread.ts or ''
-if oldc ~= '' and (oldc ~= ARGV[7] or oldt ~= ARGV[8]) then
+-- A thread is placed once it has a ts; before that only its channel is
+-- fixed.
+if (oldc ~= '' and oldc ~= ARGV[7]) or (oldt ~= '' and oldt ~= ARGV[8]) then
   return {'thread'}
 end
 local wasActive = redis.call('SISMEMBER', KEYS[3], ARGV[1]) == 1
 local active = ARGV[5] == '1'
 if active and not wasActive then return {'ended'} end
 
-local hasThread = ARGV[7] ~= ''
-if hasThread and oldc == '' then
+local hasThread = ARGV[7] ~= '' and ARGV[8] ~= ''
+if hasThread and oldt == '' then
   redis.call('ZADD', KEYS[4], ARGV[9], ARGV[1])
 end
 if active then

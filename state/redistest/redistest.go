@@ -8,6 +8,12 @@
 //
 // Servers listen on 127.0.0.1 only, keep their files in a temporary
 // directory, never save on their own, and are killed when the test ends.
+//
+//	srv := redistest.New(t)
+//	store, err := state.New(srv.Client(), state.Options{})
+//	...
+//	srv.Stop()  // an outage: calls fail with flows.ErrUnavailable
+//	srv.Start() // Redis is back, with the same data, on the same address
 package redistest
 
 import (
@@ -51,23 +57,24 @@ func NewMini(t testing.TB) *Server {
 func (s *Server) Addr() string { return s.addr }
 
 // Client returns a new client of the server, closed when the test ends.
-// Its timeouts are short, as a bot's should be, so a test of an outage
-// fails fast instead of hanging.
+// It is tuned as state.TuneClient tunes the bot's: calls are bounded by
+// their context and a refused connection fails at once, so a test of an
+// outage fails fast instead of hanging.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(ClientOptions(s.addr))
+	c := redis.NewClient(clientOptions(s.addr))
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
-// ClientOptions are the options Client uses, for a test that needs to
-// change one (a hook, a pool size) before making its own client.
-func ClientOptions(addr string) *redis.Options {
+func clientOptions(addr string) *redis.Options {
 	return &redis.Options{
 		Addr:                  addr,
 		DialTimeout:           time.Second,
 		ReadTimeout:           time.Second,
 		WriteTimeout:          time.Second,
 		ContextTimeoutEnabled: true,
+		MaxRetries:            1,
+		DialerRetries:         1,
 	}
 }
 
@@ -80,7 +87,7 @@ func (s *Server) Flush() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
-	c := redis.NewClient(ClientOptions(s.addr))
+	c := redis.NewClient(clientOptions(s.addr))
 	defer c.Close()
 	if err := c.FlushAll(ctx).Err(); err != nil {
 		s.t.Fatalf("redistest: flush %s: %v", s.addr, err)
