@@ -1,0 +1,437 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alphagov/signon-token-bot/flows"
+)
+
+// Config is everything the bot is told: environment variables for the
+// process and its connections, the YAML file for the runbook's policy.
+// Fields tagged for JSON are the YAML file's keys.
+type Config struct {
+	Slack       SlackConfig `json:"-"`
+	Redis       RedisConfig `json:"-"`
+	StatePrefix string      `json:"-"`
+	HTTPAddr    string      `json:"-"`
+	LogLevel    slog.Level  `json:"-"`
+	LogFormat   string      `json:"-"`
+	// File is the YAML file read, "" when there was none.
+	File string `json:"-"`
+
+	// AlertChannels are the channel ids where alerts are recognised.
+	AlertChannels []string `json:"alertChannels"`
+	// GateTimeout is how long a gate stays open before it expires (the
+	// run waits on).
+	GateTimeout time.Duration `json:"gateTimeout"`
+	// DisusedAfter: a token whose "last synced" is older is offered for
+	// revocation instead of rotation.
+	DisusedAfter time.Duration `json:"disusedAfter"`
+	// ExpiryWindow is the alert's "expires within" (14 days).
+	ExpiryWindow time.Duration `json:"expiryWindow"`
+	// Retention is how long finished runs are kept.
+	Retention time.Duration `json:"retention"`
+	// ServiceIdentity is the email Signon records as the initiator when
+	// the Slack user has no Signon account.
+	ServiceIdentity string                 `json:"serviceIdentity"`
+	SpecialCases    SpecialCases           `json:"specialCases"`
+	Environments    map[string]Environment `json:"environments"`
+}
+
+// SlackConfig is how to reach Slack.
+type SlackConfig struct {
+	AppToken string // xapp-, for Socket Mode
+	BotToken string // xoxb-, for the Web API
+	APIURL   string
+}
+
+// RedisConfig is how to reach Redis: a URL, or Sentinel or Cluster
+// addresses.
+type RedisConfig struct {
+	URL        string
+	Addrs      []string
+	MasterName string
+	Cluster    bool
+	Username   string
+	Password   string
+}
+
+// SpecialCases are the tokens the runbook says not to rotate.
+type SpecialCases struct {
+	// SelfRotating API users (by email) rotate their own tokens.
+	SelfRotating []string    `json:"selfRotating"`
+	OtherTeam    []OtherTeam `json:"otherTeam"`
+}
+
+// OtherTeam is a set of API users another team looks after.
+type OtherTeam struct {
+	// APIUsers are names or emails.
+	APIUsers []string `json:"apiUsers"`
+	// Link is that team's procedure.
+	Link string `json:"link"`
+}
+
+// Environment is one cluster and the rules for rotating in it.
+type Environment struct {
+	// Rotate false means alerts are explained and offered no buttons.
+	Rotate bool `json:"rotate"`
+	// Kubeconfig "" means the in-cluster configuration.
+	Kubeconfig       string `json:"kubeconfig"`
+	Context          string `json:"context"`
+	Namespace        string `json:"namespace"`
+	CronJob          string `json:"cronJob"`
+	SignonDeployment string `json:"signonDeployment"`
+	SignonContainer  string `json:"signonContainer"`
+	// Starters may start runs; Approvers may pass gates. Empty means
+	// nobody.
+	Starters  Principals `json:"starters"`
+	Approvers Principals `json:"approvers"`
+	// FourEyesRevoke: the revoke gate needs someone other than the
+	// run's starter.
+	FourEyesRevoke      bool          `json:"fourEyesRevoke"`
+	SyncTimeout         time.Duration `json:"syncTimeout"`
+	RolloutStartTimeout time.Duration `json:"rolloutStartTimeout"`
+	// LiveChecks are the smoke tests per application: "builtin" or a
+	// command.
+	LiveChecks map[string]LiveCheck `json:"liveChecks"`
+}
+
+// Principals are Slack users and user groups.
+type Principals struct {
+	Users  []string `json:"users"`
+	Groups []string `json:"groups"`
+}
+
+// LiveCheck is an application's smoke test after a rotation.
+type LiveCheck struct {
+	// Builtin means the bot's own check (a call with the new token).
+	Builtin bool
+	// Command is run in a consumer pod instead.
+	Command []string
+}
+
+// Defaults that a YAML file may override.
+const (
+	defaultSlackAPIURL = "https://slack.com/api/"
+	defaultStatePrefix = "stb"
+	defaultHTTPAddr    = ":8080"
+	runbookURL         = "https://docs.publishing.service.gov.uk/manual/alerts/signon-api-user-token-expires-soon.html"
+)
+
+// defaultConfig is GOV.UK's setup: three environments, staging not rotated
+// (its database is restored from production every weekday).
+func defaultConfig() Config {
+	return Config{
+		StatePrefix:  defaultStatePrefix,
+		HTTPAddr:     defaultHTTPAddr,
+		LogLevel:     slog.LevelInfo,
+		LogFormat:    "json",
+		GateTimeout:  4 * time.Hour,
+		DisusedAfter: 30 * 24 * time.Hour,
+		ExpiryWindow: 14 * 24 * time.Hour,
+		Retention:    30 * 24 * time.Hour,
+		SpecialCases: SpecialCases{
+			SelfRotating: []string{"signon+permissions@alphagov.co.uk"},
+			OtherTeam:    []OtherTeam{{APIUsers: []string{"Trade Tariff Admin", "Trade Tariff Backend"}, Link: runbookURL}},
+		},
+		Environments: map[string]Environment{
+			flows.Integration: defaultEnvironment(flows.Integration),
+			flows.Staging:     defaultEnvironment(flows.Staging),
+			flows.Production:  defaultEnvironment(flows.Production),
+		},
+	}
+}
+
+// defaultEnvironment is where every environment's settings start.
+func defaultEnvironment(name string) Environment {
+	return Environment{
+		Rotate:              name != flows.Staging,
+		Namespace:           "apps",
+		CronJob:             "signon-sync-token-secrets-to-k8s",
+		SignonDeployment:    "signon",
+		SignonContainer:     "app",
+		FourEyesRevoke:      true,
+		SyncTimeout:         10 * time.Minute,
+		RolloutStartTimeout: 5 * time.Minute,
+		LiveChecks:          map[string]LiveCheck{},
+	}
+}
+
+// loadConfig reads the environment and the YAML file (configFlag, else
+// CONFIG_FILE) and validates both. Its error is one line that names the
+// key at fault.
+func loadConfig(getenv func(string) string, configFlag string) (*Config, error) {
+	cfg := defaultConfig()
+	if err := cfg.fromEnv(getenv); err != nil {
+		return nil, err
+	}
+	key, path := "-config", configFlag
+	if path == "" {
+		key, path = "CONFIG_FILE", getenv("CONFIG_FILE")
+	}
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		if err := decodeYAML(data, &cfg); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		cfg.File = path
+	}
+	// Only the file can make these invalid; the defaults are valid.
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &cfg, nil
+}
+
+var (
+	statePrefixPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+	channelPattern     = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
+	userPattern        = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+	groupPattern       = regexp.MustCompile(`^S[A-Z0-9]{2,}$`)
+	dnsLabelPattern    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsNamePattern     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+	appNamePattern     = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
+)
+
+func (c *Config) fromEnv(getenv func(string) string) error {
+	c.Slack.AppToken = getenv("SLACK_APP_TOKEN")
+	c.Slack.BotToken = getenv("SLACK_BOT_TOKEN")
+	switch {
+	case c.Slack.AppToken == "":
+		return errors.New("SLACK_APP_TOKEN is required (the app-level token, xapp-...)")
+	case !strings.HasPrefix(c.Slack.AppToken, "xapp-"):
+		return errors.New("SLACK_APP_TOKEN must start with xapp-")
+	case c.Slack.BotToken == "":
+		return errors.New("SLACK_BOT_TOKEN is required (the bot token, xoxb-...)")
+	case !strings.HasPrefix(c.Slack.BotToken, "xoxb-"):
+		return errors.New("SLACK_BOT_TOKEN must start with xoxb-")
+	}
+
+	c.Slack.APIURL = or(getenv("SLACK_API_URL"), defaultSlackAPIURL)
+	if u, err := url.Parse(c.Slack.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("SLACK_API_URL: %q is not an http(s) URL", c.Slack.APIURL)
+	}
+	if !strings.HasSuffix(c.Slack.APIURL, "/") {
+		return fmt.Errorf("SLACK_API_URL must end with / (like %s)", defaultSlackAPIURL)
+	}
+
+	if err := c.Redis.fromEnv(getenv); err != nil {
+		return err
+	}
+
+	c.StatePrefix = or(getenv("STATE_PREFIX"), defaultStatePrefix)
+	if !statePrefixPattern.MatchString(c.StatePrefix) {
+		return fmt.Errorf("STATE_PREFIX: %q may hold only letters, digits and . _ : - (at most 64)", c.StatePrefix)
+	}
+	c.HTTPAddr = or(getenv("HTTP_ADDR"), defaultHTTPAddr)
+	if !isHostPort(c.HTTPAddr) {
+		return fmt.Errorf("HTTP_ADDR: %q is not host:port (like :8080)", c.HTTPAddr)
+	}
+	switch lvl := or(getenv("LOG_LEVEL"), "info"); lvl {
+	case "debug", "info", "warn", "error":
+		_ = c.LogLevel.UnmarshalText([]byte(lvl))
+	default:
+		return fmt.Errorf("LOG_LEVEL must be one of debug, info, warn, error (not %q)", lvl)
+	}
+	c.LogFormat = or(getenv("LOG_FORMAT"), "json")
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		return fmt.Errorf("LOG_FORMAT must be json or text (not %q)", c.LogFormat)
+	}
+	return nil
+}
+
+func (r *RedisConfig) fromEnv(getenv func(string) string) error {
+	r.URL = getenv("REDIS_URL")
+	if addrs := getenv("REDIS_ADDRS"); addrs != "" {
+		for _, a := range strings.Split(addrs, ",") {
+			a = strings.TrimSpace(a)
+			if !isHostPort(a) || strings.HasPrefix(a, ":") {
+				return fmt.Errorf("REDIS_ADDRS: %q is not host:port", a)
+			}
+			r.Addrs = append(r.Addrs, a)
+		}
+	}
+	r.MasterName = getenv("REDIS_MASTER_NAME")
+	r.Username = getenv("REDIS_USERNAME")
+	r.Password = getenv("REDIS_PASSWORD")
+	if v := getenv("REDIS_CLUSTER"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("REDIS_CLUSTER must be true or false (not %q)", v)
+		}
+		r.Cluster = b
+	}
+	switch {
+	case r.URL == "" && len(r.Addrs) == 0:
+		return errors.New("REDIS_URL or REDIS_ADDRS is required")
+	case r.URL != "" && len(r.Addrs) > 0:
+		return errors.New("REDIS_URL and REDIS_ADDRS cannot both be set")
+	case r.URL != "" && r.MasterName != "":
+		return errors.New("REDIS_MASTER_NAME needs REDIS_ADDRS (the Sentinel addresses), not REDIS_URL")
+	case r.URL != "" && r.Cluster:
+		return errors.New("REDIS_CLUSTER needs REDIS_ADDRS (the cluster's addresses), not REDIS_URL")
+	case r.Cluster && r.MasterName != "":
+		return errors.New("REDIS_CLUSTER and REDIS_MASTER_NAME cannot both be set")
+	case len(r.Addrs) > 1 && !r.Cluster && r.MasterName == "":
+		return fmt.Errorf("REDIS_ADDRS lists %d addresses: set REDIS_MASTER_NAME (Sentinel) or REDIS_CLUSTER=true", len(r.Addrs))
+	}
+	if r.URL != "" {
+		// The URL may hold a password: never echo it.
+		if !strings.HasPrefix(r.URL, "redis://") && !strings.HasPrefix(r.URL, "rediss://") {
+			return errors.New("REDIS_URL must start with redis:// or rediss://")
+		}
+		if _, err := url.Parse(r.URL); err != nil {
+			return errors.New("REDIS_URL is not a valid URL")
+		}
+		if _, err := redis.ParseURL(r.URL); err != nil {
+			return fmt.Errorf("REDIS_URL: %s", strings.TrimPrefix(err.Error(), "redis: "))
+		}
+	}
+	return nil
+}
+
+// validate checks what the YAML file may set; the environment was checked
+// as it was read.
+func (c *Config) validate() error {
+	for i, ch := range c.AlertChannels {
+		if !channelPattern.MatchString(ch) {
+			return fmt.Errorf("alertChannels[%d]: %q is not a channel id (like C0123ABCD)", i, ch)
+		}
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"gateTimeout", c.GateTimeout}, {"disusedAfter", c.DisusedAfter}, {"expiryWindow", c.ExpiryWindow}, {"retention", c.Retention}} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s must be more than 0", d.key)
+		}
+	}
+	if c.Retention < time.Minute {
+		return errors.New("retention must be at least 1m")
+	}
+	if c.ServiceIdentity != "" && flows.ValidateEmail(c.ServiceIdentity) != nil {
+		return fmt.Errorf("serviceIdentity: %q is not an email address", c.ServiceIdentity)
+	}
+	for i, e := range c.SpecialCases.SelfRotating {
+		if flows.ValidateEmail(e) != nil {
+			return fmt.Errorf("specialCases.selfRotating[%d]: %q is not an email address", i, e)
+		}
+	}
+	for i, o := range c.SpecialCases.OtherTeam {
+		key := fmt.Sprintf("specialCases.otherTeam[%d]", i)
+		if len(o.APIUsers) == 0 {
+			return fmt.Errorf("%s.apiUsers must name at least one API user", key)
+		}
+		for j, u := range o.APIUsers {
+			if strings.TrimSpace(u) == "" {
+				return fmt.Errorf("%s.apiUsers[%d] is empty", key, j)
+			}
+		}
+		if u, err := url.Parse(o.Link); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("%s.link: %q is not an https URL", key, o.Link)
+		}
+	}
+	if len(c.Environments) == 0 {
+		return errors.New("environments must list at least one environment")
+	}
+	names := make([]string, 0, len(c.Environments))
+	for name := range c.Environments {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if !dnsLabelPattern.MatchString(name) {
+			return fmt.Errorf("environments: %q is not an environment name like production", name)
+		}
+		if err := c.Environments[name].validate("environments." + name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e Environment) validate(key string) error {
+	if e.Kubeconfig != "" {
+		if _, err := os.Stat(e.Kubeconfig); err != nil {
+			return fmt.Errorf("%s.kubeconfig: %q cannot be read: %v", key, e.Kubeconfig, errors.Unwrap(err))
+		}
+	}
+	for _, n := range []struct {
+		field, v string
+		max      int
+		pattern  *regexp.Regexp
+		what     string
+	}{
+		{"namespace", e.Namespace, 63, dnsLabelPattern, "a DNS label"},
+		{"cronJob", e.CronJob, 52, dnsLabelPattern, "a CronJob name"},
+		{"signonDeployment", e.SignonDeployment, 253, dnsNamePattern, "a Deployment name"},
+		{"signonContainer", e.SignonContainer, 63, dnsLabelPattern, "a container name"},
+	} {
+		if !n.pattern.MatchString(n.v) || len(n.v) > n.max {
+			return fmt.Errorf("%s.%s: %q is not %s", key, n.field, n.v, n.what)
+		}
+	}
+	for _, p := range []struct {
+		field string
+		ps    Principals
+	}{{"starters", e.Starters}, {"approvers", e.Approvers}} {
+		for i, u := range p.ps.Users {
+			if !userPattern.MatchString(u) {
+				return fmt.Errorf("%s.%s.users[%d]: %q is not a Slack user id (like U0123ABCD)", key, p.field, i, u)
+			}
+		}
+		for i, g := range p.ps.Groups {
+			if !groupPattern.MatchString(g) {
+				return fmt.Errorf("%s.%s.groups[%d]: %q is not a Slack user group id (like S0123ABCD)", key, p.field, i, g)
+			}
+		}
+	}
+	if e.SyncTimeout <= 0 {
+		return fmt.Errorf("%s.syncTimeout must be more than 0", key)
+	}
+	if e.RolloutStartTimeout <= 0 {
+		return fmt.Errorf("%s.rolloutStartTimeout must be more than 0", key)
+	}
+	apps := make([]string, 0, len(e.LiveChecks))
+	for app := range e.LiveChecks {
+		apps = append(apps, app)
+	}
+	slices.Sort(apps)
+	for _, app := range apps {
+		if !appNamePattern.MatchString(app) {
+			return fmt.Errorf("%s.liveChecks: %q is not an application name like publishing-api", key, app)
+		}
+	}
+	return nil
+}
+
+func isHostPort(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

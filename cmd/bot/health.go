@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// connection is what /readyz asks of the Slack runner.
+type connection interface{ Connected() bool }
+
+// pinger is what /readyz asks of Redis.
+type pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// pingFunc adapts a function to pinger.
+type pingFunc func(ctx context.Context) error
+
+func (f pingFunc) Ping(ctx context.Context) error { return f(ctx) }
+
+// healthHandler serves /healthz (the process answers), /readyz (Slack
+// connected and Redis answering, each reported on its own line) and
+// /metrics.
+func healthHandler(slack connection, redis pinger, reg *prometheus.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		var lines []string
+		ready := true
+		if slack.Connected() {
+			lines = append(lines, "slack: connected")
+		} else {
+			ready = false
+			lines = append(lines, "slack: not connected")
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		defer cancel()
+		if err := redis.Ping(ctx); err != nil {
+			ready = false
+			lines = append(lines, "redis: "+oneLine(err.Error()))
+		} else {
+			lines = append(lines, "redis: ok")
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		fmt.Fprintln(w, strings.Join(lines, "\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	return mux
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strings"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+const usage = `Usage: bot [-config file.yaml] [command]
+
+Commands:
+  serve          run the bot (the default)
+  demo           run a rotation against fakes and print its Slack thread
+  check-config   validate the configuration and exit
+  version        print the version
+
+Configuration comes from environment variables and the optional YAML file
+(-config or CONFIG_FILE); the README lists every key.
+`
+
+// run is the whole program; main only adds signals and the exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	configPath := fs.String("config", "", "YAML configuration file (default $CONFIG_FILE)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	cmd := "serve"
+	if fs.NArg() > 0 {
+		cmd = fs.Arg(0)
+		// Flags may follow the command too: bot check-config -config x.yaml.
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() > 0 {
+			return fmt.Errorf("unexpected argument %q after %s", fs.Arg(0), cmd)
+		}
+	}
+
+	switch cmd {
+	case "version":
+		_, err := fmt.Fprintf(stdout, "signon-token-bot %s (%s)\n", version, runtime.Version())
+		return err
+	case "demo":
+		return demo(ctx, stdout)
+	case "check-config":
+		cfg, err := loadConfig(getenv, *configPath)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprint(stdout, summary(cfg))
+		return err
+	case "serve":
+		cfg, err := loadConfig(getenv, *configPath)
+		if err != nil {
+			return err
+		}
+		return serve(ctx, cfg, newLogger(cfg, stderr))
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}
+
+func newLogger(cfg *Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// summary describes a valid configuration without its secrets.
+func summary(cfg *Config) string {
+	var b strings.Builder
+	file := cfg.File
+	if file == "" {
+		file = "none (GOV.UK defaults)"
+	}
+	fmt.Fprintf(&b, "configuration is valid\nconfig file: %s\nslack api: %s\n", file, cfg.Slack.APIURL)
+	switch r := cfg.Redis; {
+	case r.URL != "":
+		fmt.Fprintln(&b, "redis: REDIS_URL (standalone)")
+	case r.MasterName != "":
+		fmt.Fprintf(&b, "redis: Sentinel master %s at %s\n", r.MasterName, strings.Join(r.Addrs, ", "))
+	case r.Cluster:
+		fmt.Fprintf(&b, "redis: Cluster at %s\n", strings.Join(r.Addrs, ", "))
+	default:
+		fmt.Fprintf(&b, "redis: %s\n", r.Addrs[0])
+	}
+	fmt.Fprintf(&b, "state prefix: %s\nhttp: %s\n", cfg.StatePrefix, cfg.HTTPAddr)
+	channels := "none"
+	if len(cfg.AlertChannels) > 0 {
+		channels = strings.Join(cfg.AlertChannels, ", ")
+	}
+	fmt.Fprintf(&b, "alert channels: %s\n", channels)
+	names := make([]string, 0, len(cfg.Environments))
+	for n := range cfg.Environments {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		e := cfg.Environments[n]
+		mode := "rotated"
+		if !e.Rotate {
+			mode = "explained, not rotated"
+		}
+		fmt.Fprintf(&b, "environment %s: %s; namespace %s; %d starters, %d approvers\n", n, mode, e.Namespace,
+			len(e.Starters.Users)+len(e.Starters.Groups), len(e.Approvers.Users)+len(e.Approvers.Groups))
+	}
+	return b.String()
+}

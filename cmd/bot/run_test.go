@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alphagov/signon-token-bot/commands"
+	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
+	"github.com/alphagov/signon-token-bot/state/redistest"
+)
+
+// logLines collects the bot's JSON log and hands out the address its HTTP
+// listener reports.
+type logLines struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	addr chan string
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Write(p)
+	sc := bufio.NewScanner(bytes.NewReader(p))
+	for sc.Scan() {
+		var rec struct {
+			Msg  string `json:"msg"`
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == "http listening" {
+			l.addr <- rec.Addr
+		}
+	}
+	return len(p), nil
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// waitHTTP polls url until it answers want, for state the bot only
+// exposes over HTTP.
+func waitHTTP(t *testing.T, url string, want int) string {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, body := get(t, url)
+		if code == want {
+			return body
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s answered %d %q, want %d", url, code, body, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBotServesHelpAndSurvivesDisconnects runs the whole bot (run, as main
+// calls it) against the fake Slack and a real redis-server.
+func TestBotServesHelpAndSurvivesDisconnects(t *testing.T) {
+	redis := redistest.New(t)
+	fake := slacktest.New(t)
+	fake.AddUser(slacktest.User{ID: "U0ALICE", Name: "alice"})
+	fake.AddChannel("C0RANDOM", "random", "U0ALICE")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	env := map[string]string{
+		"SLACK_APP_TOKEN": fake.AppToken, "SLACK_BOT_TOKEN": fake.BotToken, "SLACK_API_URL": fake.URL(),
+		"REDIS_URL": "redis://" + redis.Addr(), "HTTP_ADDR": "127.0.0.1:0", "STATE_PREFIX": "e2e", "LOG_LEVEL": "debug",
+	}
+	logs := &logLines{addr: make(chan string, 1)}
+	botCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- run(botCtx, nil, getenv(env), io.Discard, logs) }()
+	defer func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("bot log:\n%s", logs)
+		}
+	}()
+
+	var base string
+	select {
+	case addr := <-logs.addr:
+		base = "http://" + addr
+	case err := <-done:
+		t.Fatalf("run returned early: %v\n%s", err, logs)
+	case <-ctx.Done():
+		t.Fatalf("no HTTP listener:\n%s", logs)
+	}
+	if body := waitHTTP(t, base+"/readyz", 200); body != "slack: connected\nredis: ok\n" {
+		t.Errorf("readyz = %q", body)
+	}
+
+	help := func(when string) *slacktest.Delivery {
+		t.Helper()
+		d := fake.SendSlashCommand(slacktest.SlashCommand{Command: "/rotate-token", Text: "help", User: "U0ALICE", Channel: "C0RANDOM"})
+		if _, err := d.WaitAck(ctx); err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		got, err := d.WaitResponses(ctx, 1)
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if got[0].Text != commands.Usage || got[0].ResponseType != "ephemeral" {
+			t.Errorf("%s: answer %+v", when, got[0])
+		}
+		return d
+	}
+	d := help("first")
+
+	// Slack redelivers an envelope it thinks was lost: Redis remembers the
+	// command, so the usage is not posted twice.
+	d.Redeliver()
+	waitHTTP(t, base+"/metrics", 200)
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(httpBody(t, base+"/metrics"), `signon_token_bot_slack_envelopes_total{outcome="handled",type="slash_commands"} 2`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the redelivery was not handled:\n%s", httpBody(t, base+"/metrics"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(d.Responses()); n != 1 {
+		t.Errorf("%d answers after a redelivery, want 1", n)
+	}
+
+	fake.Disconnect("refresh_requested")
+	if err := fake.WaitConnected(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	help("after a disconnect envelope")
+	fake.DropConnections()
+	if err := fake.WaitConnected(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	help("after a dropped connection")
+
+	redis.Stop()
+	if body := waitHTTP(t, base+"/readyz", 503); !strings.HasPrefix(body, "slack: connected\nredis: ") {
+		t.Errorf("readyz with redis down = %q", body)
+	}
+	redis.Start()
+	waitHTTP(t, base+"/readyz", 200)
+
+	fake.FailNext("apps.connections.open", 1000, slacktest.Fault{Status: 503})
+	fake.DropConnections()
+	if body := waitHTTP(t, base+"/readyz", 503); body != "slack: not connected\nredis: ok\n" {
+		t.Errorf("readyz with slack away = %q", body)
+	}
+
+	metrics := httpBody(t, base+"/metrics")
+	for _, want := range []string{
+		`signon_token_bot_slack_api_calls_total{method="auth.test",outcome="ok"} 1`,
+		`signon_token_bot_slack_api_calls_total{method="response_url",outcome="ok"} 3`,
+		"signon_token_bot_slack_ack_seconds_count",
+		"go_goroutines",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	for _, secret := range []string{fake.BotToken, fake.AppToken} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("the log holds a token")
+		}
+	}
+}
+
+func httpBody(t *testing.T, url string) string {
+	t.Helper()
+	_, body := get(t, url)
+	return body
+}
+
+func TestSubcommands(t *testing.T) {
+	cases := []struct {
+		args    []string
+		env     map[string]string
+		wantOut string
+		wantErr string
+	}{
+		{args: []string{"version"}, wantOut: "signon-token-bot dev ("},
+		{args: []string{"demo"}, wantOut: "demo: not yet built\n"},
+		{args: []string{"check-config"}, env: validEnv(), wantOut: "configuration is valid\nconfig file: none (GOV.UK defaults)\n"},
+		{args: []string{"check-config"}, env: map[string]string{"SLACK_APP_TOKEN": "nope"}, wantErr: "SLACK_APP_TOKEN must start with xapp-"},
+		{args: []string{"-config", "/nonexistent.yaml", "check-config"}, env: validEnv(), wantErr: "-config: open /nonexistent.yaml: no such file or directory"},
+		{args: []string{"check-config", "-config", "/nonexistent.yaml"}, env: validEnv(), wantErr: "-config: open /nonexistent.yaml: no such file or directory"},
+		{args: []string{"serve"}, env: map[string]string{}, wantErr: "SLACK_APP_TOKEN is required (the app-level token, xapp-...)"},
+		{args: []string{"frobnicate"}, wantErr: `unknown command "frobnicate"`},
+		{args: []string{"version", "extra"}, wantErr: `unexpected argument "extra" after version`},
+		{args: []string{"-h"}},
+	}
+	for _, c := range cases {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), c.args, getenv(c.env), &out, &errOut)
+			if fmt.Sprint(err) != c.wantErr && !(err == nil && c.wantErr == "") {
+				t.Errorf("error = %v, want %q", err, c.wantErr)
+			}
+			if !strings.HasPrefix(out.String(), c.wantOut) {
+				t.Errorf("stdout = %q, want it to begin %q", out.String(), c.wantOut)
+			}
+		})
+	}
+}
