@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
@@ -65,17 +67,24 @@ func hasContainer(p *corev1.Pod, name string) bool {
 }
 
 // exec runs command in the container as `kubectl exec` does: WebSocket
-// first, SPDY if the apiserver or a proxy on the way cannot upgrade to
-// WebSocket. A non-zero exit is an *ExitError.
+// first, SPDY if the upgrade to WebSocket fails. A non-zero exit is an
+// *ExitError.
 func (c *Client) exec(ctx context.Context, pod, container string, command []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	ns := c.cfg.Namespace
+	// The kubelet refuses an exec with no streams at all.
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
 	req := c.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{
 			Container: container,
 			Command:   command,
 			Stdin:     stdin != nil,
-			Stdout:    stdout != nil,
-			Stderr:    stderr != nil,
+			Stdout:    true,
+			Stderr:    true,
 		}, scheme.ParameterCodec)
 	ws, err := remotecommand.NewWebSocketExecutor(c.rest, "GET", req.URL().String())
 	if err != nil {
@@ -85,18 +94,30 @@ func (c *Client) exec(ctx context.Context, pod, container string, command []stri
 	if err != nil {
 		return fmt.Errorf("exec in pod %s: %w", pod, err)
 	}
-	ex, err := remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
-		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
-	})
-	if err != nil {
-		return fmt.Errorf("exec in pod %s: %w", pod, err)
+	opts := remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr}
+	err = ws.StreamWithContext(ctx, opts)
+	var upgrade *httpstream.UpgradeFailureError
+	if errors.As(err, &upgrade) || httpstream.IsHTTPSProxyError(err) {
+		// kubectl's fallback, for a proxy or an older apiserver that will
+		// not upgrade to WebSocket. Nothing was streamed yet.
+		wsErr := err
+		err = spdy.StreamWithContext(ctx, opts)
+		// SPDY reports a refusal as text; the WebSocket attempt's is an
+		// API status, which says whether it was forbidden or missing.
+		var status apierrors.APIStatus
+		if err != nil && upgrade != nil && errors.As(upgrade.Cause, &status) && strings.HasPrefix(err.Error(), "unable to upgrade connection") {
+			err = wsErr
+		}
 	}
-	err = ex.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 	var exit utilexec.ExitError
 	if errors.As(err, &exit) {
 		return &ExitError{Pod: pod, Container: container, Code: exit.ExitStatus()}
 	}
 	if err != nil {
+		if errors.As(err, &upgrade) {
+			// UpgradeFailureError does not unwrap to its cause.
+			err = upgrade.Cause
+		}
 		return wrapErr(err, fmt.Sprintf("exec in pod %s/%s container %s", ns, pod, container))
 	}
 	return nil

@@ -40,16 +40,8 @@ func (c *Client) WaitRollout(ctx context.Context, deployment string, since time.
 	if err != nil {
 		return ro, fmt.Errorf("deployment %s/%s selector: %w", ns, deployment, err)
 	}
-	// Read once directly: a watch would retry a missing permission until
-	// the deadline instead of saying so.
-	if _, err := c.cs.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String(), Limit: 1}); err != nil {
-		return ro, wrapErr(err, "list replicasets of deployment "+deployment)
-	}
-	if _, err := c.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String(), Limit: 1}); err != nil {
-		return ro, wrapErr(err, "list pods of deployment "+deployment)
-	}
-
 	w := newWatcher(ctx)
+	defer w.stop()
 	deps := w.watch(c.cs.AppsV1().RESTClient(), "deployments", ns, &appsv1.Deployment{}, fields.OneTermEqualSelector("metadata.name", deployment).String(), "")
 	sets := w.watch(c.cs.AppsV1().RESTClient(), "replicasets", ns, &appsv1.ReplicaSet{}, "", sel.String())
 	pods := w.watch(c.cs.CoreV1().RESTClient(), "pods", ns, &corev1.Pod{}, "", sel.String())
@@ -70,6 +62,8 @@ func (c *Client) WaitRollout(ctx context.Context, deployment string, since time.
 		}
 		select {
 		case <-w.changed:
+		case err := <-w.failed:
+			return ro, fmt.Errorf("wait for deployment %s: %w", deployment, err)
 		case <-notStarted.C:
 			if !ro.Started {
 				return ro, fmt.Errorf("deployment %s/%s since %s: %w", ns, deployment, since.Format(time.RFC3339), flows.ErrRolloutNotStarted)

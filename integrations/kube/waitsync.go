@@ -36,26 +36,15 @@ func (c *Client) WaitSync(ctx context.Context, job, secret string, progress func
 		progress = func(flows.SyncProgress) {}
 	}
 
-	// Read once directly: the watches below would retry a missing
-	// permission or object until the deadline instead of saying so.
-	nameSel := fields.OneTermEqualSelector("metadata.name", job).String()
-	podSel := batchv1.JobNameLabel + "=" + job
-	list, err := c.cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{FieldSelector: nameSel})
-	if err != nil {
-		return res, wrapErr(err, fmt.Sprintf("get job %s/%s", ns, job))
-	}
-	if len(list.Items) == 0 {
-		return res, fmt.Errorf("job %s/%s: %w", ns, job, flows.ErrNotFound)
-	}
-	if _, err := c.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: podSel, Limit: 1}); err != nil {
-		return res, wrapErr(err, fmt.Sprintf("list pods of job %s/%s", ns, job))
-	}
-
 	w := newWatcher(ctx)
-	jobs := w.watch(c.cs.BatchV1().RESTClient(), "jobs", ns, &batchv1.Job{}, nameSel, "")
-	pods := w.watch(c.cs.CoreV1().RESTClient(), "pods", ns, &corev1.Pod{}, "", podSel)
+	defer w.stop()
+	jobs := w.watch(c.cs.BatchV1().RESTClient(), "jobs", ns, &batchv1.Job{}, fields.OneTermEqualSelector("metadata.name", job).String(), "")
+	pods := w.watch(c.cs.CoreV1().RESTClient(), "pods", ns, &corev1.Pod{}, "", batchv1.JobNameLabel+"="+job)
 	if err := w.sync(); err != nil {
 		return res, c.waitErr(ctx, err, "job "+job)
+	}
+	if _, exists, _ := jobs.GetByKey(ns + "/" + job); !exists {
+		return res, fmt.Errorf("job %s/%s: %w", ns, job, flows.ErrNotFound)
 	}
 
 	reported := map[string]bool{}
@@ -114,19 +103,26 @@ func (c *Client) WaitSync(ctx context.Context, job, secret string, progress func
 		case jobCondition(j, batchv1.JobFailed):
 			res.CompletedAt = conditionTime(j, batchv1.JobFailed)
 			if p := lastPod(jobPods, corev1.PodFailed); p != nil {
-				// A log that cannot be read leaves the tail empty; the
+				// A pod already cleaned away leaves the tail empty; the
 				// events still say why the Job failed.
-				res.LogTail, _ = c.podLog(ctx, p, ptr.To[int64](logTailLines))
+				tail, err := c.podLog(ctx, p, ptr.To[int64](logTailLines))
+				if err != nil && !errors.Is(err, flows.ErrNotFound) {
+					return res, err
+				}
+				res.LogTail = tail
 			}
-			res.Events, err = c.events(ctx, j, jobPods)
+			events, err := c.events(ctx, j, jobPods)
 			if err != nil {
 				return res, err
 			}
+			res.Events = events
 			report("failed", "", res.CompletedAt)
 			return res, nil
 		}
 		select {
 		case <-w.changed:
+		case err := <-w.failed:
+			return res, fmt.Errorf("wait for job %s: %w", job, err)
 		case <-ctx.Done():
 			return res, c.waitErr(ctx, ctx.Err(), "job "+job)
 		}

@@ -35,10 +35,10 @@ import (
 // proxies to it, and completes pod deletions. Set the fields, then Start.
 type Kubelet struct {
 	// Images lists, per container image, the only commands its containers
-	// have: each is found on the host's PATH and linked into a directory
-	// that becomes the container's PATH. A container whose image is not
-	// listed gets the host's PATH. A test uses it to make an image without
-	// sha256sum.
+	// have: each (a name on the host's PATH, or a path) is linked into a
+	// directory that becomes the container's PATH. A container whose image
+	// is not listed gets the host's PATH. A test uses it to make an image
+	// without sha256sum, or one with a stand-in `rails`.
 	Images map[string][]string
 
 	node  string
@@ -337,7 +337,7 @@ func (k *Kubelet) imagePath(image string) (string, error) {
 		if err != nil {
 			return "", fmt.Errorf("kubetest: image %s: command %s is not on this machine: %w", image, c, err)
 		}
-		if err := os.Symlink(target, filepath.Join(dir, c)); err != nil {
+		if err := os.Symlink(target, filepath.Join(dir, filepath.Base(c))); err != nil {
 			return "", err
 		}
 	}
