@@ -46,7 +46,7 @@ type fixture struct {
 	sleeps  *sleeps
 }
 
-func newFixture(t *testing.T, hc *http.Client) *fixture {
+func newFixture(t testing.TB, hc *http.Client) *fixture {
 	t.Helper()
 	f := &fixture{fake: slacktest.New(t), reg: prometheus.NewRegistry(), sleeps: &sleeps{}}
 	f.fake.AddUser(slacktest.User{ID: "U0ALICE", Name: "alice", Email: "alice@example.gov.uk"})

@@ -71,7 +71,7 @@ func (d *Delivery) Redeliver() *Delivery {
 	s.mu.Lock()
 	e := &envelope{
 		id: s.newIDLocked("env-"), typ: d.e.typ, payload: d.e.payload, accepts: d.e.accepts,
-		attempt: d.e.attempt + 1, retryReason: "timeout", user: d.e.user,
+		attempt: d.e.attempt + 1, retryReason: "timeout",
 	}
 	s.enqueueLocked(e)
 	nd := &Delivery{s: s, e: e, EnvelopeID: e.id, EventID: d.EventID, TriggerID: d.TriggerID, ResponseURL: d.ResponseURL}
@@ -232,7 +232,7 @@ func (s *Server) SendSlashCommand(c SlashCommand) *Delivery {
 		s.misuse("SendSlashCommand: %v", err)
 		return nil
 	}
-	e := &envelope{id: s.newIDLocked("env-"), typ: "slash_commands", accepts: true, user: u.ID}
+	e := &envelope{id: s.newIDLocked("env-"), typ: "slash_commands", accepts: true}
 	ru := s.newResponseURLLocked(e, ch.id, "", "", u.ID)
 	payload, _ := json.Marshal(map[string]any{
 		"token": "slacktest-verification", "team_id": s.TeamID, "team_domain": "slacktest",
@@ -286,7 +286,7 @@ func (s *Server) Click(a BlockAction) *Delivery {
 	if a.Value != "" {
 		value = a.Value
 	}
-	e := &envelope{id: s.newIDLocked("env-"), typ: "interactive", user: u.ID}
+	e := &envelope{id: s.newIDLocked("env-"), typ: "interactive"}
 	ru := s.newResponseURLLocked(e, ch.id, m.ts, m.threadTS, u.ID)
 	container := map[string]any{"type": "message", "message_ts": m.ts, "channel_id": ch.id, "is_ephemeral": m.visibleTo != ""}
 	if m.threadTS != "" {
@@ -376,7 +376,7 @@ func (s *Server) Submit(v ViewSubmission) *Delivery {
 		values[k] = x
 	}
 	view["state"] = map[string]any{"values": values}
-	e := &envelope{id: s.newIDLocked("env-"), typ: "interactive", user: u.ID}
+	e := &envelope{id: s.newIDLocked("env-"), typ: "interactive"}
 	payload, _ := json.Marshal(map[string]any{
 		"type": "view_submission", "token": "slacktest-verification", "api_app_id": s.AppID,
 		"user":       map[string]any{"id": u.ID, "username": u.Name, "name": u.Name, "team_id": s.TeamID},

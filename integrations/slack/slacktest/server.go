@@ -86,6 +86,7 @@ type Server struct {
 	served429 map[string]int
 
 	conns        map[*conn]bool
+	sockets      sync.WaitGroup // serveSocket handlers running
 	connsOpened  int
 	tickets      map[string]bool
 	pingsStopped bool
@@ -168,6 +169,7 @@ func (s *Server) Close() {
 	for _, c := range conns {
 		c.close()
 	}
+	s.sockets.Wait()
 	s.srv.CloseClientConnections()
 	s.srv.Close()
 }

@@ -33,8 +33,6 @@ type envelope struct {
 	accepts     bool
 	attempt     int
 	retryReason string
-	// user is who caused an interactive or slash envelope.
-	user string
 
 	conn   *conn // where it was last sent; nil while pending
 	sentAt time.Time
@@ -70,6 +68,12 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	ok := s.tickets[ticket] && !s.closed
 	delete(s.tickets, ticket)
+	if ok {
+		// Close waits for this handler: it outlives the HTTP server's
+		// bookkeeping once the connection is hijacked.
+		s.sockets.Add(1)
+		defer s.sockets.Done()
+	}
 	s.mu.Unlock()
 	if !ok {
 		// Slack's WebSocket URLs are single use.

@@ -109,8 +109,6 @@ type method struct {
 type request struct {
 	method string
 	args   map[string]string
-	// json marks arguments that came as JSON values (not strings).
-	json map[string]bool
 }
 
 var methods = map[string]method{
@@ -310,7 +308,7 @@ func (s *Server) checkArgs(name string, m method, req *request) *apiError {
 // parseRequest reads a form- or JSON-encoded call (slack-go sends both)
 // and the token, from the Authorization header or the token argument.
 func parseRequest(r *http.Request) (*request, string, error) {
-	req := &request{args: map[string]string{}, json: map[string]bool{}}
+	req := &request{args: map[string]string{}}
 	token := ""
 	if h := r.Header.Get("Authorization"); h != "" {
 		t, ok := strings.CutPrefix(h, "Bearer ")
@@ -344,7 +342,6 @@ func parseRequest(r *http.Request) (*request, string, error) {
 				continue
 			}
 			req.args[k] = string(raw)
-			req.json[k] = true
 		}
 	case ctype == "application/x-www-form-urlencoded" || ctype == "":
 		vals, err := url.ParseQuery(string(body))

@@ -379,3 +379,59 @@ func TestClickAnswersThroughTheMessagesResponseURL(t *testing.T) {
 		t.Errorf("message after replace_original = %+v", m)
 	}
 }
+
+func TestHeldCallsWaitUntilReleased(t *testing.T) {
+	w := newWorld(t)
+	ctx := ctxT(t)
+	_, ts, err := w.api.PostMessageContext(ctx, "C0ALERTS", slack.MsgOptionText("before", false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold := w.s.Hold("chat.update")
+	done := make(chan error, 1)
+	go func() {
+		_, _, _, err := w.api.UpdateMessageContext(ctx, "C0ALERTS", ts, slack.MsgOptionText("after", false))
+		done <- err
+	}()
+	if err := hold.Wait(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := w.s.Message("C0ALERTS", ts, ""); m.Text != "before" {
+		t.Errorf("held update applied: %q", m.Text)
+	}
+	hold.Release()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := w.s.Message("C0ALERTS", ts, ""); m.Text != "after" {
+		t.Errorf("released update not applied: %q", m.Text)
+	}
+}
+
+func TestResponseURLRejectsWhatSlackRejects(t *testing.T) {
+	w := newWorld(t)
+	ctx := ctxT(t)
+	d := w.s.SendSlashCommand(slacktest.SlashCommand{Command: "/rotate-token", User: "U0ALICE", Channel: "C0ALERTS"})
+	_, _, err := w.api.PostMessageContext(ctx, "", slack.MsgOptionReplaceOriginal(d.ResponseURL), slack.MsgOptionText("x", false))
+	if err == nil {
+		t.Error("replace_original on a slash command's response_url was accepted")
+	}
+	w.rec.expectViolation(t, "without an original message")
+
+	for i := range 5 {
+		if _, _, err := w.api.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(d.ResponseURL, slack.ResponseTypeEphemeral),
+			slack.MsgOptionText("answer", false)); err != nil {
+			t.Fatalf("post %d: %v", i+1, err)
+		}
+	}
+	if _, _, err := w.api.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(d.ResponseURL, slack.ResponseTypeEphemeral),
+		slack.MsgOptionText("sixth", false)); err == nil {
+		t.Error("a sixth post to a response_url was accepted; Slack takes five")
+	}
+	late := w.s.SendSlashCommand(slacktest.SlashCommand{Command: "/rotate-token", User: "U0ALICE", Channel: "C0ALERTS"})
+	w.clock.Advance(31 * time.Minute)
+	if _, _, err := w.api.PostMessageContext(ctx, "", slack.MsgOptionResponseURL(late.ResponseURL, slack.ResponseTypeEphemeral),
+		slack.MsgOptionText("late", false)); err == nil {
+		t.Error("a response_url older than 30 minutes was accepted")
+	}
+}
