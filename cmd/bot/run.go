@@ -119,8 +119,8 @@ func summary(cfg *Config) string {
 		if !e.Rotate {
 			mode = "explained, not rotated"
 		}
-		fmt.Fprintf(&b, "environment %s: %s; namespace %s; %d starters, %d approvers\n", n, mode, e.Namespace,
-			len(e.Starters.Users)+len(e.Starters.Groups), len(e.Approvers.Users)+len(e.Approvers.Groups))
+		fmt.Fprintf(&b, "environment %s: %s; namespace %s; starters: %d users, %d groups; approvers: %d users, %d groups\n",
+			n, mode, e.Namespace, len(e.Starters.Users), len(e.Starters.Groups), len(e.Approvers.Users), len(e.Approvers.Groups))
 	}
 	return b.String()
 }
