@@ -28,12 +28,13 @@ func classify(err error) error {
 		return flows.ErrNotFound
 	case apierrors.IsForbidden(err), apierrors.IsUnauthorized(err):
 		return flows.ErrForbidden
+	// Before net.Error, which context.DeadlineExceeded also is.
+	case errors.Is(err, context.DeadlineExceeded):
+		return flows.ErrTimeout
 	case apierrors.IsTimeout(err), apierrors.IsServerTimeout(err), apierrors.IsTooManyRequests(err),
 		apierrors.IsServiceUnavailable(err), apierrors.IsInternalError(err), apierrors.IsUnexpectedServerError(err),
 		errors.As(err, &netErr):
 		return flows.ErrUnavailable
-	case errors.Is(err, context.DeadlineExceeded):
-		return flows.ErrTimeout
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,5 +76,24 @@ func (e *env) mustCreate(t *testing.T, objs ...any) {
 		if err != nil {
 			t.Fatalf("create %T: %v", o, err)
 		}
+	}
+}
+
+func TestNewFromKubeconfigContext(t *testing.T) {
+	t.Parallel()
+	cp := kubetest.Shared(t)
+	ns := cp.Namespace(t)
+	c, err := New(Config{Kubeconfig: cp.Kubeconfig, Context: "kubetest", Namespace: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Consumers(testContext(t), testSecret); err != nil {
+		t.Errorf("a client from the kubeconfig context cannot list: %v", err)
+	}
+	if c.Namespace() != ns || c.cfg.CronJob != DefaultCronJob || c.cfg.SignonDeployment != DefaultSignonDeployment || c.cfg.SyncTimeout != DefaultSyncTimeout {
+		t.Errorf("defaults not applied: %+v", c.cfg)
+	}
+	if _, err := New(Config{Kubeconfig: cp.Kubeconfig, Context: "production"}); err == nil || !strings.Contains(err.Error(), "production") {
+		t.Errorf("New with an unknown context: %v, want an error naming it", err)
 	}
 }

@@ -320,9 +320,9 @@ func Shared(tb testing.TB) *ControlPlane {
 	bin := os.Getenv(EnvControlPlane)
 	if bin == "" {
 		if os.Getenv("CI") == "true" {
-			tb.Fatalf("kubetest: %v under CI: run `make test`", errNoControlPlane)
+			tb.Fatalf("kubetest: %s is not set under CI: run `make test`", EnvControlPlane)
 		}
-		tb.Skipf("kubetest: %v; run `make test` to run this test against a real apiserver", errNoControlPlane)
+		tb.Skipf("kubetest: %s is not set; run `make test` to run this test against a real apiserver", EnvControlPlane)
 	}
 	shared.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

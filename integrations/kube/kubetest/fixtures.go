@@ -13,7 +13,9 @@ const SyncCronJobName = "signon-sync-token-secrets-to-k8s"
 
 // SyncCronJob returns a CronJob shaped like GOV.UK's token sync (as the
 // signon Helm chart renders it): the production schedule, container
-// cron-task running the rake task, backoffLimit 0, restartPolicy Never.
+// cron-task running the rake task, backoffLimit 0, restartPolicy Never. Its
+// job template carries the annotation kubetest/from-template: "yes", so a
+// test can see that a Job made from it copied the template's metadata.
 func SyncCronJob(namespace string) *batchv1.CronJob {
 	labels := map[string]string{"app.kubernetes.io/name": "signon", "app.kubernetes.io/component": "sync-token-secrets-to-k8s"}
 	return &batchv1.CronJob{

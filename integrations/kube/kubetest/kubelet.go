@@ -108,9 +108,6 @@ func (k *Kubelet) Start(tb testing.TB, config *rest.Config, namespace string) {
 	go k.work(ctx)
 }
 
-// NodeName is the name of the kubelet's Node.
-func (k *Kubelet) NodeName() string { return k.node }
-
 func (k *Kubelet) register(ctx context.Context, port int) error {
 	node, err := k.cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: k.node}}, metav1.CreateOptions{})
 	if err != nil {

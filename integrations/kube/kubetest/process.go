@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -151,5 +150,3 @@ func insecureClient() *http.Client {
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}},
 	}
 }
-
-var errNoControlPlane = errors.New("SIGNON_BOT_CONTROLPLANE is not set")
