@@ -57,9 +57,6 @@ func (e *Engine) Act(ctx context.Context, req ActRequest) (*Run, error) {
 			e.obs.GatePassed(run.Key.Environment, before.Gate.Kind, e.clock.Now().Sub(before.Gate.OpenedAt))
 		}
 		e.audit(ctx, run, req.Actor, string(req.Action), "ok", gateKind(before.Gate))
-		if run.Ended() {
-			e.obs.RunEnded(run.Key.Environment, run.Phase, e.clock.Now().Sub(run.CreatedAt))
-		}
 		e.runLog(run).Info("gate", "action", req.Action, "by", req.Actor)
 		if err := e.publish(ctx, run); err != nil {
 			e.runLog(run).Warn("update thread", "err", err)
@@ -72,8 +69,8 @@ func (e *Engine) Act(ctx context.Context, req ActRequest) (*Run, error) {
 
 // checkAct decides whether the click may take effect; it changes nothing.
 func (e *Engine) checkAct(ctx context.Context, run *Run, req ActRequest) error {
-	if run.Ended() {
-		return &StaleError{Reason: fmt.Sprintf("This run has ended (%s).", run.Phase)}
+	if run.Ended() || run.EndAs != "" {
+		return &StaleError{Reason: fmt.Sprintf("This run has ended (%s).", run.Outcome())}
 	}
 	g := run.Gate
 	if req.Action == ActionCancel && req.GateID == "" {
@@ -119,11 +116,14 @@ func (e *Engine) apply(ctx context.Context, run *Run, req ActRequest) error {
 	}
 	switch req.Action {
 	case ActionCancel:
-		if run.Phase == PhaseRunning {
-			run.CancelBy = req.Actor
-			return nil
+		// The driver ends the run, after any step in flight.
+		run.CancelBy = req.Actor
+		if run.Phase != PhaseRunning {
+			if st, _ := run.StepState(run.Step); st.Status == StepWaiting {
+				run.mark(run.Step, StepPending, "", now)
+			}
+			run.Phase, run.Gate = PhaseRunning, nil
 		}
-		return e.cancelInto(run, req.Actor)
 	case ActionApprove:
 		switch g.Kind {
 		case GateSync:
@@ -171,21 +171,11 @@ func (e *Engine) apply(ctx context.Context, run *Run, req ActRequest) error {
 	return nil
 }
 
-// cancelInto ends the run as cancelled, saying where the tokens stand.
-func (e *Engine) cancelInto(run *Run, actor string) error {
-	now := e.clock.Now()
-	lines := append([]string{"Cancelled by " + Mention(actor) + "."}, tokenState(run)...)
-	run.post(Post{Step: run.Step, At: now, Title: "Cancelled", Lines: lines, Outcome: "warning"})
-	run.Phase, run.Step, run.Reason, run.Gate, run.EndedAt = PhaseCancelled, StepDone, "cancelled by "+actor, nil, now
-	return nil
-}
-
-// cancel ends a run whose cancel was asked while a step ran.
+// cancel ends a run someone cancelled, saying where the tokens stand.
 func (e *Engine) cancel(ctx context.Context, run *Run, actor string) error {
-	if err := e.cancelInto(run, actor); err != nil {
-		return err
-	}
-	return e.end(ctx, run, PhaseCancelled, run.Reason)
+	lines := append([]string{"Cancelled by " + Mention(actor) + "."}, tokenState(run)...)
+	run.post(Post{Step: run.Step, At: e.clock.Now(), Title: "Cancelled", Lines: lines, Outcome: "warning"})
+	return e.end(ctx, run, PhaseCancelled, "cancelled by "+actor)
 }
 
 // reveal shows the new token to the requester: Signon is asked again for

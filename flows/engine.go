@@ -64,7 +64,9 @@ type Engine struct {
 	// runs does not open thousands of Redis and Slack calls together.
 	slots chan struct{}
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// driving holds the runs this replica drives; true means "look
+	// again when done": a kick that came while the drive was finishing.
 	driving map[string]bool
 	changed chan struct{} // closed and replaced on every save
 	drives  sync.WaitGroup
@@ -202,27 +204,36 @@ func needsDrive(r *Run) bool {
 // already driving it.
 func (e *Engine) startDrive(ctx context.Context, id string) {
 	e.mu.Lock()
-	if e.driving[id] {
+	if _, busy := e.driving[id]; busy {
+		e.driving[id] = true
 		e.mu.Unlock()
 		return
 	}
-	e.driving[id] = true
+	e.driving[id] = false
 	e.drives.Add(1)
 	e.mu.Unlock()
 	go func() {
 		defer e.drives.Done()
-		defer func() {
+		for {
+			select {
+			case e.slots <- struct{}{}:
+			case <-ctx.Done():
+				e.mu.Lock()
+				delete(e.driving, id)
+				e.mu.Unlock()
+				return
+			}
+			e.drive(ctx, id)
+			<-e.slots
 			e.mu.Lock()
-			delete(e.driving, id)
+			if again := e.driving[id]; !again || ctx.Err() != nil {
+				delete(e.driving, id)
+				e.mu.Unlock()
+				return
+			}
+			e.driving[id] = false
 			e.mu.Unlock()
-		}()
-		select {
-		case e.slots <- struct{}{}:
-			defer func() { <-e.slots }()
-		case <-ctx.Done():
-			return
 		}
-		e.drive(ctx, id)
 	}()
 }
 
@@ -262,6 +273,7 @@ func (e *Engine) drive(ctx context.Context, id string) {
 		if run.Phase != PhaseRunning {
 			return
 		}
+		at := run.Step
 		err = e.step(ctx, run)
 		switch {
 		case err == nil:
@@ -272,7 +284,7 @@ func (e *Engine) drive(ctx context.Context, id string) {
 			return
 		default:
 			e.runLog(run).Error("step", "step", run.Step, "err", err)
-			if perr := e.pauseOnError(ctx, run, err); perr != nil && !errors.Is(perr, ErrConflict) {
+			if perr := e.pauseOnError(ctx, run.ID, at, err); perr != nil && !errors.Is(perr, ErrConflict) {
 				e.runLog(run).Error("pause run", "err", perr)
 				return
 			}

@@ -186,9 +186,12 @@ type Run struct {
 	Gate  *Gate       `json:"gate,omitempty"`
 	// Reason says why the run is paused or how it ended.
 	Reason string `json:"reason,omitempty"`
-	// CancelBy is set when someone cancelled while a step was running;
-	// the run stops once the step has recorded its outcome.
+	// CancelBy is set when someone cancelled; the run stops once any step
+	// in flight has recorded its outcome.
 	CancelBy string `json:"cancel_by,omitempty"`
+	// EndAs is the end state a run is entering: its last posts go to the
+	// thread before its phase changes, so a crash cannot lose them.
+	EndAs Phase `json:"end_as,omitempty"`
 
 	// What inspect found.
 	Tokens       []Token    `json:"tokens,omitempty"`
@@ -215,6 +218,15 @@ type Run struct {
 	Approvals []Approval         `json:"approvals,omitempty"`
 	Posts     []Post             `json:"posts,omitempty"`
 	Receipts  map[string]Receipt `json:"receipts,omitempty"`
+}
+
+// Outcome is the phase to show: the end state a run is entering, else
+// its phase.
+func (r *Run) Outcome() Phase {
+	if r.EndAs != "" {
+		return r.EndAs
+	}
+	return r.Phase
 }
 
 // Intent returns the intent for an effect and target, if recorded.

@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // step executes the run's current step: at most one side effect, its
 // intent recorded first and its outcome after, each with compare-and-set.
 func (e *Engine) step(ctx context.Context, run *Run) error {
-	if run.CancelBy != "" && !inFlight(run) {
+	if run.CancelBy != "" && run.EndAs == "" && !inFlight(run) {
 		return e.cancel(ctx, run, run.CancelBy)
 	}
 	started := e.clock.Now()
@@ -31,7 +32,11 @@ func (e *Engine) step(ctx context.Context, run *Run) error {
 	case StepRollback:
 		err = e.rollback(ctx, run)
 	case StepDone:
-		err = e.finish(ctx, run)
+		if run.EndAs != "" {
+			err = e.end(ctx, run, run.EndAs, run.Reason)
+		} else {
+			err = e.finish(ctx, run)
+		}
 	default:
 		err = fmt.Errorf("run %s is at unknown step %q", run.ID, run.Step)
 	}
@@ -268,16 +273,22 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 	}
 	lines := []string{fmt.Sprintf("Secret %s holds the new token (fingerprint %s).", Code(run.SecretName), Code(want.Short()))}
 	run.Rollouts, run.Checks, run.Live = nil, nil, nil
+	var stale []string
 	for _, dep := range deployments(run.Consumers) {
 		ro, err := cl.WaitRollout(vctx, dep, since, env.RolloutStartTimeout)
+		ro.Deployment = dep
 		run.Rollouts = append(run.Rollouts, ro)
 		if errors.Is(err, ErrRolloutNotStarted) {
-			return e.pause(ctx, run, StepVerify, fmt.Sprintf("Deployment %s has not rolled out since the Secret changed (is Reloader running?). Restart it, or retry.", dep), nil, nil)
+			stale = append(stale, dep)
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("wait for Deployment %s to roll out: %w", dep, err)
 		}
 		lines = append(lines, fmt.Sprintf("deploy/%s rolled out: %d/%d pods ready.", dep, ro.Ready, ro.Replicas))
+	}
+	if len(stale) > 0 {
+		return e.pause(ctx, run, StepVerify, fmt.Sprintf("Not rolled out since the Secret changed: %s (is Reloader running?). Restart, or retry.", strings.Join(stale, ", ")), nil, nil)
 	}
 	for _, c := range run.Consumers {
 		if c.Kind != "Deployment" {
@@ -443,10 +454,22 @@ func (e *Engine) finish(ctx context.Context, run *Run) error {
 	return e.end(ctx, run, PhaseDone, "completed")
 }
 
-// end moves a run to an end state.
+// end moves a run to an end state in two writes: first the closing posts
+// and the outcome, which are published while the run is still active (so
+// a resumed run publishes them if a crash came first), then the phase.
 func (e *Engine) end(ctx context.Context, run *Run, phase Phase, reason string) error {
+	if run.EndAs == "" {
+		run.EndAs, run.Reason, run.Step, run.Gate = phase, reason, StepDone, nil
+		run.Phase = PhaseRunning
+		if err := e.save(ctx, run); err != nil {
+			return err
+		}
+	}
+	if err := e.publish(ctx, run); err != nil {
+		return fmt.Errorf("post the run's last messages: %w", err)
+	}
 	now := e.clock.Now()
-	run.Phase, run.Step, run.Reason, run.Gate, run.EndedAt = phase, StepDone, reason, nil, now
+	run.Phase, run.EndedAt = run.EndAs, now
 	if err := e.save(ctx, run); err != nil {
 		return err
 	}
@@ -490,12 +513,14 @@ func (e *Engine) pause(ctx context.Context, run *Run, s Step, reason string, cod
 
 // pauseOnError handles an error a step returned: permanent ones end the
 // run, the rest pause it for a retry.
-func (e *Engine) pauseOnError(ctx context.Context, stale *Run, cause error) error {
-	run, err := e.store.Run(ctx, stale.ID)
+func (e *Engine) pauseOnError(ctx context.Context, id string, at Step, cause error) error {
+	run, err := e.store.Run(ctx, id)
 	if err != nil {
 		return err
 	}
-	if run.Phase != PhaseRunning || run.Step != stale.Step {
+	if run.Phase != PhaseRunning || run.Step != at {
+		// The step recorded progress before it failed; the loop goes on
+		// from there.
 		return nil
 	}
 	if permanent(cause) {
@@ -665,5 +690,5 @@ func gateName(k GateKind) string {
 	}
 }
 
-func (e *Engine) cronJobHint(*Run) string  { return "signon-sync-token-secrets-to-k8s" }
+func (e *Engine) cronJobHint(*Run) string   { return "signon-sync-token-secrets-to-k8s" }
 func (e *Engine) namespaceHint(*Run) string { return "apps" }

@@ -132,7 +132,7 @@ func (r Renderer) runLine(it flows.OfferItem, run *flows.Run) string {
 		flows.PhaseFailed:     ":x: Rotation failed",
 		flows.PhaseCancelled:  ":no_entry_sign: Rotation cancelled",
 		flows.PhaseRolledBack: ":leftwards_arrow_with_hook: Rotation rolled back",
-	}[run.Phase]
+	}[run.Outcome()]
 	if run.Mode == flows.ModeRevokeDisused {
 		state = strings.Replace(state, "Rotation", "Revocation", 1)
 		state = strings.Replace(state, "Rotated", "Revoked", 1)

@@ -73,8 +73,8 @@ var phaseHeadlines = map[flows.Phase]string{
 // in place as the run moves. It shows no running clocks, so it renders the
 // same until the run changes.
 func (r Renderer) Status(run *flows.Run) Message {
-	head := phaseHeadlines[run.Phase]
-	if run.Mode == flows.ModeRevokeDisused && run.Phase == flows.PhaseRunning {
+	head := phaseHeadlines[run.Outcome()]
+	if run.Mode == flows.ModeRevokeDisused && run.Outcome() == flows.PhaseRunning {
 		head = ":wastebasket: Revoking a disused token:"
 	}
 	title := fmt.Sprintf("*%s* %s", head, Text(run.Label()))
@@ -90,7 +90,7 @@ func (r Renderer) Status(run *flows.Run) Message {
 		list = append(list, line)
 	}
 	meta := fmt.Sprintf("Run `%s` · started by <@%s> · %s", run.ID, run.StartedBy, flows.Date(run.CreatedAt))
-	if run.Reason != "" && run.Phase != flows.PhaseDone {
+	if run.Reason != "" && run.Outcome() != flows.PhaseDone {
 		meta += " · " + Text(run.Reason)
 	}
 	blocks := []slack.Block{section(title), section(strings.Join(list, "\n")), context(meta)}

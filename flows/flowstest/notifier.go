@@ -103,7 +103,7 @@ func (n *Notifier) Calls() (posts, edits int) {
 // Status renders a run's checklist as text.
 func Status(run *flows.Run) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s [%s]", run.Label(), run.Phase)
+	fmt.Fprintf(&b, "%s [%s]", run.Label(), run.Outcome())
 	for _, s := range run.Steps {
 		fmt.Fprintf(&b, "\n  %s: %s", s.Step, s.Status)
 		if s.Note != "" {

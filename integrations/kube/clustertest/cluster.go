@@ -55,16 +55,21 @@ type Cluster struct {
 	pods      map[string]*pod // by Deployment
 	jobs      map[string]*job
 	calls     map[string]int
+	// seq orders writes, so that "rolled after the Secret changed" does
+	// not depend on a test clock that stands still.
+	seq int
 }
 
 type secret struct {
 	user, app string
 	fp        token.Fingerprint
 	updatedAt time.Time
+	seq       int // when it was written, in the cluster's own order
 }
 
 type pod struct {
 	name      string
+	seq       int
 	createdAt time.Time
 	gen       int
 	env       map[string]token.Fingerprint // variable -> fingerprint
@@ -287,7 +292,15 @@ func (c *Cluster) WaitRollout(ctx context.Context, deployment string, since time
 	if !ok {
 		return flows.Rollout{}, fmt.Errorf("deployment %s: %w", deployment, flows.ErrNotFound)
 	}
-	if p.createdAt.Before(since) {
+	stale := false
+	for _, r := range c.consumers {
+		if r.Kind == "Deployment" && r.Name == deployment {
+			if s, ok := c.secrets[r.secret]; ok && s.seq > p.seq {
+				stale = true
+			}
+		}
+	}
+	if stale {
 		return flows.Rollout{Deployment: deployment, Replicas: 1, Ready: 1}, fmt.Errorf("deployment %s after %s: %w", deployment, startTimeout, flows.ErrRolloutNotStarted)
 	}
 	return flows.Rollout{Deployment: deployment, Started: true, Complete: true, Replicas: 1, Ready: 1}, nil
@@ -361,7 +374,8 @@ func (c *Cluster) refresh(s *secret) bool {
 	if fp == s.fp {
 		return false
 	}
-	s.fp, s.updatedAt = fp, c.Clock.Now()
+	c.seq++
+	s.fp, s.updatedAt, s.seq = fp, c.Clock.Now(), c.seq
 	return true
 }
 
@@ -384,7 +398,8 @@ func (c *Cluster) roll(deployment string) {
 	if old != nil {
 		gen = old.gen + 1
 	}
-	p := &pod{name: fmt.Sprintf("%s-%d-%s", deployment, gen, "x7k2p"), createdAt: c.Clock.Now(), gen: gen, env: map[string]token.Fingerprint{}}
+	c.seq++
+	p := &pod{name: fmt.Sprintf("%s-%d-%s", deployment, gen, "x7k2p"), seq: c.seq, createdAt: c.Clock.Now(), gen: gen, env: map[string]token.Fingerprint{}}
 	for _, r := range c.consumers {
 		if r.Kind != "Deployment" || r.Name != deployment {
 			continue
