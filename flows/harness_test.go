@@ -1,9 +1,9 @@
 package flows_test
 
 import (
-	"log/slog"
 	"context"
 	"errors"
+	"log/slog"
 	"testing"
 	"time"
 
