@@ -11,6 +11,8 @@ import (
 // the sync CronJob, the token Secrets and the workloads that consume them.
 // Errors wrap ErrNotFound, ErrForbidden, ErrUnavailable or ErrTimeout.
 type Cluster interface {
+	// Location names where the sync runs: the namespace and the CronJob.
+	Location() (namespace, cronJob string)
 	// SecretName is the Secret the sync job writes for an API user (by
 	// name, not email) and application (by Signon name).
 	SecretName(apiUserName, application string) string

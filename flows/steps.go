@@ -152,10 +152,11 @@ func (e *Engine) issue(ctx context.Context, run *Run) error {
 // afterIssue opens the next gate: the hand-off for an external consumer,
 // else the sync (unless the Secret holds the new token already).
 func (e *Engine) afterIssue(ctx context.Context, run *Run, now time.Time) error {
+	ns, cronJob := e.location(run)
 	switch {
 	case external(run):
 		lines := []string{
-			fmt.Sprintf("Nothing in namespace %s reads Secret %s, so this token is used outside the cluster.", Code(e.namespaceHint(run)), Code(run.SecretName)),
+			fmt.Sprintf("Nothing in namespace %s reads Secret %s, so this token is used outside the cluster.", Code(ns), Code(run.SecretName)),
 			fmt.Sprintf("%s: reveal it (only you can see it), send it securely to its consumer, then confirm delivery.", Mention(run.StartedBy)),
 		}
 		run.openGate(Gate{Kind: GateHandoff, OpenedAt: now, ExpiresAt: now.Add(e.policy.HandoffTTL), OnlyUser: run.StartedBy,
@@ -168,7 +169,7 @@ func (e *Engine) afterIssue(ctx context.Context, run *Run, now time.Time) error 
 		run.moveTo(StepVerify, now)
 	default:
 		lines := []string{
-			fmt.Sprintf("This creates a Job from CronJob %s in %s, as Argo CD's \"Create job\" does.", Code(e.cronJobHint(run)), run.Key.Environment),
+			fmt.Sprintf("This creates a Job from CronJob %s in namespace %s (%s), as Argo CD's \"Create job\" does.", Code(cronJob), Code(ns), run.Key.Environment),
 			fmt.Sprintf("It writes the newest token of every API user into its Secret; this one's is %s.", Code(run.SecretName)),
 		}
 		lines = append(lines, consumerLines(run)...)
@@ -690,5 +691,7 @@ func gateName(k GateKind) string {
 	}
 }
 
-func (e *Engine) cronJobHint(*Run) string   { return "signon-sync-token-secrets-to-k8s" }
-func (e *Engine) namespaceHint(*Run) string { return "apps" }
+// location is where the run's environment syncs tokens.
+func (e *Engine) location(run *Run) (namespace, cronJob string) {
+	return e.envs[run.Key.Environment].Cluster.Location()
+}

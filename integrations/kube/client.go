@@ -120,4 +120,7 @@ func NewForConfig(rc *rest.Config, cfg Config) (*Client, error) {
 // Namespace is the namespace the client works in.
 func (c *Client) Namespace() string { return c.cfg.Namespace }
 
+// Location names the namespace and the sync CronJob, for the thread.
+func (c *Client) Location() (namespace, cronJob string) { return c.cfg.Namespace, c.cfg.CronJob }
+
 var _ flows.Cluster = (*Client)(nil)
