@@ -59,6 +59,7 @@ type podRecord struct {
 	uid  types.UID
 	job  string              // the owning Job, if any
 	env  map[string][]string // by container: the environ it started with
+	dirs map[string]string   // by container: its workingDir, if set
 	logs map[string][]string // by container
 	done bool                // its containers have exited
 	// claimed is set when PlaySync takes the pod, so two plays never
@@ -201,7 +202,7 @@ func (k *Kubelet) sync(ctx context.Context, name string) error {
 // Running and Ready. A missing Secret leaves it Pending with the reason a
 // kubelet gives, and it is tried again.
 func (k *Kubelet) startPod(ctx context.Context, pod *corev1.Pod) error {
-	rec := &podRecord{uid: pod.UID, env: map[string][]string{}, logs: map[string][]string{}}
+	rec := &podRecord{uid: pod.UID, env: map[string][]string{}, dirs: map[string]string{}, logs: map[string][]string{}}
 	for _, ref := range pod.OwnerReferences {
 		if ref.Kind == "Job" {
 			rec.job = ref.Name
@@ -223,6 +224,9 @@ func (k *Kubelet) startPod(ctx context.Context, pod *corev1.Pod) error {
 			continue
 		}
 		rec.env[c.Name] = environ
+		if c.WorkingDir != "" {
+			rec.dirs[c.Name] = c.WorkingDir
+		}
 		status.ContainerStatuses = append(status.ContainerStatuses, corev1.ContainerStatus{
 			Name: c.Name, Image: c.Image, ImageID: c.Image,
 			ContainerID: "kubetest://" + string(pod.UID) + "/" + c.Name,
@@ -464,6 +468,10 @@ func (k *Kubelet) serveExec(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no command", http.StatusBadRequest)
 		return
 	}
-	remotecommand.ServeExec(w, r, &localExec{environ: environ, dir: k.dir}, pod, string(rec.uid), container, cmd, opts,
+	dir := k.dir
+	if d, ok := rec.dirs[container]; ok {
+		dir = d
+	}
+	remotecommand.ServeExec(w, r, &localExec{environ: environ, dir: dir}, pod, string(rec.uid), container, cmd, opts,
 		5*time.Minute, remotecommand.DefaultStreamCreationTimeout, remotecommand.SupportedStreamingProtocols)
 }
