@@ -1,0 +1,138 @@
+package deploytest
+
+import (
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// repoRoot is the module's root, from this package's directory.
+const repoRoot = "../.."
+
+// goFile is one parsed source file.
+type goFile struct {
+	path string
+	fset *token.FileSet
+	file *ast.File
+}
+
+// parseDir parses the non-test Go files directly in dir.
+func parseDir(t *testing.T, dir string) []goFile {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []goFile
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, parseSource(t, filepath.Join(dir, name), string(src)))
+	}
+	return files
+}
+
+func parseSource(t *testing.T, path, src string) goFile {
+	t.Helper()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, path, src, parser.SkipObjectResolution)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return goFile{path: path, fset: fset, file: f}
+}
+
+// botSources parses every non-test Go file of the bot: the module less
+// test helper packages (directories named *test, which fake Slack and the
+// cluster rather than call them) and this package.
+func botSources(t *testing.T) []goFile {
+	t.Helper()
+	var files []goFile
+	err := filepath.WalkDir(repoRoot, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		name := d.Name()
+		if path != repoRoot && (strings.HasPrefix(name, ".") || strings.HasSuffix(name, "test") || name == "testdata") {
+			return filepath.SkipDir
+		}
+		files = append(files, parseDir(t, path)...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// where names a position for a failure message.
+func (f goFile) where(p token.Pos) string {
+	pos := f.fset.Position(p)
+	rel, err := filepath.Rel(repoRoot, pos.Filename)
+	if err != nil {
+		rel = pos.Filename
+	}
+	return fmt.Sprintf("%s:%d", rel, pos.Line)
+}
+
+// importName is the name file uses for the package at path, "" if it does
+// not import it.
+func (f goFile) importName(path string) string {
+	for _, imp := range f.file.Imports {
+		p, _ := strconv.Unquote(imp.Path.Value)
+		if p != path {
+			continue
+		}
+		if imp.Name != nil {
+			return imp.Name.Name
+		}
+		return path[strings.LastIndex(path, "/")+1:]
+	}
+	return ""
+}
+
+// qualified returns the names used as pkg.Name in f, where pkg is the
+// package at path, with where each is.
+func (f goFile) qualified(path string) map[string][]string {
+	alias := f.importName(path)
+	out := map[string][]string{}
+	if alias == "" || alias == "_" {
+		return out
+	}
+	ast.Inspect(f.file, func(n ast.Node) bool {
+		sel, ok := n.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		if id, ok := sel.X.(*ast.Ident); ok && id.Name == alias {
+			out[sel.Sel.Name] = append(out[sel.Sel.Name], f.where(sel.Pos()))
+		}
+		return true
+	})
+	return out
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
