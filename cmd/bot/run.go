@@ -20,6 +20,8 @@ const usage = `Usage: bot [-config file.yaml] [command]
 Commands:
   serve          run the bot (the default)
   demo           run a rotation against fakes and print its Slack thread
+  parse-alert    read one Slack message as JSON on stdin and print what the
+                 bot reads in it (is it the alert, which tokens, ...)
   check-config   validate the configuration and exit
   version        print the version
 
@@ -28,7 +30,7 @@ Configuration comes from environment variables and the optional YAML file
 `
 
 // run is the whole program; main only adds signals and the exit code.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
@@ -57,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	case "demo":
 		return demo(ctx, stdout)
+	case "parse-alert":
+		return parseAlert(stdin, stdout)
 	case "check-config":
 		cfg, err := loadConfig(getenv, *configPath)
 		if err != nil {

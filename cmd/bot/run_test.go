@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -82,7 +83,7 @@ func TestBotServesHelpAndSurvivesDisconnects(t *testing.T) {
 	logs := &logLines{addr: make(chan string, 1)}
 	botCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- run(botCtx, nil, getenv(env), io.Discard, logs) }()
+	go func() { done <- run(botCtx, nil, getenv(env), strings.NewReader(""), io.Discard, logs) }()
 	defer func() {
 		stop()
 		if err := <-done; err != nil {
@@ -186,10 +187,21 @@ func httpBody(t *testing.T, url string) string {
 	return body
 }
 
+// exampleAlert is ../shared/data's example alert as it reaches a channel.
+func exampleAlert(t *testing.T) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../commands/testdata/example-alert-integration.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
 func TestSubcommands(t *testing.T) {
 	cases := []struct {
 		args    []string
 		env     map[string]string
+		stdin   string
 		wantOut string
 		wantErr string
 	}{
@@ -203,11 +215,19 @@ func TestSubcommands(t *testing.T) {
 		{args: []string{"frobnicate"}, wantErr: `unknown command "frobnicate"`},
 		{args: []string{"version", "extra"}, wantErr: `unexpected argument "extra" after version`},
 		{args: []string{"-h"}},
+		{args: []string{"parse-alert"}, stdin: exampleAlert(t),
+			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}]}` + "\n"},
+		{args: []string{"parse-alert"}, stdin: `{"event":` + exampleAlert(t) + `}`,
+			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}]}` + "\n"},
+		{args: []string{"parse-alert"}, stdin: `{"channel":"C0ALERTS","text":"SignonApiUserTokenExpirySoon fired again?"}`,
+			wantOut: `{"alert":null,"status":null,"environment":null,"count":null,"tokens":[]}` + "\n"},
+		{args: []string{"parse-alert"}, stdin: `{"text": `, wantErr: "parse-alert: stdin is not a Slack message as JSON: unexpected end of JSON input"},
+		{args: []string{"parse-alert"}, stdin: "", wantErr: "parse-alert: stdin is empty: pipe one Slack message as JSON into it"},
 	}
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			err := run(context.Background(), c.args, getenv(c.env), &out, &errOut)
+			err := run(context.Background(), c.args, getenv(c.env), strings.NewReader(c.stdin), &out, &errOut)
 			if fmt.Sprint(err) != c.wantErr && !(err == nil && c.wantErr == "") {
 				t.Errorf("error = %v, want %q", err, c.wantErr)
 			}
