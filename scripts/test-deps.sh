@@ -8,6 +8,8 @@
 #                        script runs under a real `rails runner`.
 #   control plane        etcd, kube-apiserver and kube-controller-manager,
 #                        built once from the Go module proxy and cached.
+#   helm                 the helm CLI, built once from the Go module proxy and
+#                        cached: the deploy tests render the chart with it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -28,6 +30,8 @@ if ((${#need[@]})); then
 fi
 
 cp=$("$here/build-controlplane.sh")
+helm=$("$here/build-helm.sh")
 echo "export SIGNON_BOT_REDIS_SERVER=$(command -v redis-server)"
 echo "export SIGNON_BOT_CONTROLPLANE=$cp"
 echo "export SIGNON_BOT_RUBY=$(command -v ruby)"
+echo "export SIGNON_BOT_HELM=$helm"

@@ -14,8 +14,6 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 	"sigs.k8s.io/yaml"
-
-	"github.com/alphagov/signon-token-bot/commands"
 )
 
 // webMethod is a Web API method the bot may send: the slack-go functions
@@ -331,8 +329,10 @@ func TestManifestSettings(t *testing.T) {
 		}
 	}
 
-	if len(m.Features.SlashCommands) != 1 || m.Features.SlashCommands[0].Command != commands.CommandName {
-		t.Fatalf("slash_commands = %+v, want just %s", m.Features.SlashCommands, commands.CommandName)
+	commandsDir := filepath.Join(repoRoot, "commands")
+	name, usage := stringConst(t, commandsDir, "CommandName"), stringConst(t, commandsDir, "Usage")
+	if len(m.Features.SlashCommands) != 1 || m.Features.SlashCommands[0].Command != name {
+		t.Fatalf("slash_commands = %+v, want just %s", m.Features.SlashCommands, name)
 	}
 	cmd := m.Features.SlashCommands[0]
 	if cmd.ShouldEscape {
@@ -342,7 +342,7 @@ func TestManifestSettings(t *testing.T) {
 		t.Error("the slash command has a url: under Socket Mode it must not")
 	}
 	// Every sub-command /rotate-token's help names is in the hint.
-	subs := regexp.MustCompile("`/rotate-token ([a-z]+)[` ]").FindAllStringSubmatch(commands.Usage, -1)
+	subs := regexp.MustCompile("`/rotate-token ([a-z]+)[` ]").FindAllStringSubmatch(usage, -1)
 	if len(subs) == 0 {
 		t.Fatal("commands.Usage names no sub-commands: the check is broken")
 	}

@@ -136,3 +136,57 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// stringConst evaluates the string constant name declared in the package
+// at dir: literals joined with +. Reading the source rather than importing
+// the package keeps these checks independent of its build.
+func stringConst(t *testing.T, dir, name string) string {
+	t.Helper()
+	for _, f := range parseDir(t, dir) {
+		for _, decl := range f.file.Decls {
+			gd, ok := decl.(*ast.GenDecl)
+			if !ok || gd.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range gd.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, n := range vs.Names {
+					if n.Name != name || i >= len(vs.Values) {
+						continue
+					}
+					s, err := evalString(vs.Values[i])
+					if err != nil {
+						t.Fatalf("%s: const %s: %v", f.where(n.Pos()), name, err)
+					}
+					return s
+				}
+			}
+		}
+	}
+	t.Fatalf("no const %s in %s", name, dir)
+	return ""
+}
+
+func evalString(e ast.Expr) (string, error) {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		if e.Kind != token.STRING {
+			return "", fmt.Errorf("%s is not a string", e.Value)
+		}
+		return strconv.Unquote(e.Value)
+	case *ast.ParenExpr:
+		return evalString(e.X)
+	case *ast.BinaryExpr:
+		if e.Op != token.ADD {
+			return "", fmt.Errorf("operator %s", e.Op)
+		}
+		x, err := evalString(e.X)
+		if err != nil {
+			return "", err
+		}
+		y, err := evalString(e.Y)
+		return x + y, err
+	default:
+		return "", fmt.Errorf("%T is not a string literal", e)
+	}
+}
