@@ -281,22 +281,32 @@ func (r *Router) event(ctx context.Context, log *slog.Logger, eventID string, ev
 	}
 }
 
-// fail logs err and tells the person privately: what was wrong with their
-// input, or that the bot failed.
+// fail logs err and tells the person privately what went wrong with
+// their input, or that the bot failed.
 func (r *Router) fail(ctx context.Context, log *slog.Logger, responseURL string, err error) {
-	text := ":warning: Sorry, that did not work because of a problem on my side. The details are in the bot's logs."
-	if errors.Is(err, flows.ErrBadInput) {
-		log.InfoContext(ctx, "bad input", "err", err)
-		text = ":warning: " + Escape(strings.TrimPrefix(err.Error(), flows.ErrBadInput.Error()+": "))
+	if expected(err) {
+		log.InfoContext(ctx, "refused", "err", err)
 	} else {
 		log.ErrorContext(ctx, "handler failed", "err", err)
 	}
 	if responseURL == "" {
 		return
 	}
-	if rerr := r.cfg.Responder.Respond(ctx, responseURL, slack.Reply{Text: text}); rerr != nil {
+	if rerr := r.cfg.Responder.Respond(ctx, responseURL, slack.Reply{Text: Answer(err, "")}); rerr != nil {
 		log.ErrorContext(ctx, "could not answer", "err", rerr)
 	}
+}
+
+// expected reports whether err is the person's mistake or the world's
+// state (bad input, a refusal, a stale click) rather than a fault.
+func expected(err error) bool {
+	for _, target := range []error{flows.ErrBadInput, flows.ErrUnknownAPIUser, flows.ErrUnknownApplication, flows.ErrSuspended, flows.ErrRunNotFound, flows.ErrOfferNotFound} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return errors.As(err, new(*flows.DeniedError)) || errors.As(err, new(*flows.RefusedError)) ||
+		errors.As(err, new(*flows.ActiveRunError)) || errors.As(err, new(*flows.StaleError))
 }
 
 var _ slack.Handler = (*Router)(nil)

@@ -197,3 +197,9 @@ func (a authoriser) allowed(ctx context.Context, env, user string, r role) (bool
 	}
 	return false, nil
 }
+
+// MayStart reports whether user may start runs in env. The Slack layer
+// asks before it acts on an offer itself (Ignore), where no run checks.
+func (e *Engine) MayStart(ctx context.Context, env, user string) (bool, error) {
+	return e.auth.allowed(ctx, env, user, roleStart)
+}

@@ -47,6 +47,11 @@ const (
 	maxBlocks      = 50
 	maxButtonText  = 75
 	maxContextText = 2000
+	// MaxBlocks is Block Kit's limit of blocks in a message.
+	MaxBlocks = maxBlocks
+	// maxNotificationText keeps a message's fallback text short: it is
+	// what a push notification shows.
+	maxNotificationText = 300
 )
 
 func mrkdwn(s string) *slack.TextBlockObject {

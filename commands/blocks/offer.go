@@ -34,6 +34,9 @@ func ParseOfferValue(v string) (offerID, itemID string, ok bool) {
 // at most three blocks per item.
 const itemsPerPage = (maxBlocks - 1) / 3
 
+// OfferPage is the page (of Offer's messages) that shows item i.
+func OfferPage(i int) int { return i / itemsPerPage }
+
 // Offer renders an offer as one message per page of items.
 func (r Renderer) Offer(o *flows.Offer, runs map[string]*flows.Run, now time.Time) []Message {
 	pages := (len(o.Items) + itemsPerPage - 1) / itemsPerPage
@@ -98,9 +101,12 @@ func (r Renderer) offerItem(o *flows.Offer, it flows.OfferItem, run *flows.Run, 
 	case it.IgnoredBy != "":
 		lines = append(lines, fmt.Sprintf(":zzz: Ignored by <@%s> at %s.", it.IgnoredBy, flows.Date(it.IgnoredAt)))
 	case a.Error != "":
-		lines = append(lines, ":warning: "+Escape(a.Error))
+		lines = append(lines, fmt.Sprintf(":warning: I could not look this token up: %s. Once that is fixed, start the rotation with `%s`.",
+			Escape(a.Error), Escape(fmt.Sprintf("/rotate-token %s %s %s", it.Key.APIUser, it.Key.Application, it.Key.Environment))))
+	case o.Resolved && a.Renewed:
+		lines = append(lines, ":white_check_mark: Resolved: a newer token exists, so nothing is left to do unless its consumers still use the old one.")
 	case o.Resolved:
-		lines = append(lines, "No longer expiring soon.")
+		lines = append(lines, ":white_check_mark: No longer expiring soon.")
 	default:
 		if a.Renewed {
 			lines = append(lines, ":information_source: Signon already has a newer token for this (its nightly auto-rotation); Rotate moves the consumers to it and revokes the old one.")
@@ -120,28 +126,41 @@ func (r Renderer) offerItem(o *flows.Offer, it flows.OfferItem, run *flows.Run, 
 	return blocks
 }
 
+// runLine says where the item's run stands. It changes only when the run
+// starts and when it ends, so that a run's every step does not cost an
+// edit of the offer: the run's own status message has the detail.
 func (r Renderer) runLine(it flows.OfferItem, run *flows.Run) string {
 	if run == nil {
-		return fmt.Sprintf(":arrows_counterclockwise: Run `%s` started.", it.RunID)
+		return fmt.Sprintf(":arrows_counterclockwise: Run `%s` started.", Escape(it.RunID))
 	}
-	state := map[flows.Phase]string{
-		flows.PhaseRunning:    ":arrows_counterclockwise: Rotation in progress",
-		flows.PhaseWaiting:    ":raised_hand: Rotation waiting for confirmation",
-		flows.PhasePaused:     ":warning: Rotation stopped, needs a decision",
-		flows.PhaseDone:       ":white_check_mark: Rotated",
-		flows.PhaseFailed:     ":x: Rotation failed",
-		flows.PhaseCancelled:  ":no_entry_sign: Rotation cancelled",
-		flows.PhaseRolledBack: ":leftwards_arrow_with_hook: Rotation rolled back",
-	}[run.Outcome()]
+	what := "Rotation"
 	if run.Mode == flows.ModeRevokeDisused {
-		state = strings.Replace(state, "Rotation", "Revocation", 1)
-		state = strings.Replace(state, "Rotated", "Revoked", 1)
+		what = "Revocation of the disused token"
 	}
-	line := fmt.Sprintf("%s (started by <@%s>)", state, run.StartedBy)
+	var line string
+	if !run.Ended() && run.EndAs == "" {
+		line = fmt.Sprintf(":arrows_counterclockwise: %s under way, started by <@%s>", what, run.StartedBy)
+	} else {
+		line = fmt.Sprintf("%s %s %s, started by <@%s>", outcomeIcons[run.Outcome()], what, outcomeWords[run.Outcome()], run.StartedBy)
+	}
 	if link := r.Link(run.Thread.Channel, run.Receipts[flows.StatusPostID].TS, run.Thread.TS); link != "" {
 		line += fmt.Sprintf(" · <%s|status>", link)
 	}
-	return line
+	return line + "."
+}
+
+var outcomeIcons = map[flows.Phase]string{
+	flows.PhaseDone:       ":white_check_mark:",
+	flows.PhaseFailed:     ":x:",
+	flows.PhaseCancelled:  ":no_entry_sign:",
+	flows.PhaseRolledBack: ":leftwards_arrow_with_hook:",
+}
+
+var outcomeWords = map[flows.Phase]string{
+	flows.PhaseDone:       "done",
+	flows.PhaseFailed:     "failed",
+	flows.PhaseCancelled:  "cancelled",
+	flows.PhaseRolledBack: "rolled back",
 }
 
 func until(t, now time.Time) string {

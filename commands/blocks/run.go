@@ -124,6 +124,29 @@ func (r Renderer) Post(run *flows.Run, p flows.Post) Message {
 	return Message{Text: Plain(p.Title), Blocks: blocks}
 }
 
+// Posts renders several posts of a run's thread as one message, divided,
+// in order: the notifier sends the posts a run made between two flushes
+// together, so that a rotation costs few messages.
+func (r Renderer) Posts(run *flows.Run, posts []flows.Post) Message {
+	var out Message
+	var titles []string
+	for i, p := range posts {
+		m := r.Post(run, p)
+		if i > 0 {
+			out.Blocks = append(out.Blocks, slack.NewDividerBlock())
+		}
+		out.Blocks = append(out.Blocks, m.Blocks...)
+		titles = append(titles, m.Text)
+	}
+	out.Text = truncate(strings.Join(titles, " · "), maxNotificationText)
+	return out
+}
+
+// PostBlocks is how many blocks Posts adds for p, the divider included.
+func (r Renderer) PostBlocks(run *flows.Run, p flows.Post) int {
+	return len(r.Post(run, p).Blocks) + 1
+}
+
 func (r Renderer) gate(run *flows.Run, p flows.Post) []slack.Block {
 	g := run.Gate
 	if g != nil && g.ID == p.Gate {

@@ -1,0 +1,217 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/alphagov/signon-token-bot/commands/blocks"
+	"github.com/alphagov/signon-token-bot/flows"
+)
+
+// onMessage answers SignonApiUserTokenExpirySoon in the alert channels:
+// an offer in the alert's thread, an explanation where the bot does not
+// rotate, a pointer to what is in hand already for a repeated alert, and
+// resolved offers when the alert resolves.
+func (b *Bot) onMessage(ctx context.Context, m Message) error {
+	ev := m.Event
+	if !b.isAlertChannel(ev.Channel) || (ev.ThreadTimeStamp != "" && ev.ThreadTimeStamp != ev.TimeStamp) {
+		return nil
+	}
+	al := ParseAlert(AlertMessageOf(ev))
+	if al.Name == "" {
+		return nil
+	}
+	alert := flows.Thread{Channel: ev.Channel, TS: ev.TimeStamp}
+	log := b.log.With("channel", alert.Channel, "alert", alert.TS, "status", al.Status, "environment", al.Environment, "tokens", len(al.Tokens))
+	log.InfoContext(ctx, "alert")
+	envp, ok := b.engine.Policy().Environments[al.Environment]
+	if !ok {
+		reason := fmt.Sprintf("it is for the environment %q, which I am not configured for (I know %v)", al.Environment, b.engine.Policy().EnvironmentNames())
+		if al.Environment == "" {
+			reason = "it does not say which environment it is for"
+		}
+		return b.replyOnce(ctx, alert, b.render.Unanswered(or(al.Environment, "<environment>"), reason))
+	}
+	switch {
+	case al.Status == StatusResolved:
+		return b.resolve(ctx, log, alert, al)
+	case !envp.Rotate:
+		return b.replyOnce(ctx, alert, b.render.Explanation(al.Environment, flows.SpecialCase{Kind: "staging", Reason: envp.NoRotateReason}))
+	}
+	return b.offer(ctx, log, alert, al)
+}
+
+// offer answers a firing alert with an offer of the tokens it names, or
+// Signon's expiring tokens when it names none.
+func (b *Bot) offer(ctx context.Context, log *slog.Logger, alert flows.Thread, al Alert) error {
+	var as []flows.Assessment
+	if len(al.Tokens) > 0 {
+		for _, t := range al.Tokens {
+			a, err := b.engine.Assess(ctx, flows.Key{Environment: al.Environment, APIUser: t.APIUser, Application: t.Application})
+			if err != nil {
+				log.WarnContext(ctx, "alert names a token the engine refuses", "api_user", t.APIUser, "application", t.Application, "err", err)
+				continue
+			}
+			as = append(as, a)
+		}
+	} else {
+		var err error
+		as, err = b.engine.Expiring(ctx, al.Environment)
+		if err != nil {
+			log.ErrorContext(ctx, "list expiring tokens", "err", err)
+			return b.replyOnce(ctx, alert, b.render.Unanswered(al.Environment, backend(err)+" did not list the expiring tokens (the details are in the bot's logs)"))
+		}
+	}
+	var items []flows.OfferItem
+	var handled []blocks.Handled
+	for _, a := range as {
+		h, err := b.handled(ctx, a.Key)
+		if err != nil {
+			log.ErrorContext(ctx, "look for earlier offers and runs", "err", err)
+			return b.replyOnce(ctx, alert, b.render.Unanswered(al.Environment, "the state store did not answer"))
+		}
+		if h != nil {
+			handled = append(handled, *h)
+			continue
+		}
+		items = append(items, flows.OfferItem{ID: flows.NewID("i"), Key: a.Key, Assessment: a})
+	}
+	now := b.clock.Now()
+	o := &flows.Offer{ID: flows.NewID("o"), Alert: alert, Environment: al.Environment, CreatedAt: now, UpdatedAt: now, Items: items}
+	if err := b.cfg.Offers.CreateOffer(ctx, o); err != nil {
+		if errors.As(err, new(*flows.OfferExistsError)) {
+			log.InfoContext(ctx, "alert answered already")
+			return nil
+		}
+		log.ErrorContext(ctx, "record the offer", "err", err)
+		return b.replyOnce(ctx, alert, b.render.Unanswered(al.Environment, "I could not record an offer, because the state store did not answer"))
+	}
+	var errs []error
+	if len(items) > 0 || len(handled) == 0 {
+		if err := b.offers.post(ctx, o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(items) > 0 {
+		if err := b.cfg.Groups.Remember(ctx, alert.Channel, al.Environment, o.ID); err != nil {
+			errs = append(errs, fmt.Errorf("remember offer %s in its alert group: %w", o.ID, err))
+		}
+	}
+	if len(handled) > 0 {
+		if _, err := b.reply(ctx, alert, b.render.AlreadyHandled(handled)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	log.InfoContext(ctx, "alert answered", "offer", o.ID, "offered", len(items), "in_hand", len(handled))
+	return errors.Join(errs...)
+}
+
+// handled says whether a token is in hand already: an active run, or an
+// open offer whose item nobody acted on (or someone ignored).
+func (b *Bot) handled(ctx context.Context, key flows.Key) (*blocks.Handled, error) {
+	run, err := b.cfg.Runs.ActiveRun(ctx, key)
+	if err == nil {
+		return &blocks.Handled{Key: key, What: "rotating", Link: b.runLink(run)}, nil
+	}
+	if !errors.Is(err, flows.ErrRunNotFound) {
+		return nil, err
+	}
+	o, err := b.cfg.Offers.OfferForKey(ctx, key)
+	if errors.Is(err, flows.ErrOfferNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i, it := range o.Items {
+		if it.Key != key || it.RunID != "" {
+			continue
+		}
+		link := ""
+		if p := blocks.OfferPage(i); p < len(o.Messages) {
+			link = b.render.Link(o.Alert.Channel, o.Messages[p], o.Alert.TS)
+		}
+		return &blocks.Handled{Key: key, What: "offered", Link: link}, nil
+	}
+	return nil, nil
+}
+
+// resolve marks the offers of a resolved alert resolved: those of the
+// tokens it names, and those that answered its group. Alertmanager says
+// "resolved" only once every alert of the group has.
+func (b *Bot) resolve(ctx context.Context, log *slog.Logger, alert flows.Thread, al Alert) error {
+	var ids []string
+	for _, t := range al.Tokens {
+		o, err := b.cfg.Offers.OfferForKey(ctx, flows.Key{Environment: al.Environment, APIUser: t.APIUser, Application: t.Application})
+		if err != nil {
+			if !errors.Is(err, flows.ErrOfferNotFound) {
+				log.WarnContext(ctx, "find the offer of a resolved token", "err", err)
+			}
+			continue
+		}
+		ids = append(ids, o.ID)
+	}
+	group, err := b.cfg.Groups.Take(ctx, alert.Channel, al.Environment)
+	if err != nil {
+		log.WarnContext(ctx, "find the offers of a resolved alert group", "err", err)
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for _, id := range append(ids, group...) {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		o, err := b.offers.update(ctx, id, func(o *flows.Offer) error {
+			if o.Resolved {
+				return errUnchanged
+			}
+			o.Resolved = true
+			return nil
+		})
+		if err != nil {
+			if !errors.Is(err, flows.ErrOfferNotFound) {
+				errs = append(errs, fmt.Errorf("resolve offer %s: %w", id, err))
+			}
+			continue
+		}
+		if err := b.offers.refresh(ctx, o, nil); err != nil {
+			errs = append(errs, err)
+		}
+		log.InfoContext(ctx, "offer resolved", "offer", id)
+	}
+	return errors.Join(errs...)
+}
+
+// replyOnce replies in the alert's thread, once however often the alert
+// is delivered (when the de-duplication store answers).
+func (b *Bot) replyOnce(ctx context.Context, alert flows.Thread, m blocks.Message) error {
+	if b.cfg.Dedup != nil {
+		first, err := b.cfg.Dedup.Once(ctx, "alert-reply:"+alert.Channel+":"+alert.TS, 0)
+		if err == nil && !first {
+			return nil
+		}
+	}
+	_, err := b.reply(ctx, alert, m)
+	return err
+}
+
+func (b *Bot) reply(ctx context.Context, alert flows.Thread, m blocks.Message) (string, error) {
+	ts, err := b.slack.PostMessage(ctx, alert.Channel, slackapi.MsgOptionText(m.Text, false), slackapi.MsgOptionBlocks(m.Blocks...),
+		slackapi.MsgOptionTS(alert.TS), slackapi.MsgOptionDisableLinkUnfurl())
+	if err != nil {
+		return "", fmt.Errorf("reply to alert %s: %w", alert.TS, err)
+	}
+	return ts, nil
+}
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

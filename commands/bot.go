@@ -1,0 +1,136 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+
+	"github.com/alphagov/signon-token-bot/commands/blocks"
+	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/integrations/slack"
+)
+
+// Engine is what the Slack surface asks of the rotation engine.
+type Engine interface {
+	Start(ctx context.Context, req flows.StartRequest) (*flows.Run, error)
+	Act(ctx context.Context, req flows.ActRequest) (*flows.Run, error)
+	Assess(ctx context.Context, key flows.Key) (flows.Assessment, error)
+	Expiring(ctx context.Context, env string) ([]flows.Assessment, error)
+	Get(ctx context.Context, id string) (*flows.Run, error)
+	Active(ctx context.Context) ([]*flows.Run, error)
+	MayStart(ctx context.Context, env, user string) (bool, error)
+	Policy() flows.Policy
+}
+
+// ActiveRuns finds the run rotating a token, if any.
+type ActiveRuns interface {
+	ActiveRun(ctx context.Context, key flows.Key) (*flows.Run, error)
+}
+
+// AlertGroups remembers the offers that answered each alert group (the
+// alerts of one environment in one channel, which Alertmanager sends as
+// one message), so that a resolved message naming no token can resolve
+// them.
+type AlertGroups interface {
+	// Remember adds an offer to the group.
+	Remember(ctx context.Context, channel, env, offerID string) error
+	// Take returns the group's offers, oldest first, and forgets them.
+	Take(ctx context.Context, channel, env string) ([]string, error)
+}
+
+// Config is what the Slack surface is built from.
+type Config struct {
+	Engine Engine
+	Slack  SlackAPI
+	Offers flows.OfferStore
+	Runs   ActiveRuns
+	Groups AlertGroups
+	// Dedup guards the replies that have no record of their own.
+	Dedup  Deduper
+	Render blocks.Renderer
+	// AlertChannels are the channels whose alerts the bot answers.
+	AlertChannels []string
+	// DefaultEnvironment is /rotate-token's when none is given.
+	DefaultEnvironment string
+	Clock              flows.Clock
+	Logger             *slog.Logger
+}
+
+// Bot is the Slack surface of the rotation engine: alerts, offers, gate
+// buttons, the reveal modal and /rotate-token.
+type Bot struct {
+	cfg    Config
+	engine Engine
+	slack  SlackAPI
+	render blocks.Renderer
+	offers *offerPages
+	clock  flows.Clock
+	log    *slog.Logger
+}
+
+// New checks cfg and makes a Bot.
+func New(cfg Config) (*Bot, error) {
+	if cfg.Engine == nil || cfg.Slack == nil || cfg.Offers == nil || cfg.Runs == nil || cfg.Groups == nil {
+		return nil, errors.New("commands: Engine, Slack, Offers, Runs and Groups are required")
+	}
+	if _, ok := cfg.Engine.Policy().Environments[cfg.DefaultEnvironment]; !ok {
+		return nil, errors.New("commands: the default environment " + cfg.DefaultEnvironment + " is not configured")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = flows.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Bot{
+		cfg:    cfg,
+		engine: cfg.Engine,
+		slack:  cfg.Slack,
+		render: cfg.Render,
+		clock:  cfg.Clock,
+		log:    cfg.Logger,
+		offers: &offerPages{slack: cfg.Slack, render: cfg.Render, store: cfg.Offers, runs: cfg.Engine.Get, clock: cfg.Clock, log: cfg.Logger},
+	}, nil
+}
+
+// Register routes the bot's envelopes.
+func (b *Bot) Register(r *Router) {
+	rt := &RotateToken{
+		Responder: b.slack,
+		Start:     b.startCommand,
+		Form:      b.openForm,
+		Status:    b.statusCommand,
+		List:      b.listCommand,
+		Cancel:    b.cancelCommand,
+	}
+	r.Command(CommandName, rt.Handle)
+	r.View(blocks.FormCallbackID, b.submitForm)
+	r.Action(blocks.ActionRotate, b.offerClick(flows.ModeRotate))
+	r.Action(blocks.ActionRevokeDisused, b.offerClick(flows.ModeRevokeDisused))
+	r.Action(blocks.ActionIgnore, b.ignoreClick)
+	for _, a := range []flows.Action{flows.ActionApprove, flows.ActionCancel, flows.ActionRetry, flows.ActionRollback,
+		flows.ActionRestart, flows.ActionDelivered, flows.ActionReopen} {
+		r.Action(blocks.GatePrefix+string(a), b.gateClick(a))
+	}
+	r.Action(blocks.GatePrefix+string(flows.ActionReveal), b.revealClick)
+	r.Message(b.onMessage)
+}
+
+// isAlertChannel reports whether the bot answers alerts in channel.
+func (b *Bot) isAlertChannel(channel string) bool {
+	return slices.Contains(b.cfg.AlertChannels, channel)
+}
+
+// runLink links to a run's thread, at its status message.
+func (b *Bot) runLink(run *flows.Run) string {
+	if run == nil {
+		return ""
+	}
+	return b.render.Link(run.Thread.Channel, run.Receipts[flows.StatusPostID].TS, run.Thread.TS)
+}
+
+// private answers one person through a response_url.
+func (b *Bot) private(ctx context.Context, responseURL, text string) error {
+	return b.slack.Respond(ctx, responseURL, slack.Reply{Text: text})
+}

@@ -1,0 +1,78 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/alphagov/signon-token-bot/commands/blocks"
+	"github.com/alphagov/signon-token-bot/flows"
+)
+
+// gateClick passes a run's gate: the engine checks that the gate is still
+// open and the person may pass it, and of simultaneous clicks lets one
+// count.
+func (b *Bot) gateClick(action flows.Action) ActionHandler {
+	return func(ctx context.Context, a Action) error {
+		run, gateID, err := b.clickedRun(ctx, a)
+		if err != nil {
+			return b.answer(ctx, a.ResponseURL, a.UserID, err, "")
+		}
+		ctx = withRoute(ctx, a.ChannelID, a.MessageTS, a.ResponseURL)
+		run, err = b.engine.Act(ctx, flows.ActRequest{RunID: run.ID, GateID: gateID, Action: action, Actor: a.UserID})
+		if err != nil {
+			return b.answer(ctx, a.ResponseURL, a.UserID, err, b.runLink(run))
+		}
+		b.log.InfoContext(ctx, "gate", "run", run.ID, "action", action, "user", a.UserID)
+		return nil
+	}
+}
+
+// revealClick shows the new token of an external consumer's run to the
+// one person who may see it, in a modal. The modal opens at once (the
+// click's trigger lasts 3 seconds and Signon takes longer); the Revealer
+// fills it in.
+func (b *Bot) revealClick(ctx context.Context, a Action) error {
+	run, gateID, err := b.clickedRun(ctx, a)
+	if err != nil {
+		return b.answer(ctx, a.ResponseURL, a.UserID, err, "")
+	}
+	view, err := b.slack.OpenView(ctx, a.TriggerID, blocks.RevealPending(run))
+	if err != nil {
+		return b.answer(ctx, a.ResponseURL, a.UserID, fmt.Errorf("open the reveal window: %w", err), "")
+	}
+	_, err = b.engine.Act(ctx, flows.ActRequest{RunID: run.ID, GateID: gateID, Action: flows.ActionReveal, Actor: a.UserID,
+		Handle: RevealHandle{ViewID: view.ID, User: a.UserID}})
+	if err == nil {
+		b.log.InfoContext(ctx, "token revealed", "run", run.ID, "user", a.UserID)
+		return nil
+	}
+	if expected(err) {
+		b.log.WarnContext(ctx, "audit: reveal refused", "run", run.ID, "user", a.UserID, "err", err)
+	} else {
+		b.log.ErrorContext(ctx, "reveal", "run", run.ID, "user", a.UserID, "err", err)
+	}
+	if _, uerr := b.slack.UpdateView(ctx, view.ID, "", blocks.RevealProblem(Answer(err, ""))); uerr != nil {
+		return fmt.Errorf("say in the reveal window that it failed: %w", uerr)
+	}
+	return nil
+}
+
+// clickedRun finds the run and gate a gate button names, and checks that
+// the button is in the run's own channel.
+func (b *Bot) clickedRun(ctx context.Context, a Action) (*flows.Run, string, error) {
+	forged := fmt.Errorf("%w: that button does not belong to this message, so I did nothing", flows.ErrBadInput)
+	runID, gateID, ok := blocks.ParseGateValue(a.Value)
+	if !ok {
+		b.log.WarnContext(ctx, "audit: forged gate button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS)
+		return nil, "", forged
+	}
+	run, err := b.engine.Get(ctx, runID)
+	if err != nil {
+		return nil, "", err
+	}
+	if run.Thread.Channel != a.ChannelID || (run.Thread.TS != "" && a.ThreadTS != "" && a.ThreadTS != run.Thread.TS) {
+		b.log.WarnContext(ctx, "audit: forged gate button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS, "run", runID)
+		return nil, "", forged
+	}
+	return run, gateID, nil
+}

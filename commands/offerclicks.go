@@ -1,0 +1,162 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/alphagov/signon-token-bot/commands/blocks"
+	"github.com/alphagov/signon-token-bot/flows"
+)
+
+// offerClick starts a run from an offer's item: Rotate, or Revoke
+// (disused). The run talks in the alert's thread.
+func (b *Bot) offerClick(mode flows.Mode) ActionHandler {
+	return func(ctx context.Context, a Action) error {
+		o, it, err := b.clickedItem(ctx, a)
+		if err != nil {
+			return b.answer(ctx, a.ResponseURL, a.UserID, err, "")
+		}
+		if err := b.itemOpen(ctx, o, it); err != nil {
+			return b.answer(ctx, a.ResponseURL, a.UserID, err, b.itemLink(ctx, it))
+		}
+		ctx = withRoute(ctx, a.ChannelID, a.MessageTS, a.ResponseURL)
+		run, err := b.engine.Start(ctx, flows.StartRequest{
+			Key: it.Key, Mode: mode, Actor: a.UserID, Thread: o.Alert,
+			Origin: flows.Origin{Kind: "alert", OfferID: o.ID, Alert: o.Alert},
+		})
+		if err != nil {
+			if errors.As(err, new(*flows.ActiveRunError)) && run != nil {
+				// Show the run already under way in the offer.
+				if lerr := b.linkItem(ctx, o.ID, it.ID, run); lerr != nil {
+					b.log.WarnContext(ctx, "link an offer to its token's run", "offer", o.ID, "run", run.ID, "err", lerr)
+				}
+			}
+			return b.answer(ctx, a.ResponseURL, a.UserID, err, b.runLink(run))
+		}
+		b.log.InfoContext(ctx, "run started from an offer", "run", run.ID, "offer", o.ID, "user", a.UserID, "mode", mode)
+		return b.linkItem(ctx, o.ID, it.ID, run)
+	}
+}
+
+// ignoreClick records that someone decided to leave a token alone.
+func (b *Bot) ignoreClick(ctx context.Context, a Action) error {
+	o, it, err := b.clickedItem(ctx, a)
+	if err != nil {
+		return b.answer(ctx, a.ResponseURL, a.UserID, err, "")
+	}
+	if err := b.itemOpen(ctx, o, it); err != nil {
+		return b.answer(ctx, a.ResponseURL, a.UserID, err, b.itemLink(ctx, it))
+	}
+	ok, err := b.engine.MayStart(ctx, it.Key.Environment, a.UserID)
+	if err != nil {
+		return b.answer(ctx, a.ResponseURL, a.UserID, fmt.Errorf("check who may ignore tokens in %s: %w", it.Key.Environment, err), "")
+	}
+	if !ok {
+		return b.answer(ctx, a.ResponseURL, a.UserID, &flows.DeniedError{User: a.UserID, What: "ignore this token",
+			Reason: "you are not among the configured starters for " + it.Key.Environment}, "")
+	}
+	now := b.clock.Now()
+	o, err = b.offers.update(ctx, o.ID, func(o *flows.Offer) error {
+		i := slices.IndexFunc(o.Items, func(x flows.OfferItem) bool { return x.ID == it.ID })
+		switch {
+		case o.Items[i].RunID != "":
+			return &flows.StaleError{Reason: "A run has started from this offer already."}
+		case o.Items[i].IgnoredBy != "":
+			return errUnchanged
+		}
+		o.Items[i].IgnoredBy, o.Items[i].IgnoredAt = a.UserID, now
+		return nil
+	})
+	if err != nil {
+		return b.answer(ctx, a.ResponseURL, a.UserID, err, "")
+	}
+	b.log.InfoContext(ctx, "offer item ignored", "offer", o.ID, "item", it.ID, "user", a.UserID, "key", it.Key.String())
+	return b.offers.refresh(withRoute(ctx, a.ChannelID, a.MessageTS, a.ResponseURL), o, nil, it.ID)
+}
+
+// clickedItem finds the offer item a button names, and checks that the
+// button is on one of that offer's own messages: a value copied onto
+// another message (forged) names nothing.
+func (b *Bot) clickedItem(ctx context.Context, a Action) (*flows.Offer, flows.OfferItem, error) {
+	forged := fmt.Errorf("%w: that button does not belong to this message, so I did nothing", flows.ErrBadInput)
+	offerID, itemID, ok := blocks.ParseOfferValue(a.Value)
+	if !ok {
+		b.log.WarnContext(ctx, "audit: forged offer button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS)
+		return nil, flows.OfferItem{}, forged
+	}
+	o, err := b.cfg.Offers.Offer(ctx, offerID)
+	if err != nil {
+		return nil, flows.OfferItem{}, err
+	}
+	i := slices.IndexFunc(o.Items, func(x flows.OfferItem) bool { return x.ID == itemID })
+	if i < 0 || o.Alert.Channel != a.ChannelID || !slices.Contains(o.Messages, a.MessageTS) {
+		b.log.WarnContext(ctx, "audit: forged offer button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS, "offer", offerID)
+		return nil, flows.OfferItem{}, forged
+	}
+	return o, o.Items[i], nil
+}
+
+// itemOpen says why an item no longer takes clicks, if it does not.
+func (b *Bot) itemOpen(ctx context.Context, o *flows.Offer, it flows.OfferItem) error {
+	switch {
+	case it.RunID != "":
+		return &flows.StaleError{Reason: "A run has started from this offer already."}
+	case it.IgnoredBy != "":
+		return &flows.StaleError{Reason: "This token was ignored by " + flows.Mention(it.IgnoredBy) + "."}
+	case o.Resolved:
+		return &flows.StaleError{Reason: "This alert has resolved: the token no longer expires soon."}
+	case it.Assessment.Special != nil:
+		return &flows.RefusedError{Special: *it.Assessment.Special}
+	}
+	return nil
+}
+
+// itemLink links to the run an item started, if any.
+func (b *Bot) itemLink(ctx context.Context, it flows.OfferItem) string {
+	if it.RunID == "" {
+		return ""
+	}
+	run, err := b.engine.Get(ctx, it.RunID)
+	if err != nil {
+		return ""
+	}
+	return b.runLink(run)
+}
+
+// linkItem records the run an item started and shows it in the offer.
+func (b *Bot) linkItem(ctx context.Context, offerID, itemID string, run *flows.Run) error {
+	o, err := b.offers.update(ctx, offerID, func(o *flows.Offer) error {
+		i := slices.IndexFunc(o.Items, func(x flows.OfferItem) bool { return x.ID == itemID })
+		if o.Items[i].RunID != "" {
+			return errUnchanged
+		}
+		o.Items[i].RunID = run.ID
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record run %s in offer %s: %w", run.ID, offerID, err)
+	}
+	return b.offers.refresh(ctx, o, run, itemID)
+}
+
+// answer tells the person who acted what came of it, privately, and
+// logs it; refusals are the audit trail of clicks that start no run.
+func (b *Bot) answer(ctx context.Context, responseURL, user string, err error, link string) error {
+	switch {
+	case errors.As(err, new(*flows.DeniedError)):
+		b.log.WarnContext(ctx, "audit: refused", "user", user, "err", err)
+	case expected(err):
+		b.log.InfoContext(ctx, "refused", "user", user, "err", err)
+	default:
+		b.log.ErrorContext(ctx, "failed", "user", user, "err", err)
+	}
+	if responseURL == "" {
+		return nil
+	}
+	if rerr := b.private(ctx, responseURL, Answer(err, link)); rerr != nil {
+		return fmt.Errorf("answer %s privately: %w", user, rerr)
+	}
+	return nil
+}

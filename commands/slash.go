@@ -1,0 +1,171 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/alphagov/signon-token-bot/commands/blocks"
+	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/integrations/slack"
+)
+
+// startCommand is `/rotate-token <api-user-email> <application>
+// [environment]`.
+func (b *Bot) startCommand(ctx context.Context, c Command) error {
+	if len(c.Args) < 2 || len(c.Args) > 3 {
+		return b.answer(ctx, c.ResponseURL, c.UserID, fmt.Errorf("%w: to start a rotation, type %s, for example `/rotate-token short-url-manager@alphagov.co.uk publishing-api %s`",
+			flows.ErrBadInput, usageLine, b.cfg.DefaultEnvironment), "")
+	}
+	env := b.cfg.DefaultEnvironment
+	if len(c.Args) == 3 {
+		env = strings.ToLower(c.Args[2])
+	}
+	key := flows.Key{Environment: env, APIUser: strings.ToLower(unmailto(c.Args[0])), Application: strings.ToLower(c.Args[1])}
+	return b.startRun(ctx, c.UserID, c.ChannelID, c.ResponseURL, key)
+}
+
+// startRun starts a rotation asked for by command or form. Its status
+// message is a new root message in channel, and its thread the run's.
+func (b *Bot) startRun(ctx context.Context, user, channel, responseURL string, key flows.Key) error {
+	fail := func(err error, link string) error { return b.answer(ctx, responseURL, user, err, link) }
+	if err := key.Validate(); err != nil {
+		return fail(err, "")
+	}
+	envp, ok := b.engine.Policy().Environments[key.Environment]
+	if !ok {
+		return fail(fmt.Errorf("%w: I do not know the environment %q; I know %s", flows.ErrBadInput, key.Environment, strings.Join(b.engine.Policy().EnvironmentNames(), ", ")), "")
+	}
+	if !envp.Rotate {
+		return fail(&flows.RefusedError{Special: flows.SpecialCase{Kind: "staging", Reason: envp.NoRotateReason}}, "")
+	}
+	if ok, err := b.engine.MayStart(ctx, key.Environment, user); err != nil {
+		return fail(fmt.Errorf("check who may rotate in %s: %w", key.Environment, err), "")
+	} else if !ok {
+		return fail(&flows.DeniedError{User: user, What: "rotate tokens in " + key.Environment, Reason: "you are not among the configured starters for " + key.Environment}, "")
+	}
+	// The run's thread needs a channel the bot is in. Saying what happens
+	// next finds out, before anything starts.
+	_, err := b.slack.PostEphemeral(ctx, channel, user, slackapi.MsgOptionText(fmt.Sprintf(
+		":hourglass_flowing_sand: Asking Signon about `%s` → `%s` in %s…", blocks.Escape(key.APIUser), blocks.Escape(key.Application), blocks.Escape(key.Environment)), false))
+	var se slackapi.SlackErrorResponse
+	if errors.As(err, &se) && (se.Err == "not_in_channel" || se.Err == "channel_not_found" || se.Err == "is_archived") {
+		return fail(fmt.Errorf("%w: I cannot post in this conversation, and a rotation needs a thread. Invite me with `/invite @signon-token-bot`, or run the command in a channel I am in", flows.ErrBadInput), "")
+	}
+	if err != nil {
+		return fail(fmt.Errorf("answer in channel %s: %w", channel, err), "")
+	}
+	run, err := b.engine.Start(ctx, flows.StartRequest{
+		Key: key, Mode: flows.ModeRotate, Actor: user,
+		Thread: flows.Thread{Channel: channel}, Origin: flows.Origin{Kind: "command"},
+	})
+	if err != nil {
+		return fail(err, b.runLink(run))
+	}
+	b.log.InfoContext(ctx, "run started by command", "run", run.ID, "user", user, "key", key.String())
+	where := fmt.Sprintf("`/rotate-token status %s` shows where it is", run.ID)
+	if link := b.runLink(run); link != "" {
+		where = fmt.Sprintf("<%s|follow it in its thread>", link)
+	}
+	return b.private(ctx, responseURL, fmt.Sprintf(":white_check_mark: Started run `%s` for %s: %s. It asks before the sync job runs and before the old token is revoked.",
+		run.ID, blocks.Text(run.Label()), where))
+}
+
+// formMeta travels in the form's private_metadata: where the command was
+// typed, and its response_url for answers (a submission has none).
+type formMeta struct {
+	Channel     string `json:"c"`
+	ResponseURL string `json:"r"`
+}
+
+// openForm is `/rotate-token` with nothing after it: a modal to pick the
+// environment, the API user and the application.
+func (b *Bot) openForm(ctx context.Context, c Command) error {
+	meta, err := json.Marshal(formMeta{Channel: c.ChannelID, ResponseURL: c.ResponseURL})
+	if err != nil {
+		return fmt.Errorf("encode the form's metadata: %w", err)
+	}
+	var envs []string
+	p := b.engine.Policy()
+	for _, name := range p.EnvironmentNames() {
+		if p.Environments[name].Rotate {
+			envs = append(envs, name)
+		}
+	}
+	if _, err := b.slack.OpenView(ctx, c.TriggerID, blocks.StartForm(envs, b.cfg.DefaultEnvironment, string(meta))); err != nil {
+		return b.answer(ctx, c.ResponseURL, c.UserID, fmt.Errorf("open the form: %w", err), "")
+	}
+	return nil
+}
+
+// submitForm starts the run the form asks for. Slack has closed the form
+// by now (the runner acks before handlers run), so answers go through the
+// command's response_url, as the command's own would.
+func (b *Bot) submitForm(ctx context.Context, s Submission) error {
+	var meta formMeta
+	if err := json.Unmarshal([]byte(s.PrivateMetadata), &meta); err != nil || meta.Channel == "" || meta.ResponseURL == "" {
+		return fmt.Errorf("form submitted by %s has no usable metadata", s.UserID)
+	}
+	key := flows.Key{
+		Environment: blocks.FormValue(s.Values, blocks.FormEnvironment),
+		APIUser:     strings.ToLower(strings.TrimSpace(blocks.FormValue(s.Values, blocks.FormAPIUser))),
+		Application: strings.ToLower(strings.TrimSpace(blocks.FormValue(s.Values, blocks.FormApplication))),
+	}
+	return b.startRun(ctx, s.UserID, meta.Channel, meta.ResponseURL, key)
+}
+
+var runIDPattern = regexp.MustCompile(`^r-[a-z0-9]{1,38}$`)
+
+// runArg reads the one run id a sub-command takes.
+func runArg(sub string, args []string) (string, error) {
+	if len(args) != 1 || !runIDPattern.MatchString(args[0]) {
+		return "", fmt.Errorf("%w: type `/rotate-token %s &lt;run&gt;` with a run id like `r-abcd1234`; `/rotate-token list` shows them", flows.ErrBadInput, sub)
+	}
+	return args[0], nil
+}
+
+// statusCommand is `/rotate-token status <run>`.
+func (b *Bot) statusCommand(ctx context.Context, c Command) error {
+	id, err := runArg("status", c.Args)
+	if err != nil {
+		return b.answer(ctx, c.ResponseURL, c.UserID, err, "")
+	}
+	run, err := b.engine.Get(ctx, id)
+	if err != nil {
+		return b.answer(ctx, c.ResponseURL, c.UserID, err, "")
+	}
+	m := b.render.RunStatus(run)
+	return b.slack.Respond(ctx, c.ResponseURL, slack.Reply{Text: m.Text, Blocks: m.Blocks})
+}
+
+// listCommand is `/rotate-token list`.
+func (b *Bot) listCommand(ctx context.Context, c Command) error {
+	if len(c.Args) != 0 {
+		return b.answer(ctx, c.ResponseURL, c.UserID, fmt.Errorf("%w: `/rotate-token list` takes nothing after it", flows.ErrBadInput), "")
+	}
+	runs, err := b.engine.Active(ctx)
+	if err != nil {
+		return b.answer(ctx, c.ResponseURL, c.UserID, err, "")
+	}
+	m := b.render.RunList(runs)
+	return b.slack.Respond(ctx, c.ResponseURL, slack.Reply{Text: m.Text, Blocks: m.Blocks})
+}
+
+// cancelCommand is `/rotate-token cancel <run>`.
+func (b *Bot) cancelCommand(ctx context.Context, c Command) error {
+	id, err := runArg("cancel", c.Args)
+	if err != nil {
+		return b.answer(ctx, c.ResponseURL, c.UserID, err, "")
+	}
+	run, err := b.engine.Act(ctx, flows.ActRequest{RunID: id, Action: flows.ActionCancel, Actor: c.UserID})
+	if err != nil {
+		return b.answer(ctx, c.ResponseURL, c.UserID, err, b.runLink(run))
+	}
+	b.log.InfoContext(ctx, "run cancelled by command", "run", id, "user", c.UserID)
+	return b.private(ctx, c.ResponseURL, fmt.Sprintf(":no_entry_sign: Cancelling run `%s`: it stops once the step in flight is done, and its thread says where the tokens stand.", id))
+}
