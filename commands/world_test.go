@@ -133,7 +133,7 @@ type worldSetup struct {
 
 func newWorld(t *testing.T, ws worldSetup) *world {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	w := &world{t: t, ctx: ctx, clock: &flowstest.Clock{}, timer: &deferred{}}
 	w.redis = redistest.New(t)
@@ -440,4 +440,34 @@ func wantInOrder(t *testing.T, text string, want ...string) {
 		}
 		rest = rest[i+len(w):]
 	}
+}
+
+// addExpiring adds an API user whose token for app expires in days,
+// read by one Deployment.
+func (w *world) addExpiring(name, email, app string, days int) flows.Token {
+	w.t.Helper()
+	w.signon.AddAPIUser(name, email)
+	now := w.clock.Now()
+	created := now.AddDate(-2, 0, days)
+	tok, _ := w.signon.AddToken(email, app, created, now.AddDate(0, 0, days).Sub(created))
+	w.signon.SetLastSynced(email, app, now.Add(-3*time.Hour))
+	secret := w.cluster.AddSecret(name, app)
+	w.cluster.AddDeployment(flows.Parameterize(name), "app", strings.ToUpper(strings.ReplaceAll(flows.Parameterize(app), "-", "_"))+"_BEARER_TOKEN", secret)
+	return tok
+}
+
+// slash types /rotate-token text as user in channel.
+func (w *world) slash(user, channel, text string) *slacktest.Delivery {
+	w.t.Helper()
+	return w.fake.SendSlashCommand(slacktest.SlashCommand{Command: commands.CommandName, Text: text, User: user, Channel: channel})
+}
+
+// finish passes a run's sync gate (as alice) and revoke gate (as bob).
+func (w *world) finish(channel string, run *flows.Run) *flows.Run {
+	w.t.Helper()
+	run = w.waitRun(run.ID, "the sync gate", atGate(flows.GateSync))
+	w.click(alice, channel, gateMessage(w.t, run), "Run sync")
+	run = w.waitRun(run.ID, "the revoke gate", atGate(flows.GateRevoke))
+	w.click(bob, channel, gateMessage(w.t, run), "Revoke old token")
+	return w.waitRun(run.ID, "the end", ended)
 }

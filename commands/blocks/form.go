@@ -8,19 +8,18 @@ import (
 	"github.com/alphagov/signon-token-bot/flows"
 )
 
-// The /rotate-token form: its callback_id and its inputs' block and
-// action ids.
+// The /rotate-token form: its callback_id and its inputs, each the
+// block_id and the action_id of one input.
 const (
-	FormCallbackID    = "rotate-token.form"
-	FormEnvironment   = "environment"
-	FormAPIUser       = "api_user"
-	FormApplication   = "application"
-	formInputActionID = "value"
+	FormCallbackID  = "rotate-token.form"
+	FormEnvironment = "environment"
+	FormAPIUser     = "api_user"
+	FormApplication = "application"
 )
 
 // FormValue reads one input of a submitted form.
-func FormValue(values map[string]map[string]slack.BlockAction, block string) string {
-	v := values[block][formInputActionID]
+func FormValue(values map[string]map[string]slack.BlockAction, input string) string {
+	v := values[input][input]
 	if v.SelectedOption.Value != "" {
 		return v.SelectedOption.Value
 	}
@@ -40,10 +39,10 @@ func StartForm(envs []string, def, metadata string) slack.ModalViewRequest {
 			initial = o
 		}
 	}
-	envSelect := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Environment"), formInputActionID, opts...)
+	envSelect := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Environment"), FormEnvironment, opts...)
 	envSelect.InitialOption = initial
-	email := slack.NewEmailTextInputBlockElement(plain("short-url-manager@alphagov.co.uk"), formInputActionID)
-	app := slack.NewPlainTextInputBlockElement(plain("publishing-api"), formInputActionID)
+	email := slack.NewEmailTextInputBlockElement(plain("short-url-manager@alphagov.co.uk"), FormAPIUser)
+	app := slack.NewPlainTextInputBlockElement(plain("publishing-api"), FormApplication)
 	app.MinLength, app.MaxLength = 2, 100
 	return slack.ModalViewRequest{
 		Type:            slack.VTModal,

@@ -10,7 +10,8 @@ import (
 	"github.com/alphagov/signon-token-bot/flows"
 )
 
-// Action ids of the offer's buttons.
+// Action ids of the offer's buttons. A button's action_id is one of them,
+// ":" and the item's id, since action_ids are unique within a message.
 const (
 	ActionRotate        = "offer.rotate"
 	ActionRevokeDisused = "offer.revoke-disused"
@@ -111,13 +112,13 @@ func (r Renderer) offerItem(o *flows.Offer, it flows.OfferItem, run *flows.Run, 
 		if a.Renewed {
 			lines = append(lines, ":information_source: Signon already has a newer token for this (its nightly auto-rotation); Rotate moves the consumers to it and revokes the old one.")
 		}
-		actions = append(actions, button(ActionRotate, value, "Rotate", slack.StylePrimary, nil))
+		actions = append(actions, button(ActionRotate+":"+it.ID, value, "Rotate", slack.StylePrimary, nil))
 		if a.Disused {
 			lines = append(lines, ":zzz: Unused for a while: you may revoke it instead of rotating, as the runbook allows.")
-			actions = append(actions, button(ActionRevokeDisused, value, "Revoke (disused)", slack.StyleDanger,
+			actions = append(actions, button(ActionRevokeDisused+":"+it.ID, value, "Revoke (disused)", slack.StyleDanger,
 				confirmation("Revoke this disused token?", "The bot will show what it found and ask once more before revoking.", "Continue")))
 		}
-		actions = append(actions, button(ActionIgnore, value, "Ignore", "", nil))
+		actions = append(actions, button(ActionIgnore+":"+it.ID, value, "Ignore", "", nil))
 	}
 	blocks := []slack.Block{section(strings.Join(lines, "\n"))}
 	if len(actions) > 0 {

@@ -9,7 +9,9 @@ import (
 	"github.com/alphagov/signon-token-bot/flows"
 )
 
-// Action ids of the buttons on a run's posts: "gate." + flows.Action.
+// Action ids of the buttons on a run's posts: "gate." + flows.Action,
+// then ":" and the gate's id, since action_ids are unique within a
+// message and a message may hold several posts.
 const GatePrefix = "gate."
 
 // GateValue is a gate button's value: the run and the gate it answers.
@@ -155,8 +157,8 @@ func (r Renderer) gate(run *flows.Run, p flows.Post) []slack.Block {
 		var note string
 		if g.Expired {
 			note = fmt.Sprintf(":hourglass: This confirmation expired at %s. The run is waiting; ask again to continue.", flows.Date(g.ExpiresAt))
-			els = []slack.BlockElement{button(GatePrefix+string(flows.ActionReopen), value, "Ask again", slack.StylePrimary, nil),
-				button(GatePrefix+string(flows.ActionCancel), value, "Cancel run", "", nil)}
+			els = []slack.BlockElement{button(GatePrefix+string(flows.ActionReopen)+":"+g.ID, value, "Ask again", slack.StylePrimary, nil),
+				button(GatePrefix+string(flows.ActionCancel)+":"+g.ID, value, "Cancel run", "", nil)}
 		} else {
 			for _, a := range g.Actions {
 				els = append(els, gateButton(run, g, a, value))
@@ -208,7 +210,7 @@ func answeredIcon(a flows.Action) string {
 }
 
 func gateButton(run *flows.Run, g *flows.Gate, a flows.Action, value string) slack.BlockElement {
-	id := GatePrefix + string(a)
+	id := GatePrefix + string(a) + ":" + g.ID
 	switch a {
 	case flows.ActionApprove:
 		switch g.Kind {
