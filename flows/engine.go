@@ -69,6 +69,9 @@ type Engine struct {
 	// again when done": a kick that came while the drive was finishing.
 	driving map[string]bool
 	changed chan struct{} // closed and replaced on every save
+	// known is this replica's last view of each active run, so that a run
+	// the store loses (Redis restarted empty) can still be reported.
+	known map[string]*Run
 	drives  sync.WaitGroup
 }
 
@@ -106,6 +109,7 @@ func New(cfg Config) (*Engine, error) {
 		slots:    make(chan struct{}, 64),
 		driving:  map[string]bool{},
 		changed:  make(chan struct{}),
+		known:    map[string]*Run{},
 	}
 	e.auth = authoriser{policy: cfg.Policy, dir: cfg.Directory}
 	if e.clock == nil {
@@ -171,7 +175,11 @@ func (e *Engine) kick(id string) {
 // their runs. Run calls it at start-up and then periodically.
 func (e *Engine) Sweep(ctx context.Context) error {
 	runs, err := e.store.ActiveRuns(ctx)
+	if err == nil {
+		e.reconcileLost(ctx, runs)
+	}
 	for _, r := range runs {
+		e.remember(r)
 		if r.Phase == PhaseWaiting && r.Gate != nil && !r.Gate.Expired && !r.Gate.ExpiresAt.IsZero() && !e.clock.Now().Before(r.Gate.ExpiresAt) {
 			e.expireGate(ctx, r.ID)
 			continue
@@ -320,6 +328,7 @@ func (e *Engine) save(ctx context.Context, run *Run) error {
 	if err := e.store.UpdateRun(ctx, run); err != nil {
 		return fmt.Errorf("save run %s: %w", run.ID, err)
 	}
+	e.remember(run)
 	e.mu.Lock()
 	close(e.changed)
 	e.changed = make(chan struct{})

@@ -90,6 +90,7 @@ func newWorld(t *testing.T, s setup) *world {
 type env struct {
 	t        *testing.T
 	w        *world
+	redis    *redistest.Server
 	store    *state.Store
 	notifier *flowstest.Notifier
 	dir      *flowstest.Directory
@@ -111,7 +112,7 @@ func newEnv(t *testing.T, w *world) *env {
 		p.Environments[name] = e
 	}
 	return &env{
-		t: t, w: w, store: st, policy: p,
+		t: t, w: w, redis: srv, store: st, policy: p,
 		notifier: &flowstest.Notifier{},
 		dir: &flowstest.Directory{Emails: map[string]string{
 			alice: "alice@digital.cabinet-office.gov.uk",

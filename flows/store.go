@@ -36,6 +36,10 @@ type Store interface {
 	// Release gives the lease up if owner holds it.
 	Release(ctx context.Context, runID, owner string) error
 
+	// Once returns true the first time it sees key within ttl, across
+	// replicas: one replica reports a lost run, not every one.
+	Once(ctx context.Context, key string, ttl time.Duration) (bool, error)
+
 	// Audit appends an entry to the run's audit trail.
 	Audit(ctx context.Context, e AuditEntry) error
 	// AuditTrail reads a run's trail, oldest first.

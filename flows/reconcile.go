@@ -1,0 +1,110 @@
+package flows
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// remember keeps a copy of an active run, and forgets an ended one.
+func (e *Engine) remember(run *Run) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !run.Phase.Active() {
+		delete(e.known, run.ID)
+		return
+	}
+	cp := *run
+	cp.Posts = slices.Clone(run.Posts)
+	cp.Steps = slices.Clone(run.Steps)
+	cp.Intents = slices.Clone(run.Intents)
+	cp.Receipts = maps.Clone(run.Receipts)
+	e.known[run.ID] = &cp
+}
+
+// reconcileLost finds the runs this replica knew to be active that the
+// store no longer has at all (Redis lost its data), and for each tells its
+// thread what Signon and the cluster show now: a side effect half done
+// before the loss is reported, not silently dropped.
+func (e *Engine) reconcileLost(ctx context.Context, active []*Run) {
+	still := map[string]bool{}
+	for _, r := range active {
+		still[r.ID] = true
+	}
+	e.mu.Lock()
+	var gone []*Run
+	for id, r := range e.known {
+		if !still[id] {
+			gone = append(gone, r)
+		}
+	}
+	e.mu.Unlock()
+	for _, last := range gone {
+		_, err := e.store.Run(ctx, last.ID)
+		switch {
+		case err == nil:
+			// Ended meanwhile, or listed late: nothing was lost.
+		case errors.Is(err, ErrRunNotFound):
+			if first, err := e.store.Once(ctx, "lost:"+last.ID, 24*time.Hour); err != nil || !first {
+				continue
+			}
+			e.reportLost(ctx, last)
+		default:
+			continue
+		}
+		e.mu.Lock()
+		delete(e.known, last.ID)
+		e.mu.Unlock()
+	}
+}
+
+// reportLost posts what is true now for a run whose record is gone.
+func (e *Engine) reportLost(ctx context.Context, last *Run) {
+	log := e.runLog(last)
+	log.Error("run lost from the state store: reconciling from Signon and the cluster")
+	now := e.clock.Now()
+	lines := []string{"The state store lost this run's record (Redis restarted empty?). The bot will do nothing more here. What Signon and the cluster show now:"}
+	env, ok := e.envs[last.Key.Environment]
+	if ok {
+		lines = append(lines, e.reconcileSignon(ctx, env.Signon, last)...)
+		if last.SecretName != "" {
+			if st, err := env.Cluster.Secret(ctx, last.SecretName); err != nil {
+				lines = append(lines, fmt.Sprintf("Could not read Secret %s: %v.", Code(last.SecretName), err))
+			} else if st.Exists {
+				lines = append(lines, fmt.Sprintf("Secret %s holds fingerprint %s.", Code(last.SecretName), Code(st.Fingerprint.Short())))
+			}
+		}
+	}
+	lines = append(lines, fmt.Sprintf("To finish, start again with `/rotate-token %s %s %s`: a token made by this run is found and used, not issued twice.", last.Key.APIUser, last.Key.Application, last.Key.Environment))
+	last.post(Post{Step: last.Step, At: now, Title: "State lost: reconciled from Signon and the cluster", Lines: lines, Outcome: "error"})
+	last.Phase, last.EndAs, last.Reason, last.Gate = PhaseFailed, "", "state store lost the run", nil
+	if _, err := e.notifier.Sync(ctx, last); err != nil {
+		log.Error("report lost run", "err", err)
+	}
+	e.obs.RunEnded(last.Key.Environment, PhaseFailed, now.Sub(last.CreatedAt))
+}
+
+// reconcileSignon lists the tokens a lost run could have touched: those
+// made since it started, and the old ones it meant to revoke.
+func (e *Engine) reconcileSignon(ctx context.Context, sn Signon, last *Run) []string {
+	ts, err := sn.Tokens(ctx, last.Key.APIUser, last.Key.Application)
+	if err != nil {
+		return []string{fmt.Sprintf("Could not ask Signon: %v.", err)}
+	}
+	var lines []string
+	for _, t := range ts.Tokens {
+		switch {
+		case !t.CreatedAt.Before(last.CreatedAt.Add(-time.Minute)):
+			lines = append(lines, "Made during the run: "+describeToken(t)+".")
+		case slices.ContainsFunc(last.OldTokens, func(o Token) bool { return o.ID == t.ID }):
+			lines = append(lines, "Old: "+describeToken(t)+".")
+		}
+	}
+	if len(lines) == 0 {
+		lines = append(lines, "Signon shows no token made during the run, and no change to the old ones.")
+	}
+	return lines
+}
