@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/flows"
@@ -70,7 +71,8 @@ func (b *Bot) clickedRun(ctx context.Context, a Action) (*flows.Run, string, err
 	if err != nil {
 		return nil, "", err
 	}
-	if run.Thread.Channel != a.ChannelID || (run.Thread.TS != "" && a.ThreadTS != "" && a.ThreadTS != run.Thread.TS) {
+	_, suffix, _ := strings.Cut(a.ActionID, ":")
+	if suffix != gateID || run.Thread.Channel != a.ChannelID || (run.Thread.TS != "" && a.ThreadTS != "" && a.ThreadTS != run.Thread.TS) {
 		b.log.WarnContext(ctx, "audit: forged gate button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS, "run", runID)
 		return nil, "", forged
 	}

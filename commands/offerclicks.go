@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/flows"
@@ -90,8 +91,12 @@ func (b *Bot) clickedItem(ctx context.Context, a Action) (*flows.Offer, flows.Of
 	if err != nil {
 		return nil, flows.OfferItem{}, err
 	}
+	// The button's action_id names its item too, and the offer's messages
+	// are in the alert's thread (its record may not list them yet).
 	i := slices.IndexFunc(o.Items, func(x flows.OfferItem) bool { return x.ID == itemID })
-	if i < 0 || o.Alert.Channel != a.ChannelID || !slices.Contains(o.Messages, a.MessageTS) {
+	_, suffix, _ := strings.Cut(a.ActionID, ":")
+	inThread := a.ThreadTS == o.Alert.TS || slices.Contains(o.Messages, a.MessageTS)
+	if i < 0 || suffix != itemID || o.Alert.Channel != a.ChannelID || !inThread {
 		b.log.WarnContext(ctx, "audit: forged offer button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS, "offer", offerID)
 		return nil, flows.OfferItem{}, forged
 	}

@@ -19,8 +19,8 @@ import (
 // [environment]`.
 func (b *Bot) startCommand(ctx context.Context, c Command) error {
 	if len(c.Args) < 2 || len(c.Args) > 3 {
-		return b.answer(ctx, c.ResponseURL, c.UserID, fmt.Errorf("%w: to start a rotation, type %s, for example `/rotate-token short-url-manager@alphagov.co.uk publishing-api %s`",
-			flows.ErrBadInput, usageLine, b.cfg.DefaultEnvironment), "")
+		return b.answer(ctx, c.ResponseURL, c.UserID, fmt.Errorf("%w: to start a rotation, type `/rotate-token <api-user-email> <application> [environment]`, for example `/rotate-token short-url-manager@alphagov.co.uk publishing-api %s`",
+			flows.ErrBadInput, b.cfg.DefaultEnvironment), "")
 	}
 	env := b.cfg.DefaultEnvironment
 	if len(c.Args) == 3 {
@@ -124,7 +124,7 @@ var runIDPattern = regexp.MustCompile(`^r-[a-z0-9]{1,38}$`)
 // runArg reads the one run id a sub-command takes.
 func runArg(sub string, args []string) (string, error) {
 	if len(args) != 1 || !runIDPattern.MatchString(args[0]) {
-		return "", fmt.Errorf("%w: type `/rotate-token %s &lt;run&gt;` with a run id like `r-abcd1234`; `/rotate-token list` shows them", flows.ErrBadInput, sub)
+		return "", fmt.Errorf("%w: type `/rotate-token %s <run>` with a run id like `r-abcd1234`; `/rotate-token list` shows them", flows.ErrBadInput, sub)
 	}
 	return args[0], nil
 }

@@ -129,6 +129,8 @@ type worldSetup struct {
 	lastUsed time.Duration
 	// alertChannels are the bot's; alerts by default.
 	alertChannels []string
+	// workers run handlers: 4 by default.
+	workers int
 }
 
 func newWorld(t *testing.T, ws worldSetup) *world {
@@ -212,7 +214,10 @@ func newWorld(t *testing.T, ws worldSetup) *world {
 	}
 	router := commands.NewRouter(commands.RouterConfig{Responder: w.client, Dedup: st, BotUserID: w.fake.BotUserID, BotID: w.fake.BotID, Logger: log})
 	bot.Register(router)
-	runner := slack.NewRunner(w.client, router, slack.RunnerConfig{Workers: 4, PingInterval: time.Second, Logger: log})
+	if ws.workers == 0 {
+		ws.workers = 4
+	}
+	runner := slack.NewRunner(w.client, router, slack.RunnerConfig{Workers: ws.workers, PingInterval: time.Second, Logger: log})
 
 	runCtx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
