@@ -27,8 +27,8 @@ func Answer(err error, link string) string {
 			blocks.Escape(denied.What), blocks.Text(denied.Reason))
 	case errors.As(err, &refused):
 		text := ":information_source: I will not rotate this token. " + blocks.Escape(refused.Special.Reason)
-		if refused.Special.Link != "" {
-			text += fmt.Sprintf(" <%s|Read the procedure>", blocks.Escape(refused.Special.Link))
+		if link := blocks.LinkTo(refused.Special.Link, "Read the procedure"); link != "" {
+			text += " " + link
 		}
 		return text
 	case errors.As(err, &active):
@@ -44,17 +44,17 @@ func Answer(err error, link string) string {
 		}
 		return text
 	case errors.Is(err, flows.ErrUnknownAPIUser):
-		return ":warning: Signon has no API user with that email (" + detail(err) + "). Check the alert's `api_user` label: it is the API user's email, not its name. Nothing was changed."
+		return ":warning: " + sentence(err) + " The alert's `api_user` label is the API user's email, not its name. Nothing was changed."
 	case errors.Is(err, flows.ErrUnknownApplication):
-		return ":warning: Signon has no application of that name (" + detail(err) + "). Use the alert's `application` label, like `publishing-api`. Nothing was changed."
+		return ":warning: " + sentence(err) + " Use the alert's `application` label, like `publishing-api`. Nothing was changed."
 	case errors.Is(err, flows.ErrSuspended):
-		return ":warning: The API user is suspended in Signon (" + detail(err) + "), so its token cannot be rotated. Nothing was changed."
+		return ":warning: " + sentence(err) + " A suspended API user's token cannot be rotated. Nothing was changed."
 	case errors.Is(err, flows.ErrRunNotFound):
 		return ":warning: There is no such run. `/rotate-token list` shows the rotations under way."
 	case errors.Is(err, flows.ErrOfferNotFound):
 		return ":warning: I no longer have that offer (offers are kept for 30 days). Start a rotation with " + usageLine + "."
 	case errors.Is(err, flows.ErrBadInput):
-		return ":warning: " + detail(err)
+		return ":warning: " + sentence(err)
 	case errors.As(err, &corrupt):
 		return ":warning: A record I keep is damaged, so I cannot go on with this. Nothing was changed. The details are in the bot's logs for an operator."
 	case errors.Is(err, flows.ErrForbidden):
@@ -80,6 +80,19 @@ func detail(err error) string {
 		}
 	}
 	return blocks.Escape(msg)
+}
+
+// sentence is detail as a sentence: a capital first, a full stop last.
+func sentence(err error) string {
+	d := detail(err)
+	if d == "" {
+		return d
+	}
+	d = strings.ToUpper(d[:1]) + d[1:]
+	if !strings.HasSuffix(d, ".") {
+		d += "."
+	}
+	return d
 }
 
 // backend names what did not answer, from the error's context: the state

@@ -209,7 +209,7 @@ func TestHandlerErrorsAreAnsweredPrivately(t *testing.T) {
 			return errors.New("redis: connection refused at 10.0.0.1:6379")
 		}
 	})
-	if a := h.answer(t, "U0ALICE", "C0ALERTS", "status bad"); a.Text != ":warning: run &lt;b&gt; &amp; &lt;c&gt; does not exist" {
+	if a := h.answer(t, "U0ALICE", "C0ALERTS", "status bad"); a.Text != ":warning: Run &lt;b&gt; &amp; &lt;c&gt; does not exist." {
 		t.Errorf("bad input answer: %q", a.Text)
 	}
 	a := h.answer(t, "U0ALICE", "C0ALERTS", "status x")

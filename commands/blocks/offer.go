@@ -85,7 +85,11 @@ func (r Renderer) offerItem(o *flows.Offer, it flows.OfferItem, run *flows.Run, 
 		app = it.Key.Application
 	}
 	lines := []string{fmt.Sprintf("*%s* → *%s*  `%s`", Escape(user), Escape(app), Escape(it.Key.APIUser))}
-	if a.Current != nil {
+	switch {
+	case a.Current != nil && a.Renewed:
+		// Current is the newer token; the expiring one is older.
+		lines = append(lines, fmt.Sprintf("Newest token expires %s · last used %s", flows.Date(a.Current.ExpiresAt), lastUsed(a.LastSyncedAt, now)))
+	case a.Current != nil:
 		lines = append(lines, fmt.Sprintf("Expires %s (%s) · last used %s", flows.Date(a.Current.ExpiresAt), until(a.Current.ExpiresAt, now), lastUsed(a.LastSyncedAt, now)))
 	}
 	value := OfferValue(o.ID, it.ID)
@@ -93,8 +97,8 @@ func (r Renderer) offerItem(o *flows.Offer, it flows.OfferItem, run *flows.Run, 
 	switch {
 	case a.Special != nil:
 		text := ":information_source: " + Escape(a.Special.Reason)
-		if a.Special.Link != "" {
-			text += fmt.Sprintf(" <%s|Read the procedure>", Escape(a.Special.Link))
+		if link := LinkTo(a.Special.Link, "Read the procedure"); link != "" {
+			text += " " + link
 		}
 		lines = append(lines, text)
 	case it.RunID != "":

@@ -13,8 +13,8 @@ import (
 // production overwrites every night), with no buttons.
 func (r Renderer) Explanation(env string, sc flows.SpecialCase) Message {
 	text := fmt.Sprintf(":information_source: *Nothing to rotate in %s.* %s", Escape(env), Escape(sc.Reason))
-	if sc.Link != "" {
-		text += fmt.Sprintf(" <%s|Read more>", Escape(sc.Link))
+	if link := LinkTo(sc.Link, "Read more"); link != "" {
+		text += " " + link
 	}
 	return Message{Text: Plain("Nothing to rotate in " + env), Blocks: []slack.Block{section(text)}}
 }

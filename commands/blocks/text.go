@@ -4,6 +4,7 @@
 package blocks
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -35,4 +36,15 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// LinkTo is a mrkdwn link to address labelled label, or "" when address is
+// not a plain http(s) URL: a link is made from configuration, and a
+// character such as | or > in it would change what Slack shows.
+func LinkTo(address, label string) string {
+	u, err := url.Parse(address)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(address, "|<> \n\t") {
+		return ""
+	}
+	return "<" + strings.ReplaceAll(address, "&", "&amp;") + "|" + Escape(label) + ">"
 }
