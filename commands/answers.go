@@ -9,6 +9,21 @@ import (
 	"github.com/alphagov/signon-token-bot/flows"
 )
 
+// BackendDown is the error of an environment whose Signon or cluster the
+// bot could not set up when it started: the bot runs without it, and
+// says so when asked to act there.
+type BackendDown struct {
+	Environment string
+	Reason      string
+}
+
+func (e *BackendDown) Error() string {
+	return fmt.Sprintf("environment %s was not set up: %s", e.Environment, e.Reason)
+}
+
+// Unwrap makes it an ErrUnavailable: nothing was changed.
+func (e *BackendDown) Unwrap() error { return flows.ErrUnavailable }
+
 // Answer is what the bot says privately about err: what went wrong, in
 // the person's terms, and what to do instead. link, when set, points to
 // the run the error is about (an active run, a finished one). Everything
@@ -20,6 +35,7 @@ func Answer(err error, link string) string {
 		active  *flows.ActiveRunError
 		stale   *flows.StaleError
 		corrupt *flows.CorruptError
+		down    *BackendDown
 	)
 	switch {
 	case errors.As(err, &denied):
@@ -59,6 +75,9 @@ func Answer(err error, link string) string {
 		return ":warning: A record I keep is damaged, so I cannot go on with this. Nothing was changed. The details are in the bot's logs for an operator."
 	case errors.Is(err, flows.ErrForbidden):
 		return ":warning: My own access in the cluster does not allow this (" + detail(err) + "). Nothing was changed; an operator needs to check the bot's Role."
+	case errors.As(err, &down):
+		return fmt.Sprintf(":warning: I cannot work in %s: its Signon and cluster could not be set up when I started (%s). Nothing was changed; an operator needs to look (the bot's /readyz says the same).",
+			blocks.Escape(down.Environment), blocks.Escape(down.Reason))
 	case errors.Is(err, flows.ErrUnavailable), errors.Is(err, flows.ErrTimeout):
 		return ":warning: " + backend(err) + " did not answer in time, so nothing was changed. Try again in a minute."
 	}

@@ -99,6 +99,7 @@ func TestGoldenAnswers(t *testing.T) {
 		{"Signon down", signonDown},
 		{"state store down", storeDown},
 		{"cluster forbids", fmt.Errorf("get secret apps/x: %w", flows.ErrForbidden)},
+		{"environment not set up", fmt.Errorf("ask Signon about x: %w", &commands.BackendDown{Environment: "integration", Reason: "serviceIdentity is not configured"})},
 		{"cluster down", fmt.Errorf("list deployments: %w: dial tcp 10.0.0.1:443: i/o timeout", flows.ErrTimeout)},
 		{"damaged record", fmt.Errorf("load run: %w", &flows.CorruptError{Key: "stb:run:r-x", Err: errors.New("schema 2")})},
 		{"anything else", errors.New("redis: connection refused at 10.0.0.1:6379")},

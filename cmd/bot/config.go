@@ -33,9 +33,14 @@ type Config struct {
 
 	// AlertChannels are the channel ids where alerts are recognised.
 	AlertChannels []string `json:"alertChannels"`
+	// DefaultEnvironment is /rotate-token's when the command names none.
+	DefaultEnvironment string `json:"defaultEnvironment"`
 	// GateTimeout is how long a gate stays open before it expires (the
 	// run waits on).
 	GateTimeout time.Duration `json:"gateTimeout"`
+	// HandoffTimeout is how long the private hand-off of an external
+	// consumer's token waits for its requester.
+	HandoffTimeout time.Duration `json:"handoffTimeout"`
 	// DisusedAfter: a token whose "last synced" is older is offered for
 	// revocation instead of rotation.
 	DisusedAfter time.Duration `json:"disusedAfter"`
@@ -43,6 +48,11 @@ type Config struct {
 	ExpiryWindow time.Duration `json:"expiryWindow"`
 	// Retention is how long finished runs are kept.
 	Retention time.Duration `json:"retention"`
+	// LeaseTTL is how long a replica's claim on a run outlives it: a
+	// crashed replica's runs are taken over after it. SweepInterval is how
+	// often the engine looks for such runs and for expired gates.
+	LeaseTTL      time.Duration `json:"leaseTTL"`
+	SweepInterval time.Duration `json:"sweepInterval"`
 	// ServiceIdentity is the email Signon records as the initiator when
 	// the Slack user has no Signon account.
 	ServiceIdentity string                 `json:"serviceIdentity"`
@@ -73,14 +83,18 @@ type SpecialCases struct {
 	// SelfRotating API users (by email) rotate their own tokens.
 	SelfRotating []string    `json:"selfRotating"`
 	OtherTeam    []OtherTeam `json:"otherTeam"`
+	// HumanEmailSuffixes mark API users that belong to a person, who
+	// should rotate their own token.
+	HumanEmailSuffixes []string `json:"humanEmailSuffixes"`
 }
 
 // OtherTeam is a set of API users another team looks after.
 type OtherTeam struct {
 	// APIUsers are names or emails.
 	APIUsers []string `json:"apiUsers"`
-	// Link is that team's procedure.
-	Link string `json:"link"`
+	// Procedure names that team's procedure; Link points to it.
+	Procedure string `json:"procedure"`
+	Link      string `json:"link"`
 }
 
 // Environment is one cluster and the rules for rotating in it.
@@ -103,6 +117,12 @@ type Environment struct {
 	FourEyesRevoke      bool          `json:"fourEyesRevoke"`
 	SyncTimeout         time.Duration `json:"syncTimeout"`
 	RolloutStartTimeout time.Duration `json:"rolloutStartTimeout"`
+	// VerifyTimeout bounds the whole verification of the consumers.
+	VerifyTimeout time.Duration `json:"verifyTimeout"`
+	// Sandbox, for tests and demonstrations, is the address of an
+	// integrations/sandbox server that stands in for this environment's
+	// Signon and cluster.
+	Sandbox string `json:"sandbox"`
 	// LiveChecks are the smoke tests per application: "builtin" or a
 	// command.
 	LiveChecks map[string]LiveCheck `json:"liveChecks"`
@@ -134,17 +154,22 @@ const (
 // (its database is restored from production every weekday).
 func defaultConfig() Config {
 	return Config{
-		StatePrefix:  defaultStatePrefix,
-		HTTPAddr:     defaultHTTPAddr,
-		LogLevel:     slog.LevelInfo,
-		LogFormat:    "json",
-		GateTimeout:  4 * time.Hour,
-		DisusedAfter: 30 * 24 * time.Hour,
-		ExpiryWindow: 14 * 24 * time.Hour,
-		Retention:    30 * 24 * time.Hour,
+		StatePrefix:        defaultStatePrefix,
+		HTTPAddr:           defaultHTTPAddr,
+		LogLevel:           slog.LevelInfo,
+		LogFormat:          "json",
+		DefaultEnvironment: flows.Production,
+		GateTimeout:        4 * time.Hour,
+		HandoffTimeout:     24 * time.Hour,
+		DisusedAfter:       30 * 24 * time.Hour,
+		ExpiryWindow:       14 * 24 * time.Hour,
+		Retention:          30 * 24 * time.Hour,
+		LeaseTTL:           30 * time.Second,
+		SweepInterval:      10 * time.Second,
 		SpecialCases: SpecialCases{
 			SelfRotating: []string{"signon+permissions@alphagov.co.uk"},
-			OtherTeam:    []OtherTeam{{APIUsers: []string{"Trade Tariff Admin", "Trade Tariff Backend"}, Link: runbookURL}},
+			OtherTeam: []OtherTeam{{APIUsers: []string{"Trade Tariff Admin", "Trade Tariff Backend"},
+				Procedure: `"Trade Tariff Admin" on the GOV.UK wiki`, Link: runbookURL}},
 		},
 		Environments: map[string]Environment{
 			flows.Integration: defaultEnvironment(flows.Integration),
@@ -165,6 +190,7 @@ func defaultEnvironment(name string) Environment {
 		FourEyesRevoke:      true,
 		SyncTimeout:         10 * time.Minute,
 		RolloutStartTimeout: 5 * time.Minute,
+		VerifyTimeout:       15 * time.Minute,
 		LiveChecks:          map[string]LiveCheck{},
 	}
 }
@@ -316,7 +342,8 @@ func (c *Config) validate() error {
 	for _, d := range []struct {
 		key string
 		v   time.Duration
-	}{{"gateTimeout", c.GateTimeout}, {"disusedAfter", c.DisusedAfter}, {"expiryWindow", c.ExpiryWindow}, {"retention", c.Retention}} {
+	}{{"gateTimeout", c.GateTimeout}, {"handoffTimeout", c.HandoffTimeout}, {"disusedAfter", c.DisusedAfter}, {"expiryWindow", c.ExpiryWindow},
+		{"retention", c.Retention}, {"leaseTTL", c.LeaseTTL}, {"sweepInterval", c.SweepInterval}} {
 		if d.v <= 0 {
 			return fmt.Errorf("%s must be more than 0", d.key)
 		}
@@ -330,6 +357,11 @@ func (c *Config) validate() error {
 	for i, e := range c.SpecialCases.SelfRotating {
 		if flows.ValidateEmail(e) != nil {
 			return fmt.Errorf("specialCases.selfRotating[%d]: %q is not an email address", i, e)
+		}
+	}
+	for i, s := range c.SpecialCases.HumanEmailSuffixes {
+		if !strings.HasPrefix(s, "@") || flows.ValidateEmail("x"+s) != nil {
+			return fmt.Errorf("specialCases.humanEmailSuffixes[%d]: %q is not an email domain like @example.gov.uk", i, s)
 		}
 	}
 	for i, o := range c.SpecialCases.OtherTeam {
@@ -361,6 +393,9 @@ func (c *Config) validate() error {
 		if err := c.Environments[name].validate("environments." + name); err != nil {
 			return err
 		}
+	}
+	if e, ok := c.Environments[c.DefaultEnvironment]; !ok || !e.Rotate {
+		return fmt.Errorf("defaultEnvironment: %q is not one of the environments the bot rotates in", c.DefaultEnvironment)
 	}
 	return nil
 }
@@ -406,6 +441,14 @@ func (e Environment) validate(key string) error {
 	}
 	if e.RolloutStartTimeout <= 0 {
 		return fmt.Errorf("%s.rolloutStartTimeout must be more than 0", key)
+	}
+	if e.VerifyTimeout <= 0 {
+		return fmt.Errorf("%s.verifyTimeout must be more than 0", key)
+	}
+	if e.Sandbox != "" {
+		if u, err := url.Parse(e.Sandbox); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%s.sandbox: %q is not an http(s) URL", key, e.Sandbox)
+		}
 	}
 	apps := make([]string, 0, len(e.LiveChecks))
 	for app := range e.LiveChecks {

@@ -19,15 +19,19 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// reporter says how the environments stand, a line each. They do not
+// decide readiness: the bot serves the environments that answer.
+type reporter interface{ Lines() []string }
+
 // pingFunc adapts a function to pinger.
 type pingFunc func(ctx context.Context) error
 
 func (f pingFunc) Ping(ctx context.Context) error { return f(ctx) }
 
 // healthHandler serves /healthz (the process answers), /readyz (Slack
-// connected and Redis answering, each reported on its own line) and
-// /metrics.
-func healthHandler(slack connection, redis pinger, reg *prometheus.Registry) http.Handler {
+// connected and Redis answering, each reported on its own line, then how
+// each environment stands) and /metrics.
+func healthHandler(slack connection, redis pinger, envs reporter, reg *prometheus.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -48,6 +52,9 @@ func healthHandler(slack connection, redis pinger, reg *prometheus.Registry) htt
 			lines = append(lines, "redis: "+oneLine(err.Error()))
 		} else {
 			lines = append(lines, "redis: ok")
+		}
+		if envs != nil {
+			lines = append(lines, envs.Lines()...)
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !ready {

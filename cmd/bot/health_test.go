@@ -39,7 +39,7 @@ func TestReadyzReportsSlackAndRedisEach(t *testing.T) {
 	slack := &fakeConnection{}
 	reg := prometheus.NewRegistry()
 	slackint.NewMetrics(reg)
-	srv := httptest.NewServer(healthHandler(slack, pingFunc(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }), reg))
+	srv := httptest.NewServer(healthHandler(slack, pingFunc(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }), nil, reg))
 	defer srv.Close()
 
 	slack.Store(true)

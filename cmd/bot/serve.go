@@ -11,22 +11,26 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 	slackapi "github.com/slack-go/slack"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/alphagov/signon-token-bot/commands"
+	"github.com/alphagov/signon-token-bot/commands/blocks"
+	"github.com/alphagov/signon-token-bot/flows"
 	slackint "github.com/alphagov/signon-token-bot/integrations/slack"
 	"github.com/alphagov/signon-token-bot/state"
 )
 
-// routerDeps is what the Slack surface is built from. The engine and the
-// commands that come later add what they need here.
+// routerDeps is what the Slack surface is built from.
 type routerDeps struct {
 	Config *Config
 	Slack  *slackint.Client
 	Dedup  commands.Deduper
 	Self   *slackapi.AuthTestResponse
 	Log    *slog.Logger
+	// Bot is the rotation surface: alerts, offers, gates, /rotate-token.
+	Bot *commands.Bot
 }
 
 // buildRouter wires handlers to the router: the seam where the rotation
@@ -35,14 +39,45 @@ func buildRouter(d routerDeps) *commands.Router {
 	r := commands.NewRouter(commands.RouterConfig{
 		Responder: d.Slack, Dedup: d.Dedup, BotUserID: d.Self.UserID, BotID: d.Self.BotID, Logger: d.Log,
 	})
-	rt := &commands.RotateToken{Responder: d.Slack}
-	r.Command(commands.CommandName, rt.Handle)
+	d.Bot.Register(r)
 	return r
 }
 
-// serve runs the bot until ctx ends: the Socket Mode runner and the HTTP
-// listener, each stopping the other if it fails.
+// wiring replaces parts the configuration would otherwise build, for
+// callers that run the bot against doubles in the same process (the
+// demo). Its zero value changes nothing.
+type wiring struct {
+	// Envs, when set, are the rotating environments' backends.
+	Envs map[string]flows.Env
+	// Clock, when set, is the engine's and the notifier's clock.
+	Clock flows.Clock
+}
+
+// app is the bot, assembled and not yet running.
+type app struct {
+	log      *slog.Logger
+	rdb      redis.UniversalClient
+	runner   *slackint.Runner
+	engine   *flows.Engine
+	envs     *environments
+	notifier *commands.Notifier
+	srv      *http.Server
+	ln       net.Listener
+}
+
+// serve runs the bot until ctx ends.
 func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
+	a, err := assemble(ctx, cfg, log, wiring{})
+	if err != nil {
+		return err
+	}
+	return a.run(ctx)
+}
+
+// assemble builds the bot from its configuration: the Slack client, the
+// state store, each environment's backends, the engine, the Slack
+// surface, and the HTTP listener for health and metrics.
+func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*app, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	client := slackint.New(slackint.Config{
@@ -51,37 +86,90 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	})
 	rdb, err := newRedis(cfg.Redis)
 	if err != nil {
-		return fmt.Errorf("redis client: %w", err)
+		return nil, fmt.Errorf("redis client: %w", err)
 	}
-	defer rdb.Close()
+	a := &app{log: log, rdb: rdb}
+	ok := false
+	defer func() {
+		if !ok {
+			a.close()
+		}
+	}()
 	store, err := state.New(rdb, state.Options{Prefix: cfg.StatePrefix, Retention: cfg.Retention})
 	if err != nil {
-		return fmt.Errorf("state store: %w", err)
+		return nil, fmt.Errorf("state store: %w", err)
 	}
-
 	self, err := client.AuthTest(ctx)
 	if err != nil {
-		return fmt.Errorf("check SLACK_BOT_TOKEN with auth.test: %w", err)
+		return nil, fmt.Errorf("check SLACK_BOT_TOKEN with auth.test: %w", err)
 	}
 	log.InfoContext(ctx, "slack identity", "team", self.Team, "user", self.User, "user_id", self.UserID, "bot_id", self.BotID)
-	router := buildRouter(routerDeps{Config: cfg, Slack: client, Dedup: store, Self: self, Log: log})
-	runner := slackint.NewRunner(client, router, slackint.RunnerConfig{Logger: log})
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("HTTP_ADDR: %w", err)
+	var clock flows.Clock = flows.SystemClock{}
+	if w.Clock != nil {
+		clock = w.Clock
 	}
-	srv := &http.Server{
-		Handler:           healthHandler(runner, pingFunc(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }), reg),
+	render := blocks.Renderer{WorkspaceURL: self.URL}
+	a.notifier = commands.NewNotifier(commands.NotifierConfig{
+		Slack: client, Render: render, Offers: store, Runs: store, Clock: clock, Logger: log,
+	})
+	if w.Envs != nil {
+		a.envs = givenEnvironments(cfg, w.Envs, log)
+	} else {
+		a.envs = newEnvironments(ctx, cfg, clock, log)
+	}
+	a.engine, err = flows.New(flows.Config{
+		Policy:     policyOf(cfg),
+		Envs:       a.envs.envs,
+		Store:      store,
+		Notifier:   a.notifier,
+		Directory:  &commands.CachedDirectory{Directory: client, Clock: clock},
+		Revealer:   &commands.Revealer{Slack: client},
+		Clock:      clock,
+		Logger:     log,
+		Observer:   newObserver(reg),
+		LeaseTTL:   cfg.LeaseTTL,
+		SweepEvery: cfg.SweepInterval,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("rotation engine: %w", err)
+	}
+	bot, err := commands.New(commands.Config{
+		Engine: a.engine, Slack: client, Offers: store, Runs: store, Dedup: store, Render: render,
+		Groups:        alertGroups{rdb: rdb, prefix: cfg.StatePrefix, ttl: cfg.Retention},
+		AlertChannels: cfg.AlertChannels, DefaultEnvironment: cfg.DefaultEnvironment, Clock: clock, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("slack surface: %w", err)
+	}
+	router := buildRouter(routerDeps{Config: cfg, Slack: client, Dedup: store, Self: self, Log: log, Bot: bot})
+	a.runner = slackint.NewRunner(client, router, slackint.RunnerConfig{Logger: log})
+
+	a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	a.srv = &http.Server{
+		Handler:           healthHandler(a.runner, pingFunc(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }), a.envs, reg),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
-	log.InfoContext(ctx, "http listening", "addr", ln.Addr().String())
+	log.InfoContext(ctx, "http listening", "addr", a.ln.Addr().String())
+	ok = true
+	return a, nil
+}
 
+// run serves until ctx ends: the Socket Mode runner, the engine, the
+// environments' probes and the HTTP listener, each stopping the others if
+// it fails.
+func (a *app) run(ctx context.Context) error {
+	defer a.close()
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return runner.Run(gctx) })
+	g.Go(func() error { return a.runner.Run(gctx) })
+	g.Go(func() error { return a.engine.Run(gctx) })
+	g.Go(func() error { return a.envs.Run(gctx) })
 	g.Go(func() error {
 		served := make(chan error, 1)
-		go func() { served <- srv.Serve(ln) }()
+		go func() { served <- a.srv.Serve(a.ln) }()
 		select {
 		case err := <-served:
 			return fmt.Errorf("http: %w", err)
@@ -89,12 +177,23 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		}
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Second)
 		defer cancel()
-		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := a.srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http shutdown: %w", err)
 		}
 		return nil
 	})
-	err = g.Wait()
-	log.InfoContext(ctx, "stopped", "err", err)
+	err := g.Wait()
+	a.log.InfoContext(ctx, "stopped", "err", err)
 	return err
+}
+
+// close lets go of what assemble took.
+func (a *app) close() {
+	if a.notifier != nil {
+		a.notifier.Close()
+	}
+	if a.ln != nil {
+		_ = a.ln.Close()
+	}
+	_ = a.rdb.Close()
 }

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/alphagov/signon-token-bot/flows"
+)
+
+// observer turns the engine's events into Prometheus metrics.
+type observer struct {
+	runs  *prometheus.HistogramVec
+	steps *prometheus.HistogramVec
+	gates *prometheus.HistogramVec
+}
+
+func newObserver(reg prometheus.Registerer) *observer {
+	o := &observer{
+		runs: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "signon_token_bot_runs_seconds",
+			Help:    "Runs ended, by environment and outcome (done, failed, cancelled, rolled-back), and how long each took, gates included.",
+			Buckets: []float64{60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 3 * 24 * 3600},
+		}, []string{"environment", "outcome"}),
+		steps: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "signon_token_bot_step_seconds",
+			Help:    "Runbook steps finished, by environment, step and result (ok, or paused on an error), and how long each took.",
+			Buckets: []float64{.1, .5, 1, 5, 15, 30, 60, 120, 300, 600, 1200},
+		}, []string{"environment", "step", "result"}),
+		gates: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "signon_token_bot_gate_wait_seconds",
+			Help:    "Gates passed, by environment and gate, and how long each waited for its click.",
+			Buckets: []float64{10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600},
+		}, []string{"environment", "gate"}),
+	}
+	reg.MustRegister(o.runs, o.steps, o.gates)
+	return o
+}
+
+func (o *observer) RunEnded(env string, phase flows.Phase, d time.Duration) {
+	o.runs.WithLabelValues(env, string(phase)).Observe(d.Seconds())
+}
+
+func (o *observer) StepDone(env string, step flows.Step, ok bool, d time.Duration) {
+	result := "ok"
+	if !ok {
+		result = "paused"
+	}
+	o.steps.WithLabelValues(env, string(step), result).Observe(d.Seconds())
+}
+
+func (o *observer) GatePassed(env string, gate flows.GateKind, waited time.Duration) {
+	o.gates.WithLabelValues(env, string(gate)).Observe(waited.Seconds())
+}
+
+var _ flows.Observer = (*observer)(nil)
