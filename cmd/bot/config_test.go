@@ -92,6 +92,14 @@ func TestEveryConfigErrorIsOneLineNamingItsKey(t *testing.T) {
 		{"rollout timeout", nil, "environments:\n  production:\n    rolloutStartTimeout: soon\n", `environments.production.rolloutStartTimeout: "soon" is not a duration like 4h or 30m`},
 		{"live check app", nil, "environments:\n  production:\n    liveChecks: {Publishing API: builtin}\n", `environments.production.liveChecks: "Publishing API" is not an application name like publishing-api`},
 		{"live check value", nil, "environments:\n  production:\n    liveChecks: {publishing-api: yes}\n", "environments.production.liveChecks.publishing-api: want \"builtin\" or a command as a list of strings, not true"},
+		{"default environment unknown", nil, "defaultEnvironment: preview\n", `defaultEnvironment: "preview" is not one of the environments the bot rotates in`},
+		{"default environment not rotated", nil, "defaultEnvironment: staging\n", `defaultEnvironment: "staging" is not one of the environments the bot rotates in`},
+		{"default environment gone", nil, "environments:\n  integration: {}\n", `defaultEnvironment: "production" is not one of the environments the bot rotates in`},
+		{"handoff timeout", nil, "handoffTimeout: 0s\n", "handoffTimeout must be more than 0"},
+		{"lease", nil, "leaseTTL: -1s\n", "leaseTTL must be more than 0"},
+		{"human suffix", nil, "specialCases:\n  humanEmailSuffixes: [digital.cabinet-office.gov.uk]\n", `specialCases.humanEmailSuffixes[0]: "digital.cabinet-office.gov.uk" is not an email domain like @example.gov.uk`},
+		{"verify timeout", nil, "environments:\n  production:\n    verifyTimeout: 0s\n", "environments.production.verifyTimeout must be more than 0"},
+		{"sandbox", nil, "environments:\n  production:\n    sandbox: localhost:8080\n", `environments.production.sandbox: "localhost:8080" is not an http(s) URL`},
 		{"live check empty command", nil, "environments:\n  production:\n    liveChecks: {publishing-api: []}\n", "environments.production.liveChecks.publishing-api: want \"builtin\" or a command as a list of strings, not a list"},
 	}
 	for _, c := range cases {
