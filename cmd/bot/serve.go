@@ -24,11 +24,10 @@ import (
 
 // routerDeps is what the Slack surface is built from.
 type routerDeps struct {
-	Config *Config
-	Slack  *slackint.Client
-	Dedup  commands.Deduper
-	Self   *slackapi.AuthTestResponse
-	Log    *slog.Logger
+	Slack *slackint.Client
+	Dedup commands.Deduper
+	Self  *slackapi.AuthTestResponse
+	Log   *slog.Logger
 	// Bot is the rotation surface: alerts, offers, gates, /rotate-token.
 	Bot *commands.Bot
 }
@@ -142,7 +141,7 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*ap
 	if err != nil {
 		return nil, fmt.Errorf("slack surface: %w", err)
 	}
-	router := buildRouter(routerDeps{Config: cfg, Slack: client, Dedup: store, Self: self, Log: log, Bot: bot})
+	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot})
 	a.runner = slackint.NewRunner(client, router, slackint.RunnerConfig{Logger: log})
 
 	a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
