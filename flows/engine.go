@@ -177,6 +177,7 @@ func (e *Engine) Sweep(ctx context.Context) error {
 	runs, err := e.store.ActiveRuns(ctx)
 	if err == nil {
 		e.reconcileLost(ctx, runs)
+		e.countActive(runs)
 	}
 	for _, r := range runs {
 		e.remember(r)
@@ -189,6 +190,24 @@ func (e *Engine) Sweep(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// countActive reports how many runs are active, per environment and
+// phase, zeros included so that a gauge falls back when runs end.
+func (e *Engine) countActive(runs []*Run) {
+	type k struct {
+		env   string
+		phase Phase
+	}
+	n := map[k]int{}
+	for _, r := range runs {
+		n[k{r.Key.Environment, r.Phase}]++
+	}
+	for _, env := range e.policy.EnvironmentNames() {
+		for _, p := range []Phase{PhaseRunning, PhaseWaiting, PhasePaused} {
+			e.obs.Active(env, p, n[k{env, p}])
+		}
+	}
 }
 
 // needsDrive: the run has a step to execute, or its thread is behind it

@@ -10,9 +10,10 @@ import (
 
 // observer turns the engine's events into Prometheus metrics.
 type observer struct {
-	runs  *prometheus.HistogramVec
-	steps *prometheus.HistogramVec
-	gates *prometheus.HistogramVec
+	runs   *prometheus.HistogramVec
+	steps  *prometheus.HistogramVec
+	gates  *prometheus.HistogramVec
+	active *prometheus.GaugeVec
 }
 
 func newObserver(reg prometheus.Registerer) *observer {
@@ -32,8 +33,12 @@ func newObserver(reg prometheus.Registerer) *observer {
 			Help:    "Gates passed, by environment and gate, and how long each waited for its click.",
 			Buckets: []float64{10, 30, 60, 300, 900, 1800, 3600, 4 * 3600, 24 * 3600},
 		}, []string{"environment", "gate"}),
+		active: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signon_token_bot_active_runs",
+			Help: "Active runs by environment and phase (running, waiting at a gate, paused on an error), as of the last sweep.",
+		}, []string{"environment", "phase"}),
 	}
-	reg.MustRegister(o.runs, o.steps, o.gates)
+	reg.MustRegister(o.runs, o.steps, o.gates, o.active)
 	return o
 }
 
@@ -51,6 +56,10 @@ func (o *observer) StepDone(env string, step flows.Step, ok bool, d time.Duratio
 
 func (o *observer) GatePassed(env string, gate flows.GateKind, waited time.Duration) {
 	o.gates.WithLabelValues(env, string(gate)).Observe(waited.Seconds())
+}
+
+func (o *observer) Active(env string, phase flows.Phase, n int) {
+	o.active.WithLabelValues(env, string(phase)).Set(float64(n))
 }
 
 var _ flows.Observer = (*observer)(nil)

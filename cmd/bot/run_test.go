@@ -170,6 +170,7 @@ func TestBotServesHelpAndSurvivesDisconnects(t *testing.T) {
 		`signon_token_bot_slack_api_calls_total{method="auth.test",outcome="ok"} 1`,
 		`signon_token_bot_slack_api_calls_total{method="response_url",outcome="ok"} 3`,
 		"signon_token_bot_slack_ack_seconds_count",
+		`signon_token_bot_redis_errors_total{kind="network"}`,
 		"go_goroutines",
 	} {
 		if !strings.Contains(metrics, want) {

@@ -87,6 +87,8 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*ap
 	if err != nil {
 		return nil, fmt.Errorf("redis client: %w", err)
 	}
+	rdb.AddHook(newRedisErrors(reg))
+	redisLogOnce.Do(func() { redis.SetLogger(redisLog{log: log}) })
 	a := &app{log: log, rdb: rdb}
 	ok := false
 	defer func() {
