@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,43 +45,60 @@ type node struct {
 	log    *logBuffer
 }
 
-// startNode starts a server on a free loopback port. Another process may
-// take the port between choosing and binding it, so a bind failure is
-// retried on a new port.
+// startNode starts a server on a free loopback port for a test, which
+// kills it when it ends.
 func startNode(t testing.TB, bin, dir string, extra []string) *node {
 	t.Helper()
 	n := &node{bin: bin, dir: dir, extra: extra}
 	t.Cleanup(func() { n.kill(t) })
+	if err := n.first(); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+	return n
+}
+
+// first launches the server on a free loopback port. Another process may
+// take the port between choosing and binding it, so a bind failure is
+// retried on a new port.
+func (n *node) first() error {
 	for attempt := 1; ; attempt++ {
-		n.addr = freeAddr(t)
-		err := n.launch()
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		n.addr = addr
+		err = n.launch()
 		if err == nil {
-			return n
+			return nil
 		}
 		if attempt == 3 || !strings.Contains(n.log.String(), "Address already in use") {
-			t.Fatalf("redistest: %v", err)
+			return err
 		}
 	}
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
+func freeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("redistest: find a free port: %v", err)
+		return "", fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().String(), nil
 }
 
 func (n *node) start(t testing.TB) {
 	t.Helper()
-	if n.running() {
-		t.Fatalf("redistest: start %s: already running", n.addr)
-	}
-	if err := n.launch(); err != nil {
+	if err := n.restart(); err != nil {
 		t.Fatalf("redistest: %v", err)
 	}
+}
+
+// restart starts the stopped server again on its address.
+func (n *node) restart() error {
+	if n.running() {
+		return fmt.Errorf("start %s: already running", n.addr)
+	}
+	return n.launch()
 }
 
 func (n *node) launch() error {
@@ -151,8 +169,14 @@ func (n *node) running() bool {
 // stop saves and shuts the server down, and waits until it has exited.
 func (n *node) stop(t testing.TB) {
 	t.Helper()
+	if err := n.shutdown(); err != nil {
+		t.Fatalf("redistest: %v", err)
+	}
+}
+
+func (n *node) shutdown() error {
 	if !n.running() {
-		t.Fatalf("redistest: stop %s: not running", n.addr)
+		return fmt.Errorf("stop %s: not running", n.addr)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
 	defer cancel()
@@ -165,11 +189,24 @@ func (n *node) stop(t testing.TB) {
 	case <-n.exited:
 	case <-ctx.Done():
 		n.killProcess()
-		t.Fatalf("redistest: %s did not shut down within %v\n%s", n.addr, readyTimeout, n.log.String())
+		return fmt.Errorf("%s did not shut down within %v\n%s", n.addr, readyTimeout, n.log.String())
 	}
 	if !n.cmd.ProcessState.Success() {
-		t.Fatalf("redistest: %s shut down with %v\n%s", n.addr, n.cmd.ProcessState, n.log.String())
+		return fmt.Errorf("%s shut down with %v\n%s", n.addr, n.cmd.ProcessState, n.log.String())
 	}
+	return nil
+}
+
+// lose kills the server without saving and deletes what it saved
+// before, so that it starts again empty.
+func (n *node) lose() error {
+	n.killProcess()
+	for _, f := range []string{"dump.rdb", "appendonly.aof", "appendonlydir"} {
+		if err := os.RemoveAll(filepath.Join(n.dir, f)); err != nil {
+			return fmt.Errorf("forget the data of %s: %w", n.addr, err)
+		}
+	}
+	return nil
 }
 
 // kill ends the process at the end of the test, showing its log if the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -64,5 +65,50 @@ func TestClusterServesEverySlot(t *testing.T) {
 	}
 	if len(owners) != 3 {
 		t.Fatalf("30 keys landed on %d nodes, want all 3", len(owners))
+	}
+}
+
+// TestProcess checks the harness's Redis: Stop and Start keep the data,
+// Lose and Start bring it back empty, on the same address each time.
+func TestProcess(t *testing.T) {
+	bin := os.Getenv(redistest.EnvServer)
+	if bin == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not set; run `make test`", redistest.EnvServer)
+		}
+		t.Skipf("%s is not set; run `make test`", redistest.EnvServer)
+	}
+	p, err := redistest.StartProcess(bin, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Kill()
+	ctx := context.Background()
+	c := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1})
+	defer c.Close()
+	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	addr := p.Addr()
+	if err := p.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if p.Running() || c.Get(ctx, "k").Err() == nil {
+		t.Fatal("the stopped server still answers")
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Get(ctx, "k").Result(); err != nil || got != "v" || p.Addr() != addr {
+		t.Fatalf("after Stop and Start: GET k = %q, %v on %s; want v on %s", got, err, p.Addr(), addr)
+	}
+	if err := p.Lose(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, "k").Err(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("after Lose and Start: GET k: %v, want redis.Nil", err)
 	}
 }
