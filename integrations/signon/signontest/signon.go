@@ -203,6 +203,7 @@ func (s *Signon) AddToken(email, applicationName string, created time.Time, life
 func (s *Signon) addToken(u *user, a *app, created time.Time, life time.Duration) *tok {
 	s.nextID++
 	t := &tok{id: s.nextID, user: u.id, app: a.id, secret: token.Generate(), created: created, life: life}
+	recordToken(t.secret)
 	s.tokens = append(s.tokens, t)
 	return t
 }
