@@ -52,7 +52,7 @@ func TestSecretNeverPrints(t *testing.T) {
 }
 
 func TestFingerprints(t *testing.T) {
-	s := token.NewSecret("4B6bVr9x0mR8dQe2Zt7Lw1Ky3Hn5Jp-Uc_Fa0Sg6Di4")
+	s := token.NewSecret(token.Generate().Reveal())
 	fp := s.Fingerprint()
 	if len(fp) != token.FingerprintLen || fp != token.FingerprintOf(s.Reveal()) {
 		t.Fatalf("fingerprint %q", fp)
