@@ -1,14 +1,220 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/integrations/sandbox/scenario"
+	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
+	"github.com/alphagov/signon-token-bot/state"
 )
 
-// demo will run the bot against the fake Slack, Signon and cluster and
-// print the story of a rotation. Until then it says so.
-func demo(_ context.Context, stdout io.Writer) error {
-	_, err := fmt.Fprintln(stdout, "demo: not yet built")
-	return err
+const demoUsage = `Usage: bot demo [-scenario NAME] [-interactive] [-list]
+
+Runs the bot, wired as serve wires it, against a fake Slack, a Signon
+double and a cluster stand-in on loopback, with Redis at REDIS_URL or an
+embedded one; plays a scenario and prints its Slack thread, its audit
+trail and whether it played out as designed.
+
+`
+
+// demoStart is when every demo begins, so that its thread reads the same
+// on every run: the demo's clock starts here and runs at the wall
+// clock's pace.
+var demoStart = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+
+// demoClock is the wall clock moved to demoStart.
+type demoClock struct{ began time.Time }
+
+func (c demoClock) Now() time.Time { return demoStart.Add(time.Since(c.began)).UTC() }
+
+// demo plays a scenario against the real bot and reports on it: nil when
+// it played out as designed.
+func demo(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, demoUsage)
+		fs.PrintDefaults()
+	}
+	name := fs.String("scenario", scenario.Alert, "the scenario to play (-list names them)")
+	list := fs.Bool("list", false, "list the scenarios and exit")
+	interactive := fs.Bool("interactive", false, "press the buttons yourself, as Alice or Bob")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return fmt.Errorf("demo: %w", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("demo: unexpected argument %q", fs.Arg(0))
+	}
+	if *list {
+		for _, s := range scenario.List() {
+			fmt.Fprintf(stdout, "%-15s %s\n", s.Name, s.Summary)
+		}
+		return nil
+	}
+
+	clock := demoClock{began: time.Now()}
+	world, err := scenario.New(*name, clock)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	sb, err := startSandbox(ctx, world, getenv("REDIS_URL"), clock)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	defer sb.close()
+
+	out := &screen{world: world, w: stdout}
+	began := time.Now()
+	if *interactive {
+		err = playInteractive(ctx, sb.driver, bufio.NewScanner(stdin), out)
+	} else {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = sb.driver.Play(pctx)
+		cancel()
+	}
+	took := time.Since(began).Round(10 * time.Millisecond)
+	return sb.report(ctx, out, err, took, stderr)
+}
+
+// demoBot is the bot and everything it talks to, in this process.
+type demoBot struct {
+	world  *scenario.World
+	fake   *slacktest.Server
+	mini   *miniredis.Miniredis
+	redis  string
+	prefix string
+	app    *app
+	store  *state.Store
+	driver *scenario.Driver
+	logs   *lockedBuffer
+	stop   context.CancelFunc
+	done   chan error
+}
+
+// startSandbox starts the fake Slack, Redis unless redisURL names one, and
+// the bot, assembled as serve assembles it but given the scenario's
+// backends and the demo's clock; it returns once the bot is connected.
+func startSandbox(ctx context.Context, world *scenario.World, redisURL string, clock flows.Clock) (*demoBot, error) {
+	sb := &demoBot{world: world, logs: &lockedBuffer{}, redis: "REDIS_URL", prefix: "demo"}
+	sb.fake = &slacktest.Server{Now: clock.Now, Logf: func(string, ...any) {}}
+	world.Setup(sb.fake)
+	ok := false
+	defer func() {
+		if !ok {
+			sb.close()
+		}
+	}()
+	if redisURL == "" {
+		m, err := miniredis.Run()
+		if err != nil {
+			return nil, fmt.Errorf("start an embedded Redis: %w", err)
+		}
+		sb.mini, sb.redis, redisURL = m, "embedded (miniredis)", "redis://"+m.Addr()
+	} else {
+		// A shared Redis may hold an earlier demo's keys, whose alert had
+		// the same ts: start afresh under a prefix of our own.
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		sb.prefix = "demo-" + hex.EncodeToString(b)
+	}
+	cfg, err := demoConfig(sb.fake, redisURL, sb.prefix)
+	if err != nil {
+		return nil, err
+	}
+	log := slog.New(slog.NewJSONHandler(sb.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	sb.app, err = assemble(ctx, cfg, log, wiring{Envs: world.Envs(), Clock: clock})
+	if err != nil {
+		return nil, fmt.Errorf("assemble the bot: %w", err)
+	}
+	sb.store, err = state.New(sb.app.rdb, state.Options{Prefix: cfg.StatePrefix, Retention: cfg.Retention})
+	if err != nil {
+		sb.app.close()
+		return nil, fmt.Errorf("read the bot's state: %w", err)
+	}
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	sb.stop, sb.done = stop, make(chan error, 1)
+	go func() { sb.done <- sb.app.run(runCtx) }()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sb.fake.WaitConnected(cctx, 1); err != nil {
+		return nil, fmt.Errorf("the bot did not connect to the fake Slack: %w", err)
+	}
+	sb.driver = scenario.NewDriver(world, sb.fake, sb.store)
+	ok = true
+	return sb, nil
+}
+
+// demoConfig is the bot's configuration for the sandbox: GOV.UK's
+// defaults, the scenario's alert channel, and Alice and Bob as starters
+// (and so approvers) in production.
+func demoConfig(fake *slacktest.Server, redisURL, prefix string) (*Config, error) {
+	cfg := defaultConfig()
+	cfg.Slack = SlackConfig{AppToken: fake.AppToken, BotToken: fake.BotToken, APIURL: fake.URL()}
+	cfg.Redis = RedisConfig{URL: redisURL}
+	cfg.StatePrefix = prefix
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.AlertChannels = []string{scenario.Channel}
+	cfg.Retention = time.Hour
+	prod := defaultEnvironment(scenario.Environment)
+	prod.Starters = Principals{Users: []string{scenario.Alice.ID, scenario.Bob.ID}}
+	cfg.Environments = map[string]Environment{scenario.Environment: prod, flows.Staging: defaultEnvironment(flows.Staging)}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("the demo's configuration: %w", err)
+	}
+	return &cfg, nil
+}
+
+// halt stops the bot and waits for it.
+func (sb *demoBot) halt() error {
+	if sb.stop == nil {
+		return nil
+	}
+	sb.stop()
+	sb.stop = nil
+	return <-sb.done
+}
+
+func (sb *demoBot) close() {
+	if err := sb.halt(); err != nil {
+		fmt.Fprintf(sb.logs, "stopping the bot: %v\n", err)
+	}
+	sb.fake.Close()
+	if sb.mini != nil {
+		sb.mini.Close()
+	}
+}
+
+// lockedBuffer collects the bot's log, which many goroutines write.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

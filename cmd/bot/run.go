@@ -19,7 +19,8 @@ const usage = `Usage: bot [-config file.yaml] [command]
 
 Commands:
   serve          run the bot (the default)
-  demo           run a rotation against fakes and print its Slack thread
+  demo           run the bot against fakes on loopback and print the Slack
+                 thread of a rotation (bot demo -h lists its flags)
   parse-alert    read one Slack message as JSON on stdin and print what the
                  bot reads in it (is it the alert, which tokens, ...)
   check-config   validate the configuration and exit
@@ -44,6 +45,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	cmd := "serve"
 	if fs.NArg() > 0 {
 		cmd = fs.Arg(0)
+		if cmd == "demo" {
+			// The demo has flags of its own and needs no configuration.
+			return demo(ctx, fs.Args()[1:], getenv, stdin, stdout, stderr)
+		}
 		// Flags may follow the command too: bot check-config -config x.yaml.
 		if err := fs.Parse(fs.Args()[1:]); err != nil {
 			return err
@@ -57,8 +62,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "version":
 		_, err := fmt.Fprintf(stdout, "signon-token-bot %s (%s)\n", version, runtime.Version())
 		return err
-	case "demo":
-		return demo(ctx, stdout)
 	case "parse-alert":
 		return parseAlert(stdin, stdout)
 	case "check-config":

@@ -209,7 +209,7 @@ func TestSubcommands(t *testing.T) {
 		wantErr string
 	}{
 		{args: []string{"version"}, wantOut: "signon-token-bot dev ("},
-		{args: []string{"demo"}, wantOut: "demo: not yet built\n"},
+		{args: []string{"demo", "-list"}, wantOut: "alert "},
 		{args: []string{"check-config"}, env: validEnv(), wantOut: "configuration is valid\nconfig file: none (GOV.UK defaults)\n"},
 		{args: []string{"check-config"}, env: map[string]string{"SLACK_APP_TOKEN": "nope"}, wantErr: "SLACK_APP_TOKEN must start with xapp-"},
 		{args: []string{"-config", "/nonexistent.yaml", "check-config"}, env: validEnv(), wantErr: "-config: open /nonexistent.yaml: no such file or directory"},

@@ -1,0 +1,270 @@
+package scenario
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
+)
+
+// Records is what a Driver reads of the bot's state: the offer that
+// answered the alert, and the runs started from it. *state.Store has both,
+// so the bot may run in this process or another.
+type Records interface {
+	OfferForAlert(ctx context.Context, channel, ts string) (*flows.Offer, error)
+	Run(ctx context.Context, id string) (*flows.Run, error)
+}
+
+// Driver plays a World through the fake Slack the bot is connected to, as
+// the people in the channel would: it posts the alert, and presses buttons
+// once the bot has settled.
+type Driver struct {
+	World   *World
+	Slack   *slacktest.Server
+	Records Records
+
+	alertTS string
+	clicks  []*slacktest.Delivery
+}
+
+// NewDriver returns a Driver. The fake must have been set up with
+// w.Setup and the bot connected to it.
+func NewDriver(w *World, fake *slacktest.Server, r Records) *Driver {
+	return &Driver{World: w, Slack: fake, Records: r}
+}
+
+// AlertTS is the alert message's ts: the thread everything happens in.
+func (d *Driver) AlertTS() string { return d.alertTS }
+
+// Transcript is the alert's thread as people read it.
+func (d *Driver) Transcript() string { return d.Slack.Transcript(Channel, d.alertTS) }
+
+// Clicks are the button presses so far, with what the bot posted to their
+// response_urls.
+func (d *Driver) Clicks() []*slacktest.Delivery { return d.clicks }
+
+// Play posts the alert and presses the script's buttons, each once the
+// bot has settled, and waits for the bot to settle after the last.
+func (d *Driver) Play(ctx context.Context) error {
+	if err := d.SendAlert(ctx); err != nil {
+		return err
+	}
+	for _, p := range d.World.Script {
+		c, ok := d.find(p.Button)
+		if !ok {
+			return fmt.Errorf("%s: there is no [%s] button for %s to press in the thread:\n%s", d.World.Name, p.Button, p.User.Name, d.Transcript())
+		}
+		if _, err := d.Press(ctx, p.User, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SendAlert posts the scenario's alert in the channel, as Alertmanager's
+// webhook does, and waits until the bot has answered it in its thread.
+func (d *Driver) SendAlert(ctx context.Context) error {
+	d.Slack.SendMessage(slacktest.AlertmanagerMessage(Channel, d.World.Alert))
+	roots := d.Slack.History(Channel, "")
+	if len(roots) == 0 {
+		return errors.New("the fake Slack did not keep the alert")
+	}
+	d.alertTS = roots[len(roots)-1].TS
+	return d.until(ctx, "the bot's answer to the alert", func() (bool, error) {
+		o, err := d.Records.OfferForAlert(ctx, Channel, d.alertTS)
+		if errors.Is(err, flows.ErrOfferNotFound) {
+			return false, nil
+		}
+		if err != nil || len(o.Messages) == 0 {
+			return false, err
+		}
+		for _, ts := range o.Messages {
+			if _, ok := d.Slack.Message(Channel, ts, ""); !ok {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+}
+
+// Choice is a button in the alert's thread that anyone in the channel can
+// press.
+type Choice struct {
+	MessageTS string
+	Button    slacktest.Button
+	// About is the first line of the text the button belongs to.
+	About string
+}
+
+// Choices lists the thread's buttons in the order people see them.
+func (d *Driver) Choices() []Choice {
+	var out []Choice
+	for _, m := range d.Slack.Thread(Channel, d.alertTS, "") {
+		var blocks []map[string]any
+		if json.Unmarshal(m.BlocksJSON, &blocks) != nil {
+			continue
+		}
+		buttons := m.Buttons()
+		about := ""
+		for _, b := range blocks {
+			if t, ok := b["text"].(map[string]any); ok && b["type"] == "section" {
+				about, _, _ = strings.Cut(fmt.Sprint(t["text"]), "\n")
+			}
+			for _, el := range elements(b) {
+				if el["type"] != "button" || len(buttons) == 0 {
+					continue
+				}
+				out = append(out, Choice{MessageTS: m.TS, Button: buttons[0], About: about})
+				buttons = buttons[1:]
+			}
+		}
+	}
+	return out
+}
+
+// elements are a block's interactive elements, as Message.Buttons walks
+// them: an actions block's, or a section's accessory.
+func elements(b map[string]any) []map[string]any {
+	var els []any
+	switch b["type"] {
+	case "actions":
+		els, _ = b["elements"].([]any)
+	case "section":
+		if acc, ok := b["accessory"]; ok {
+			els = []any{acc}
+		}
+	}
+	var out []map[string]any
+	for _, e := range els {
+		if m, ok := e.(map[string]any); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (d *Driver) find(text string) (Choice, bool) {
+	for _, c := range d.Choices() {
+		if c.Button.Text == text {
+			return c, true
+		}
+	}
+	return Choice{}, false
+}
+
+// Press clicks c as who and waits until the bot has answered the click
+// (the button went, a private answer came, or a modal was filled in) and
+// then until it has settled.
+func (d *Driver) Press(ctx context.Context, who Person, c Choice) (*slacktest.Delivery, error) {
+	what := fmt.Sprintf("%s's click on [%s]", who.Name, c.Button.Text)
+	updates := len(d.Slack.Calls("views.update"))
+	dl := d.Slack.Click(slacktest.BlockAction{User: who.ID, Channel: Channel, MessageTS: c.MessageTS, ActionID: c.Button.ActionID})
+	d.clicks = append(d.clicks, dl)
+	if _, err := dl.WaitAck(ctx); err != nil {
+		return dl, fmt.Errorf("%s: %w", what, err)
+	}
+	err := d.until(ctx, "the bot's answer to "+what, func() (bool, error) {
+		if len(dl.Responses()) > 0 || len(d.Slack.Calls("views.update")) > updates {
+			return true, nil
+		}
+		m, ok := d.Slack.Message(Channel, c.MessageTS, who.ID)
+		if !ok {
+			return true, nil
+		}
+		for _, b := range m.Buttons() {
+			if b.ActionID == c.Button.ActionID {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return dl, err
+	}
+	return dl, d.Settle(ctx)
+}
+
+// Runs are the runs started from the alert's offer, in its order.
+func (d *Driver) Runs(ctx context.Context) ([]*flows.Run, error) {
+	o, err := d.Records.OfferForAlert(ctx, Channel, d.alertTS)
+	if err != nil {
+		return nil, fmt.Errorf("the offer of alert %s: %w", d.alertTS, err)
+	}
+	var runs []*flows.Run
+	for _, it := range o.Items {
+		if it.RunID == "" {
+			continue
+		}
+		r, err := d.Records.Run(ctx, it.RunID)
+		if err != nil {
+			return nil, fmt.Errorf("run %s: %w", it.RunID, err)
+		}
+		runs = append(runs, r)
+	}
+	return runs, nil
+}
+
+// Settle waits until every run started from the alert waits for a click,
+// is paused or has ended, and its thread in Slack shows so.
+func (d *Driver) Settle(ctx context.Context) error {
+	var where []string
+	err := d.until(ctx, "the runs to settle", func() (bool, error) {
+		runs, err := d.Runs(ctx)
+		if err != nil {
+			return false, err
+		}
+		where = where[:0]
+		settled := true
+		for _, r := range runs {
+			if r.Phase == flows.PhaseRunning || !posted(r) {
+				settled = false
+				where = append(where, fmt.Sprintf("run %s %s at %s", r.ID, r.Phase, r.Step))
+			}
+		}
+		return settled, nil
+	})
+	if err != nil && len(where) > 0 {
+		return fmt.Errorf("%w (%s)", err, strings.Join(where, "; "))
+	}
+	return err
+}
+
+// posted: Slack shows every post of the run and its status message.
+func posted(r *flows.Run) bool {
+	if _, ok := r.Receipts[flows.StatusPostID]; !ok {
+		return false
+	}
+	for _, p := range r.Posts {
+		if _, ok := r.Receipts[p.ID]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// until polls cond until it holds, fails, or ctx ends: what it waits for
+// lives in the bot, the fake Slack and Redis, which have no common
+// signal.
+func (d *Driver) until(ctx context.Context, what string, cond func() (bool, error)) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for {
+		ok, err := cond()
+		if err != nil {
+			return fmt.Errorf("%s: waiting for %s: %w", d.World.Name, what, err)
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: waiting for %s: %w", d.World.Name, what, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
