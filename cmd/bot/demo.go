@@ -90,7 +90,7 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdin 
 		cancel()
 	}
 	took := time.Since(began).Round(10 * time.Millisecond)
-	return sb.report(ctx, out, err, took, stderr)
+	return sb.report(ctx, out, err, !*interactive, took, stderr)
 }
 
 // demoBot is the bot and everything it talks to, in this process.
@@ -112,7 +112,7 @@ type demoBot struct {
 // the bot, assembled as serve assembles it but given the scenario's
 // backends and the demo's clock; it returns once the bot is connected.
 func startSandbox(ctx context.Context, world *scenario.World, redisURL string, clock flows.Clock) (*demoBot, error) {
-	sb := &demoBot{world: world, logs: &lockedBuffer{}, redis: "REDIS_URL", prefix: "demo"}
+	sb := &demoBot{world: world, logs: &lockedBuffer{}, prefix: "demo"}
 	sb.fake = &slacktest.Server{Now: clock.Now, Logf: func(string, ...any) {}}
 	world.Setup(sb.fake)
 	ok := false
@@ -133,6 +133,7 @@ func startSandbox(ctx context.Context, world *scenario.World, redisURL string, c
 		b := make([]byte, 4)
 		_, _ = rand.Read(b)
 		sb.prefix = "demo-" + hex.EncodeToString(b)
+		sb.redis = "REDIS_URL, keys under " + sb.prefix + " that expire within the hour"
 	}
 	cfg, err := demoConfig(sb.fake, redisURL, sb.prefix)
 	if err != nil {

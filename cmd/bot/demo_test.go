@@ -146,7 +146,7 @@ func TestDemoOnRealRedis(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s\n%s", err, out, errOut)
 	}
-	inOrder(t, out, "Redis: REDIS_URL.", "PASS grouped:")
+	inOrder(t, out, "Redis: REDIS_URL, keys under demo-", "that expire within the hour.", "PASS grouped:")
 	keys, err := redis.Client().Keys(context.Background(), "*").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -191,8 +191,9 @@ func TestDemoSaysWhatDiffered(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 	inOrder(t, out, "💤 Ignored by @bob", "FAIL alert: did not play out as designed")
-	if !strings.Contains(errOut, "The bot's log") {
-		t.Errorf("no log on failure; stderr:\n%s", errOut)
+	// A person's choice, not a fault of the bot's: its log stays out.
+	if strings.Contains(errOut, "The bot's log") {
+		t.Errorf("stderr:\n%s", errOut)
 	}
 }
 

@@ -59,7 +59,10 @@ func leaks(w *scenario.World, where string, texts ...string) error {
 // became of each token and a one-line result, once everything the bot
 // logged and sent to Slack has been checked for tokens. It returns nil
 // only if the scenario played out as designed.
-func (sb *demoBot) report(ctx context.Context, out *screen, played error, took time.Duration, stderr io.Writer) error {
+// The bot's log goes to stderr when the play failed, or when a scripted
+// play differed from the design; a person who stopped early is only told
+// what is left undone.
+func (sb *demoBot) report(ctx context.Context, out *screen, played error, scripted bool, took time.Duration, stderr io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	w, d := sb.world, sb.driver
@@ -131,7 +134,9 @@ func (sb *demoBot) report(ctx context.Context, out *screen, played error, took t
 	if len(problems) == 0 {
 		return nil
 	}
-	fmt.Fprintf(stderr, "The bot's log (the last lines):\n%s", tail(logs, 40))
+	if played != nil || scripted {
+		fmt.Fprintf(stderr, "The bot's log (the last lines):\n%s", tail(logs, 40))
+	}
 	return errors.Join(problems...)
 }
 

@@ -42,7 +42,14 @@ func (w *World) Check(runs []*flows.Run, fake *slacktest.Server) ([]string, erro
 		r := runs[i]
 		seen[r.ID] = true
 		if r.Mode != e.mode || r.Phase != e.phase {
-			bad("%s: run %s is a %s run that ended %s (%s), want a %s run that ends %s", label, r.ID, r.Mode, r.Phase, r.Reason, e.mode, e.phase)
+			now := fmt.Sprintf("is %s at %s", r.Phase, r.Step)
+			if r.Ended() {
+				now = "ended " + string(r.Phase)
+			}
+			if r.Reason != "" {
+				now += " (" + r.Reason + ")"
+			}
+			bad("%s: run %s is a %s run that %s, want a %s run that ends %s", label, r.ID, r.Mode, now, e.mode, e.phase)
 		}
 		got, err := w.Signon.Tokens(context.Background(), e.email, e.app)
 		if err != nil {
