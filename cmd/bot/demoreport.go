@@ -166,13 +166,16 @@ func who(id string) string {
 }
 
 var (
-	mention = regexp.MustCompile(`<@([UW][A-Z0-9]+)>`)
-	link    = regexp.MustCompile(`<(https?://[^|>]+)(?:\|([^>]*))?>`)
+	mention    = regexp.MustCompile(`<@([UW][A-Z0-9]+)>`)
+	link       = regexp.MustCompile(`<(https?://[^|>]+)(?:\|([^>]*))?>`)
+	blankLines = regexp.MustCompile(`\n([ \t]*\n)+`)
 )
 
 // readable turns Slack's mrkdwn in a transcript into what a person sees:
-// names for mentions, link labels for links, & < > unescaped.
+// names for mentions, link labels for links, & < > unescaped, emoji, and
+// a run of blank lines (Alertmanager's template leaves four) as one.
 func readable(s string) string {
+	s = blankLines.ReplaceAllString(s, "\n\n")
 	s = mention.ReplaceAllStringFunc(s, func(m string) string { return "@" + who(mention.FindStringSubmatch(m)[1]) })
 	s = link.ReplaceAllStringFunc(s, func(m string) string {
 		g := link.FindStringSubmatch(m)
