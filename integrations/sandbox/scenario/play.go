@@ -44,10 +44,6 @@ func (d *Driver) AlertTS() string { return d.alertTS }
 // Transcript is the alert's thread as people read it.
 func (d *Driver) Transcript() string { return d.Slack.Transcript(Channel, d.alertTS) }
 
-// Clicks are the button presses so far, with what the bot posted to their
-// response_urls.
-func (d *Driver) Clicks() []*slacktest.Delivery { return d.clicks }
-
 // Play posts the alert and presses the script's buttons, each once the
 // bot has settled, and waits for the bot to settle after the last.
 func (d *Driver) Play(ctx context.Context) error {
