@@ -71,8 +71,8 @@ type Engine struct {
 	changed chan struct{} // closed and replaced on every save
 	// known is this replica's last view of each active run, so that a run
 	// the store loses (Redis restarted empty) can still be reported.
-	known map[string]*Run
-	drives  sync.WaitGroup
+	known  map[string]*Run
+	drives sync.WaitGroup
 }
 
 // New checks the configuration and builds an Engine. Call Run to start it.
