@@ -232,12 +232,12 @@ func (e *Engine) rollback(ctx context.Context, run *Run) error {
 				return err
 			}
 		}
-		_, err := e.envs[run.Key.Environment].Signon.Revoke(ctx, RevokeRequest{Email: run.Key.APIUser, Application: run.ApplicationName, TokenID: run.NewToken.ID, Initiator: e.email(ctx, run.StartedBy)})
+		_, err := e.envs[run.Key.Environment].Signon.Revoke(ctx, RevokeRequest{Email: run.Key.APIUser, Application: run.ApplicationName, TokenID: run.NewToken.ID, Initiator: e.email(ctx, run.rolledBackBy())})
 		if err != nil && !errors.Is(err, ErrAlreadyRevoked) {
 			return fmt.Errorf("revoke the new token %d: %w", run.NewToken.ID, err)
 		}
 		run.completeIntent(EffectRevokeNew, target, "revoked", e.clock.Now())
-		e.audit(ctx, run, "bot", "revoke-new", "ok", "token "+target)
+		e.audit(ctx, run, run.rolledBackBy(), "revoke-new", "ok", "token "+target)
 		if err := e.save(ctx, run); err != nil {
 			return err
 		}
@@ -296,6 +296,16 @@ func (e *Engine) resync(ctx context.Context, run *Run) ([]string, error) {
 		return []string{fmt.Sprintf("Synced again: Secret %s holds the old token (fingerprint %s) once more; Reloader rolls its consumers back.", Code(run.SecretName), Code(st.Fingerprint.Short()))}, nil
 	}
 	return []string{fmt.Sprintf("Synced again, but Secret %s holds fingerprint %s: check it.", Code(run.SecretName), Code(st.Fingerprint.Short()))}, nil
+}
+
+// rolledBackBy is who asked for the rollback.
+func (r *Run) rolledBackBy() string {
+	for i := len(r.Approvals) - 1; i >= 0; i-- {
+		if r.Approvals[i].Action == ActionRollback {
+			return r.Approvals[i].User
+		}
+	}
+	return r.StartedBy
 }
 
 func gateKind(g *Gate) string {

@@ -102,7 +102,7 @@ func TestRotateInternalConsumer(t *testing.T) {
 	for _, a := range trail {
 		actions = append(actions, a.Actor+":"+a.Action+":"+a.Outcome)
 	}
-	want := "U0ALICE:start:ok U0ALICE:issue:ok U0MALLORY:approve:denied U0ALICE:approve:ok bot:sync:ok bot:verify:ok U0ALICE:approve:denied U0BOB:approve:ok U0ALICE:revoke:ok bot:end:done"
+	want := "U0ALICE:start:ok U0ALICE:issue:ok U0MALLORY:approve:denied U0ALICE:approve:ok bot:sync:ok bot:verify:ok U0ALICE:approve:denied U0BOB:approve:ok U0BOB:revoke:ok bot:end:done"
 	if got := strings.Join(actions, " "); got != want {
 		t.Errorf("audit trail:\n got %s\nwant %s", got, want)
 	}

@@ -186,7 +186,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (*Run, error) {
 		return nil, fmt.Errorf("%w: %s", ErrSuspended, a.Error)
 	}
 	if req.Mode == ModeRevokeDisused && !a.Disused {
-		return nil, fmt.Errorf("%w: the application used this token %s ago, so it is not disused; rotate it instead", ErrBadInput, roundAgo(e.clock.Now().Sub(a.LastSyncedAt)))
+		return nil, fmt.Errorf("%w: the application used this token %s ago, so it is not disused; rotate it instead", ErrBadInput, Span(e.clock.Now().Sub(a.LastSyncedAt)))
 	}
 	if req.Mode == ModeRevokeDisused && a.Current == nil {
 		return nil, fmt.Errorf("%w: there is no unrevoked token to revoke", ErrBadInput)
@@ -260,13 +260,18 @@ func describe(err error) string {
 	return err.Error()
 }
 
-func roundAgo(d time.Duration) string {
+// Span says a duration in words, to the unit that matters: "45
+// minutes", "1 hour", "3 days".
+func Span(d time.Duration) string {
+	n, unit := int(d.Minutes()), "minute"
 	switch {
 	case d >= 48*time.Hour:
-		return fmt.Sprintf("%d days", int(d.Hours()/24))
-	case d >= 2*time.Hour:
-		return fmt.Sprintf("%d hours", int(d.Hours()))
-	default:
-		return fmt.Sprintf("%d minutes", int(d.Minutes()))
+		n, unit = int(d.Hours()/24), "day"
+	case d >= time.Hour:
+		n, unit = int(d.Hours()), "hour"
 	}
+	if n == 1 {
+		return "1 " + unit
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
 }

@@ -139,7 +139,7 @@ func (e *Engine) issue(ctx context.Context, run *Run) error {
 	run.mark(StepIssue, StepOK, fmt.Sprintf("token #%d", t.ID), now)
 	lines := []string{
 		fmt.Sprintf("New %s.", describeToken(t)),
-		"Signon records the change as " + initiatorText(run.Initiator) + ".",
+		"Signon records the change as " + initiatorText(run.Initiator, run.StartedBy) + ".",
 	}
 	if issued.Existing {
 		lines = append(lines, "Signon already had the token this run asked for before a restart; no second token was made.")
@@ -393,7 +393,9 @@ func (e *Engine) revoke(ctx context.Context, run *Run) error {
 		return fmt.Errorf("refusing to revoke: the new token has not been verified in every consumer")
 	}
 	sn := e.envs[run.Key.Environment].Signon
-	initiator := e.email(ctx, run.StartedBy)
+	// The revoke is the decision of whoever confirmed it.
+	actor := run.decidedBy(GateRevoke, GateRevokeDisused)
+	initiator := e.email(ctx, actor)
 	var lines []string
 	for _, t := range run.OldTokens {
 		target := strconv.FormatInt(t.ID, 10)
@@ -418,13 +420,13 @@ func (e *Engine) revoke(ctx context.Context, run *Run) error {
 			lines = append(lines, fmt.Sprintf("Revoked token #%d (fingerprint %s).", t.ID, Code(t.Fingerprint.Short())))
 		}
 		run.completeIntent(EffectRevoke, target, "revoked", e.clock.Now())
-		e.audit(ctx, run, run.StartedBy, "revoke", "ok", "token "+target)
+		e.audit(ctx, run, actor, "revoke", "ok", "token "+target)
 		if err := e.save(ctx, run); err != nil {
 			return err
 		}
 	}
 	now := e.clock.Now()
-	lines = append(lines, "Signon records the change as "+initiatorText(run.Initiator)+".")
+	lines = append(lines, "Signon records the change as "+initiatorText(run.Initiator, actor)+".")
 	run.mark(run.Step, StepOK, fmt.Sprintf("%d token(s)", len(run.OldTokens)), now)
 	run.post(Post{Step: run.Step, At: now, Title: "Revoked the old token", Lines: lines, Outcome: "ok"})
 	run.moveTo(StepDone, now)
@@ -620,17 +622,17 @@ func lastUsed(t, now time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
-	return fmt.Sprintf("%s (%s ago)", Date(t), roundAgo(now.Sub(t)))
+	return fmt.Sprintf("%s (%s ago)", Date(t), Span(now.Sub(t)))
 }
 
-func initiatorText(in Initiator) string {
+func initiatorText(in Initiator, actor string) string {
 	switch {
 	case in.Email == "":
 		return "no user"
 	case in.Service:
-		return "the bot's service identity " + in.Email + " (no Signon account matches the requester's Slack email)"
+		return "the bot's service identity " + in.Email + " (" + Mention(actor) + " has no Signon account under their Slack email)"
 	default:
-		return in.Email + " (the requester's own Signon account)"
+		return in.Email + " (" + Mention(actor) + "'s own Signon account)"
 	}
 }
 
@@ -671,9 +673,32 @@ func tokenState(run *Run) []string {
 func whoDidWhat(run *Run) []string {
 	lines := []string{"Started by " + Mention(run.StartedBy) + "."}
 	for _, a := range run.Approvals {
-		lines = append(lines, fmt.Sprintf("%s: %s by %s at %s.", gateName(a.Gate), a.Action, Mention(a.User), Date(a.At)))
+		lines = append(lines, fmt.Sprintf("%s: %s by %s at %s.", gateName(a.Gate), actionDone[a.Action], Mention(a.User), Date(a.At)))
 	}
 	return lines
+}
+
+// actionDone says what a click did, for the summary.
+var actionDone = map[Action]string{
+	ActionApprove:   "confirmed",
+	ActionCancel:    "cancelled",
+	ActionRetry:     "retried",
+	ActionRollback:  "rolled back",
+	ActionRestart:   "restart asked",
+	ActionReveal:    "revealed",
+	ActionDelivered: "delivery confirmed",
+	ActionReopen:    "asked again",
+}
+
+// decidedBy is who last approved one of the gates, else the starter.
+func (r *Run) decidedBy(kinds ...GateKind) string {
+	for i := len(r.Approvals) - 1; i >= 0; i-- {
+		a := r.Approvals[i]
+		if a.Action == ActionApprove && slices.Contains(kinds, a.Gate) {
+			return a.User
+		}
+	}
+	return r.StartedBy
 }
 
 func gateName(k GateKind) string {

@@ -72,7 +72,7 @@ func TestDemoScenarios(t *testing.T) {
 			"✅ *Rotation complete: Content Tagger → Email Alert API (production)*",
 			"Audit trail of run r-", "alice start ok rotate", "alice issue ok token", "alice approve ok sync",
 			"bot sync ok signon-sync-token-secrets-to-k8s-", "bot verify ok 1 pods, 1 live checks",
-			"bob approve ok revoke", "alice revoke ok token", "bot end done completed",
+			"bob approve ok revoke", "bob revoke ok token", "bot end done completed",
 			"Content Tagger → Email Alert API: old token #", "revoked; new token #", "live, in deploy/content-tagger",
 			"PASS alert: played out as designed in",
 		},
@@ -105,7 +105,7 @@ func TestDemoScenarios(t *testing.T) {
 			"❌ *Stopped at verify*", "Pod draft-collections-2-x7k2p (container app) holds fingerprint",
 			"The old token is still valid and untouched.", "🚫 Rolled back by @alice",
 			"⚠️ *Rolled back*", "Revoked the new token #", "holds the old token", "once more",
-			"bot verify paused Pod draft-collections", "alice rollback ok recover", "bot revoke-new ok token", "bot end rolled-back",
+			"bot verify paused Pod draft-collections", "alice rollback ok recover", "alice revoke-new ok token", "bot end rolled-back",
 			"still live, in deploy/collections and deploy/draft-collections", "PASS verify-failure:",
 		},
 		scenario.Disused: {

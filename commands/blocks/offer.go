@@ -169,28 +169,19 @@ var outcomeWords = map[flows.Phase]string{
 }
 
 func until(t, now time.Time) string {
-	d := t.Sub(now)
-	switch {
-	case d < 0:
-		return "expired"
-	case d < 48*time.Hour:
-		return fmt.Sprintf("in %d hours", int(d.Hours()))
-	default:
-		return fmt.Sprintf("in %d days", int(d.Hours()/24))
+	if d := t.Sub(now); d > 0 {
+		return "in " + flows.Span(d)
 	}
+	return "expired"
 }
 
 func lastUsed(t, now time.Time) string {
-	if t.IsZero() {
+	switch d := now.Sub(t); {
+	case t.IsZero():
 		return "never"
-	}
-	d := now.Sub(t)
-	switch {
 	case d < time.Hour:
 		return "within the hour"
-	case d < 48*time.Hour:
-		return fmt.Sprintf("%d hours ago", int(d.Hours()))
 	default:
-		return fmt.Sprintf("%d days ago", int(d.Hours()/24))
+		return flows.Span(d) + " ago"
 	}
 }
