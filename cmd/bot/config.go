@@ -108,8 +108,8 @@ type Environment struct {
 	CronJob          string `json:"cronJob"`
 	SignonDeployment string `json:"signonDeployment"`
 	SignonContainer  string `json:"signonContainer"`
-	// Starters may start runs; Approvers may pass gates. Empty means
-	// nobody.
+	// Starters may start runs; Approvers may pass gates. With no
+	// approvers the starters approve; with neither, nobody may act.
 	Starters  Principals `json:"starters"`
 	Approvers Principals `json:"approvers"`
 	// FourEyesRevoke: the revoke gate needs someone other than the
