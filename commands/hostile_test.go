@@ -145,6 +145,14 @@ func TestStaleClicksChangeNothing(t *testing.T) {
 	w := newWorld(t, worldSetup{})
 	alertTS, _ := w.sendAlert(1, alertAttachment(flows.Production))
 	offerTS := w.fake.Thread(alerts, alertTS, "")[1].TS
+	// The offer records its message once it is posted; a resolution
+	// before that has no message to edit.
+	if err := waitUntil(w.ctx, func() bool {
+		o, err := w.store.OfferForAlert(w.ctx, alerts, alertTS)
+		return err == nil && len(o.Messages) > 0
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	edits := w.fake.Hold("chat.update")
 	resolved := alertmanager(commands.StatusResolved, 0, flows.Production, userEmail+" "+appSlug+" production monitoring/x warning", "")

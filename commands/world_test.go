@@ -131,6 +131,9 @@ type worldSetup struct {
 	alertChannels []string
 	// workers run handlers: 4 by default.
 	workers int
+	// sleep, when set, is the Slack client's wait between retries, so
+	// that a test can honour Retry-After without spending it.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 func newWorld(t *testing.T, ws worldSetup) *world {
@@ -170,7 +173,7 @@ func newWorld(t *testing.T, ws worldSetup) *world {
 	w.fake.AddChannel(alerts, "govuk-alerts", alice, bob, mallory, w.fake.BotUserID)
 	w.fake.AddChannel(ops, "govuk-ops", alice, bob, mallory, w.fake.BotUserID)
 	w.fake.AddChannel(elsewhere, "random", alice, bob, mallory)
-	w.client = slack.New(slack.Config{BotToken: w.fake.BotToken, AppToken: w.fake.AppToken, APIURL: w.fake.URL()})
+	w.client = slack.New(slack.Config{BotToken: w.fake.BotToken, AppToken: w.fake.AppToken, APIURL: w.fake.URL(), Sleep: ws.sleep})
 
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	render := blocks.Renderer{WorkspaceURL: "https://slacktest.slack.com/"}
