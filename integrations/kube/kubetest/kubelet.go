@@ -49,9 +49,10 @@ type Kubelet struct {
 	queue workqueue.TypedRateLimitingInterface[string]
 
 	mu      sync.Mutex
-	pods    map[string]*podRecord // by pod name
-	paths   map[string]string     // by image: its PATH
-	changed chan struct{}         // closed and replaced on every change
+	pods    map[string]*podRecord  // by pod name
+	paths   map[string]string      // by image: its PATH
+	changed chan struct{}          // closed and replaced on every change
+	unready func(*corev1.Pod) bool // see SetUnready
 }
 
 // podRecord is what the kubelet knows of a pod it started.
@@ -62,6 +63,8 @@ type podRecord struct {
 	dirs map[string]string   // by container: its workingDir, if set
 	logs map[string][]string // by container
 	done bool                // its containers have exited
+	// unready is set while the pod runs without becoming Ready.
+	unready bool
 	// claimed is set when PlaySync takes the pod, so two plays never
 	// finish the same pod.
 	claimed bool
@@ -192,6 +195,8 @@ func (k *Kubelet) sync(ctx context.Context, name string) error {
 			return fmt.Errorf("bind pod %s: %w", name, err)
 		}
 		return nil
+	case pod.Spec.NodeName == k.node && pod.Status.Phase == corev1.PodRunning:
+		return k.readyAgain(ctx, pod)
 	case pod.Spec.NodeName != k.node || pod.Status.Phase != corev1.PodPending:
 		return nil
 	}
@@ -250,6 +255,9 @@ func (k *Kubelet) startPod(ctx context.Context, pod *corev1.Pod) error {
 	status.PodIPs = []corev1.PodIP{{IP: "127.0.0.1"}}
 	for _, t := range []corev1.PodConditionType{corev1.PodReadyToStartContainers, corev1.PodInitialized, corev1.ContainersReady, corev1.PodReady} {
 		setCondition(status, t, corev1.ConditionTrue, "", now)
+	}
+	if rec.unready = k.isUnready(pod); rec.unready {
+		notReady(status, now)
 	}
 	if _, err := k.updateStatus(ctx, pod.Name, pod.UID, status); err != nil {
 		return err
