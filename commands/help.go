@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/alphagov/signon-token-bot/commands/blocks"
+	"github.com/alphagov/signon-token-bot/flows"
 )
 
 // Usage is /rotate-token's help, in mrkdwn.
@@ -21,7 +22,7 @@ const Usage = "*Rotate a Signon API user's token*\n" +
 // a suggestion when one is close, then the usage.
 func unknownSubcommand(word string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, ":warning: `%s` is not something `/rotate-token` knows, and it is not an API user's email address.", blocks.Escape(word))
+	fmt.Fprintf(&b, ":warning: `%s` is not something `/rotate-token` knows, and it is not an API user's email address.", blocks.Escape(flows.Clip(word)))
 	if s := suggest(strings.ToLower(word), subcommandNames); s != "" {
 		fmt.Fprintf(&b, " Did you mean `/rotate-token %s`?", s)
 	}

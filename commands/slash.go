@@ -39,7 +39,7 @@ func (b *Bot) startRun(ctx context.Context, user, channel, responseURL string, k
 	}
 	envp, ok := b.engine.Policy().Environments[key.Environment]
 	if !ok {
-		return fail(fmt.Errorf("%w: I do not know the environment %q; I know %s", flows.ErrBadInput, key.Environment, strings.Join(b.engine.Policy().EnvironmentNames(), ", ")), "")
+		return fail(fmt.Errorf("%w: I do not know the environment %s; I know %s", flows.ErrBadInput, flows.Quote(key.Environment), strings.Join(b.engine.Policy().EnvironmentNames(), ", ")), "")
 	}
 	if !envp.Rotate {
 		return fail(&flows.RefusedError{Special: flows.SpecialCase{Kind: "staging", Reason: envp.NoRotateReason}}, "")

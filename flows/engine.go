@@ -309,6 +309,9 @@ func (e *Engine) drive(ctx context.Context, id string) {
 			// load it again and decide afresh.
 		case ctx.Err() != nil:
 			return
+		case errors.Is(err, errEndPending):
+			e.runLog(run).Warn("run ended; its last messages wait for the next sweep", "err", err)
+			return
 		default:
 			e.runLog(run).Error("step", "step", run.Step, "err", err)
 			if perr := e.pauseOnError(ctx, run.ID, at, err); perr != nil && !errors.Is(perr, ErrConflict) {

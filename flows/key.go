@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -31,6 +32,22 @@ func (k Key) String() string {
 
 var slugPattern = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
 
+// maxSlug bounds an application's name; Signon's longest is under 40.
+const maxSlug = 100
+
+// Quote quotes user input for an answer, cut to a length a person can
+// read: a 40 KB argument must not come back as a 40 KB message.
+func Quote(s string) string { return strconv.Quote(Clip(s)) }
+
+// Clip cuts s to 60 characters, saying how long it was.
+func Clip(s string) string {
+	const max = 60
+	if r := []rune(s); len(r) > max {
+		return string(r[:max]) + fmt.Sprintf("… (%d characters)", len(r))
+	}
+	return s
+}
+
 // Validate checks the shape of a key, not whether Signon knows it.
 func (k Key) Validate() error {
 	if k.Environment == "" {
@@ -39,8 +56,8 @@ func (k Key) Validate() error {
 	if err := ValidateEmail(k.APIUser); err != nil {
 		return err
 	}
-	if !slugPattern.MatchString(k.Application) {
-		return fmt.Errorf("%w: application %q is not an application name like publishing-api", ErrBadInput, k.Application)
+	if len(k.Application) > maxSlug || !slugPattern.MatchString(k.Application) {
+		return fmt.Errorf("%w: application %s is not an application name like publishing-api", ErrBadInput, Quote(k.Application))
 	}
 	return nil
 }
@@ -49,7 +66,7 @@ func (k Key) Validate() error {
 func ValidateEmail(s string) error {
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || strings.ContainsAny(s, " <>\"'`") {
-		return fmt.Errorf("%w: %q is not an email address", ErrBadInput, s)
+		return fmt.Errorf("%w: %s is not an email address", ErrBadInput, Quote(s))
 	}
 	return nil
 }

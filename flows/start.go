@@ -33,7 +33,7 @@ func (e *RefusedError) Error() string { return e.Special.Reason }
 func (e *Engine) environment(name string) (EnvPolicy, error) {
 	p, ok := e.policy.Environments[name]
 	if !ok {
-		return EnvPolicy{}, fmt.Errorf("%w: unknown environment %q (known: %s)", ErrBadInput, name, strings.Join(e.policy.EnvironmentNames(), ", "))
+		return EnvPolicy{}, fmt.Errorf("%w: unknown environment %s (known: %s)", ErrBadInput, Quote(name), strings.Join(e.policy.EnvironmentNames(), ", "))
 	}
 	return p, nil
 }
@@ -147,7 +147,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (*Run, error) {
 		req.Mode = ModeRotate
 	}
 	if req.Mode != ModeRotate && req.Mode != ModeRevokeDisused {
-		return nil, fmt.Errorf("%w: unknown mode %q", ErrBadInput, req.Mode)
+		return nil, fmt.Errorf("%w: unknown mode %s", ErrBadInput, Quote(string(req.Mode)))
 	}
 	req.Key.APIUser = strings.ToLower(req.Key.APIUser)
 	if err := req.Key.Validate(); err != nil {

@@ -469,7 +469,7 @@ func (e *Engine) end(ctx context.Context, run *Run, phase Phase, reason string) 
 		}
 	}
 	if err := e.publish(ctx, run); err != nil {
-		return fmt.Errorf("post the run's last messages: %w", err)
+		return fmt.Errorf("post the run's last messages: %w: %w", errEndPending, err)
 	}
 	now := e.clock.Now()
 	run.Phase, run.EndedAt = run.EndAs, now
@@ -481,6 +481,11 @@ func (e *Engine) end(ctx context.Context, run *Run, phase Phase, reason string) 
 	e.runLog(run).Info("run ended", "phase", phase, "reason", reason)
 	return nil
 }
+
+// errEndPending: a run has recorded its end but its last posts are not in
+// the thread yet. It is not paused (there is nothing to decide); the next
+// sweep publishes and ends it.
+var errEndPending = errors.New("ending: waiting to post the last messages")
 
 // pause stops the run at step s with a reason, offering the ways on.
 func (e *Engine) pause(ctx context.Context, run *Run, s Step, reason string, code, events []string) error {
@@ -521,7 +526,7 @@ func (e *Engine) pauseOnError(ctx context.Context, id string, at Step, cause err
 	if err != nil {
 		return err
 	}
-	if run.Phase != PhaseRunning || run.Step != at {
+	if run.Phase != PhaseRunning || run.Step != at || run.EndAs != "" {
 		// The step recorded progress before it failed; the loop goes on
 		// from there.
 		return nil
