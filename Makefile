@@ -4,10 +4,25 @@ GO ?= go
 PKGS ?= ./...
 TESTFLAGS ?=
 
-.PHONY: test check unit deps
+.PHONY: test check unit deps fuzz
 
 test: check
 	@eval "$$(scripts/test-deps.sh)" && $(GO) test -race -count=1 $(TESTFLAGS) $(PKGS)
+	@$(MAKE) --no-print-directory fuzz
+
+# A short run of every fuzz target, on top of its committed seed corpus.
+FUZZTIME ?= 4s
+FUZZ_TARGETS = \
+	./commands:FuzzParseAlert ./commands:FuzzAlertMessage ./commands:FuzzSlashCommand \
+	./commands:FuzzBlockAction ./commands:FuzzViewSubmission \
+	./commands/blocks:FuzzParseGateValue ./commands/blocks:FuzzParseOfferValue ./commands/blocks:FuzzEscape
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
+	  out=$$($(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+	done
 
 # Static checks: gofmt must print nothing, go vet must pass.
 check:
