@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"sync"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// killer SIGKILLs the bot at the n-th kill point after it is armed. The
+// kill points are where a crash loses the most: the sandbox has made a
+// change in Signon or the cluster and not yet answered; Redis has stored
+// a run record; the fake Slack has received a Web API call and not yet
+// answered. It also counts the points, so that a rotation without kills
+// tells how many a rotation has.
+type killer struct {
+	mu     sync.Mutex
+	target int // 0: disarmed
+	seen   int
+	// kill kills the bot now, and is told where; it must not call the
+	// killer.
+	kill func(point string)
+	// counting counts every point by kind, armed or not.
+	counting map[string]int
+}
+
+// arm fires the kill at the n-th point from now, and returns the kill
+// function for the caller to set.
+func (k *killer) arm(n int, kill func(point string)) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.target, k.seen, k.kill = n, 0, kill
+}
+
+// disarm stops any kill that has not fired.
+func (k *killer) disarm() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.target, k.kill = 0, nil
+}
+
+// count starts counting points by kind; stop returns the counts.
+func (k *killer) count() (stop func() map[string]int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.counting = map[string]int{}
+	return func() map[string]int {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		c := k.counting
+		k.counting = nil
+		return c
+	}
+}
+
+// point is one kill point of the given kind. If it is the armed one, the
+// bot is dead when point returns: the caller's reply goes nowhere.
+func (k *killer) point(kind string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.counting != nil {
+		k.counting[kind]++
+	}
+	if k.target == 0 {
+		return
+	}
+	k.seen++
+	if k.seen < k.target {
+		return
+	}
+	kill := k.kill
+	k.target, k.kill = 0, nil
+	if kill != nil {
+		kill(kind)
+	}
+}
+
+// watchRunWrites makes every write of a run record a kill point. Redis
+// tells of the write after it, so the kill lands just after the write,
+// wherever the bot has got to meanwhile. The subscription reconnects by
+// itself after an outage.
+func (h *harness) watchRunWrites(ctx context.Context) {
+	ps := h.rdb.PSubscribe(ctx, "__keyspace@0__:"+statePfx+":{"+statePfx+"}:run:*")
+	defer ps.Close()
+	ch := ps.Channel(redis.WithChannelSize(1000))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case msg, ok := <-ch:
+			if !ok {
+				return
+			}
+			if msg.Payload == "set" {
+				h.killer.point("redis run write")
+			}
+		}
+	}
+}
