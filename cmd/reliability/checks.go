@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/alphagov/signon-token-bot/commands/blocks"
@@ -125,11 +126,34 @@ func (h *harness) checkThread(ctx context.Context, run *flows.Run, v *verdict) {
 			}
 		}
 	}
-	for _, m := range h.slack.Thread(run.Thread.Channel, run.Thread.TS, "") {
-		if m.BotID == h.slack.BotID && !accounted[m.TS] {
-			v.orphans = append(v.orphans, firstLine(messageText(m)))
+	thread := h.slack.Thread(run.Thread.Channel, run.Thread.TS, "")
+	var said []string
+	for _, m := range thread {
+		if accounted[m.TS] {
+			said = append(said, messageText(m))
 		}
 	}
+	for _, m := range thread {
+		if m.BotID != h.slack.BotID || accounted[m.TS] {
+			continue
+		}
+		what := "not in the run's record"
+		if repeats(m, said) {
+			what = "a repeat of messages the run records"
+		}
+		v.orphans = append(v.orphans, fmt.Sprintf("%s: %q", what, firstLine(m.Text)))
+	}
+}
+
+// repeats: every title in a message's notification text (posts sent
+// together are joined by " · ") is said in one of the other messages.
+func repeats(m slacktest.Message, said []string) bool {
+	for _, title := range strings.Split(m.Text, " · ") {
+		if !slices.ContainsFunc(said, func(s string) bool { return strings.Contains(s, title) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // messageText is everything a message says: its text and every text in

@@ -22,17 +22,23 @@ type crashKind struct {
 	external bool
 }
 
+// aimedPoints are the changes a crash must not lose: each made in Signon
+// or the cluster, with the bot killed before it hears the outcome.
+var aimedPoints = []string{"after Issue", "after StartSync", "after WaitSync", "after Revoke"}
+
 var crashKinds = []crashKind{
 	{"alert", viaAlert, false},
 	{"command", viaCommand, false},
 	{"external", viaCommand, true},
 }
 
-// crashPhase rotates token after token on one bot, SIGKILLing it at
-// random kill points and starting it again each time, until it has been
-// killed opts.kills times. The first rotation of each kind runs without
-// kills, to count its kill points; each later one is killed up to three
-// times, each time at a point drawn from that count.
+// crashPhase rotates token after token on one bot, SIGKILLing it at kill
+// points and starting it again each time, until it has been killed
+// opts.kills times. The first rotation of each kind runs without kills,
+// to count its kill points; each later one is killed up to three times,
+// each time at a point drawn from that count, except that the first
+// killing rotations aim their first kill at each change made in Signon or
+// the cluster in turn.
 func (h *harness) crashPhase(ctx context.Context) error {
 	const name = "crash"
 	b, err := h.bots.start(name)
@@ -46,12 +52,21 @@ func (h *harness) crashPhase(ctx context.Context) error {
 
 	var mu sync.Mutex
 	budget, points := 0, 0
+	// aimed are kill points every run must survive: the first killing
+	// rotations each aim their first kill at one, the rest fall at random.
+	aimed, aim := append([]string(nil), aimedPoints...), ""
 	arm := func() {
 		mu.Lock()
 		defer mu.Unlock()
-		if budget > 0 && points > 0 {
+		switch {
+		case budget <= 0 || points <= 0:
+		case aim != "":
 			budget--
-			h.killer.arm(1+h.intn(points), kill)
+			h.killer.arm(1, aim, kill)
+			aim = ""
+		default:
+			budget--
+			h.killer.arm(1+h.intn(points), "", kill)
 		}
 	}
 	h.bots.onRestart(func(string) { arm() })
@@ -59,7 +74,7 @@ func (h *harness) crashPhase(ctx context.Context) error {
 	defer h.killer.disarm()
 
 	calibrated := map[string]int{}
-	stuck := 0
+	stuck, stuckBefore := 0, h.stuckRuns()
 	for i := 0; h.kills() < h.opt.kills || len(calibrated) < len(crashKinds); i++ {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -73,6 +88,9 @@ func (h *harness) crashPhase(ctx context.Context) error {
 		mu.Lock()
 		if known {
 			budget, points = min(1+h.intn(3), h.opt.kills-h.kills()), n
+			if len(aimed) > 0 && !k.external {
+				aim, aimed = aimed[0], aimed[1:]
+			}
 		} else {
 			budget, points = 0, 0
 			stopCount = h.killer.count()
@@ -85,7 +103,7 @@ func (h *harness) crashPhase(ctx context.Context) error {
 		run, err := h.newRotation(spec, k.via).drive(ctx, rotationLimit)
 		h.killer.disarm()
 		mu.Lock()
-		budget = 0
+		budget, aim = 0, ""
 		mu.Unlock()
 		if stopCount != nil {
 			total := 0
@@ -122,7 +140,27 @@ func (h *harness) crashPhase(ctx context.Context) error {
 		}
 	}
 	h.saveMetrics(ctx, h.bots.current(name), "end")
+	h.leftovers(ctx, "crash", stuckBefore)
 	return h.bots.stop(name)
+}
+
+// leftovers counts the runs still active after a part's rotations all
+// ended or were counted stuck: a run nobody asked for, or one that a
+// rotation lost track of, is stuck too.
+func (h *harness) leftovers(ctx context.Context, part string, stuckBefore int) {
+	runs, err := h.store.ActiveRuns(ctx)
+	if err != nil {
+		h.count(func(f *figures) { f.finding("%s: list the runs left active: %v", part, err) })
+		return
+	}
+	h.count(func(f *figures) {
+		if extra := len(runs) - (f.StuckRuns - stuckBefore); extra > 0 {
+			f.StuckRuns += extra
+			for _, r := range runs {
+				f.finding("%s: run %s of %s left %s at %s", part, r.ID, r.Key, r.Phase, r.Step)
+			}
+		}
+	})
 }
 
 // judge checks a finished rotation and adds it to the figures.
@@ -157,7 +195,7 @@ func (h *harness) judge(ctx context.Context, part string, spec *tokenSpec, run *
 			f.finding("%s: %s: %s", part, spec.email, strings.Join(v.problems, "; "))
 		}
 		for _, o := range v.orphans {
-			f.finding("%s: %s: a message in run %s's thread that no record accounts for (posted again after a crash?): %q", part, spec.email, runID(run), o)
+			f.finding("%s: %s: run %s's thread has a message no record accounts for, %s", part, spec.email, runID(run), o)
 		}
 	})
 	return v
@@ -175,6 +213,12 @@ func verdictLine(v verdict) string {
 		return "ok"
 	}
 	return strings.Join(v.problems, "; ")
+}
+
+func (h *harness) stuckRuns() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.fig.StuckRuns
 }
 
 func (h *harness) kills() int {

@@ -17,6 +17,8 @@ type killer struct {
 	mu     sync.Mutex
 	target int // 0: disarmed
 	seen   int
+	// kind, when set, makes only points of that kind count.
+	kind string
 	// kill kills the bot now, and is told where; it must not call the
 	// killer.
 	kill func(point string)
@@ -24,12 +26,12 @@ type killer struct {
 	counting map[string]int
 }
 
-// arm fires the kill at the n-th point from now, and returns the kill
-// function for the caller to set.
-func (k *killer) arm(n int, kill func(point string)) {
+// arm fires kill at the n-th point from now; with a kind, at the n-th
+// point of that kind.
+func (k *killer) arm(n int, kind string, kill func(point string)) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.target, k.seen, k.kill = n, 0, kill
+	k.target, k.seen, k.kind, k.kill = n, 0, kind, kill
 }
 
 // disarm stops any kill that has not fired.
@@ -61,7 +63,7 @@ func (k *killer) point(kind string) {
 	if k.counting != nil {
 		k.counting[kind]++
 	}
-	if k.target == 0 {
+	if k.target == 0 || (k.kind != "" && kind != k.kind) {
 		return
 	}
 	k.seen++

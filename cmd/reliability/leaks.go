@@ -69,14 +69,16 @@ func (h *harness) save(name string, data []byte) error {
 	return nil
 }
 
-// saveMetrics keeps a bot's /metrics for the scan.
+// saveMetrics keeps a bot's /metrics and /readyz for the scan.
 func (h *harness) saveMetrics(ctx context.Context, b *bot, when string) {
-	_, body, err := b.get(ctx, "/metrics")
-	if err != nil {
-		h.debug("metrics of %s: %v", b.name, err)
-		return
+	for _, path := range []string{"/metrics", "/readyz"} {
+		_, body, err := b.get(ctx, path)
+		if err != nil {
+			h.debug("%s of %s: %v", path, b.name, err)
+			continue
+		}
+		_ = h.save(fmt.Sprintf("%s-%s-%d-%s", strings.Trim(path, "/"), b.name, b.pid(), when), []byte(body))
 	}
-	_ = h.save(fmt.Sprintf("metrics-%s-%d-%s", b.name, b.pid(), when), []byte(body))
 }
 
 // dumpRedis writes every key Redis holds, with its type and value (read

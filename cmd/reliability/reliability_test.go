@@ -119,21 +119,28 @@ func TestKillerFiresOnceAtTheNthPoint(t *testing.T) {
 	var fired []string
 	kill := func(p string) { fired = append(fired, p) }
 	stop := k.count()
-	k.arm(3, kill)
+	k.arm(3, "", kill)
 	for _, p := range []string{"a", "b", "c", "d"} {
 		k.point(p)
 	}
 	if len(fired) != 1 || fired[0] != "c" {
 		t.Fatalf("fired at %v, want once, at the third point", fired)
 	}
-	k.arm(1, kill)
+	k.arm(2, "x", kill)
+	for _, p := range []string{"x", "e", "f", "x", "x"} {
+		k.point(p)
+	}
+	if len(fired) != 2 || fired[1] != "x" {
+		t.Fatalf("fired at %v, want a second time at the second x", fired)
+	}
+	k.arm(1, "", kill)
 	k.disarm()
-	k.point("e")
-	if len(fired) != 1 {
+	k.point("g")
+	if len(fired) != 2 {
 		t.Fatalf("a disarmed killer fired: %v", fired)
 	}
-	if c := stop(); c["a"] != 1 || c["e"] != 1 || len(c) != 5 {
-		t.Errorf("counts %v, want each of the five points once", c)
+	if c := stop(); c["a"] != 1 || c["x"] != 3 || len(c) != 8 {
+		t.Errorf("counts %v, want every point counted", c)
 	}
 }
 

@@ -27,6 +27,7 @@ func (h *harness) replicaPhase(ctx context.Context) error {
 	if err := waitFor(ctx, "both replicas connected", func() bool { return h.slack.Connections() >= 2 }); err != nil {
 		return err
 	}
+	stuckBefore := h.stuckRuns()
 	rounds, perRound := 2, 4
 	if h.opt.short {
 		rounds, perRound = 1, 3
@@ -74,11 +75,13 @@ func (h *harness) replicaPhase(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		h.saveMetrics(ctx, h.bots.current(name), "end")
 		h.count(func(f *figures) { f.EnvelopesByBot = append(f.EnvelopesByBot, n) })
 		if n == 0 {
 			h.count(func(f *figures) { f.finding("replicas: %s handled no envelope: the fake did not spread them", name) })
 		}
 	}
+	h.leftovers(ctx, "replicas", stuckBefore)
 	for _, name := range names {
 		if err := h.bots.stop(name); err != nil {
 			return err
@@ -102,7 +105,6 @@ func (h *harness) envelopesHandled(ctx context.Context, b *bot) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	_ = h.save(fmt.Sprintf("metrics-%s-%d-end", b.name, b.pid()), []byte(body))
 	n := 0
 	for _, line := range strings.Split(body, "\n") {
 		if !strings.HasPrefix(line, "signon_token_bot_slack_envelopes_total{") || !strings.Contains(line, `outcome="handled"`) {
