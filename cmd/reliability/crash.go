@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -23,8 +24,16 @@ type crashKind struct {
 }
 
 // aimedPoints are the changes a crash must not lose: each made in Signon
-// or the cluster, with the bot killed before it hears the outcome.
-var aimedPoints = []string{"after Issue", "after StartSync", "after WaitSync", "after Revoke"}
+// or the cluster, with the bot killed before it hears the outcome, and an
+// alert's offer recorded and not yet posted (the first post of an alert
+// rotation); with the kinds of rotation that pass them.
+var aimedPoints = []struct{ point, kinds string }{
+	{"after Issue", "alert command"},
+	{"after StartSync", "alert command"},
+	{"after WaitSync", "alert command"},
+	{"after Revoke", "alert command external"},
+	{"slack chat.postMessage (unsent)", "alert"},
+}
 
 var crashKinds = []crashKind{
 	{"alert", viaAlert, false},
@@ -54,7 +63,7 @@ func (h *harness) crashPhase(ctx context.Context) error {
 	budget, points := 0, 0
 	// aimed are kill points every run must survive: the first killing
 	// rotations each aim their first kill at one, the rest fall at random.
-	aimed, aim := append([]string(nil), aimedPoints...), ""
+	aimed, aim := slices.Clone(aimedPoints), ""
 	arm := func() {
 		mu.Lock()
 		defer mu.Unlock()
@@ -88,8 +97,11 @@ func (h *harness) crashPhase(ctx context.Context) error {
 		mu.Lock()
 		if known {
 			budget, points = min(1+h.intn(3), h.opt.kills-h.kills()), n
-			if len(aimed) > 0 && !k.external {
-				aim, aimed = aimed[0], aimed[1:]
+			if j := slices.IndexFunc(aimed, func(a struct{ point, kinds string }) bool {
+				return slices.Contains(strings.Fields(a.kinds), k.name)
+			}); j >= 0 {
+				aim = aimed[j].point
+				aimed = slices.Delete(aimed, j, j+1)
 			}
 		} else {
 			budget, points = 0, 0

@@ -119,7 +119,7 @@ func newHarness(ctx context.Context, o options, out io.Writer) (h *harness, err 
 	}
 
 	// Keyspace notifications of string writes let the harness see each
-	// write of a run record.
+	// write of a run or offer record.
 	h.redis, err = redistest.StartProcess(redisBin, filepath.Join(h.dir, "redis"), "--notify-keyspace-events", "K$")
 	if err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func newHarness(ctx context.Context, o options, out io.Writer) (h *harness, err 
 	h.watching.Add(1)
 	go func() {
 		defer h.watching.Done()
-		h.watchRunWrites(wctx)
+		h.watchWrites(wctx)
 	}()
 	h.bots = newSupervisor(h)
 	return h, nil

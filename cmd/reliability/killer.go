@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -10,9 +11,9 @@ import (
 // killer SIGKILLs the bot at the n-th kill point after it is armed. The
 // kill points are where a crash loses the most: the sandbox has made a
 // change in Signon or the cluster and not yet answered; Redis has stored
-// a run record; the fake Slack has received a Web API call and not yet
-// answered. It also counts the points, so that a rotation without kills
-// tells how many a rotation has.
+// a run or offer record; the fake Slack has received a Web API call and
+// not yet answered. It also counts the points, so that a rotation without
+// kills tells how many a rotation has.
 type killer struct {
 	mu     sync.Mutex
 	target int // 0: disarmed
@@ -56,33 +57,35 @@ func (k *killer) count() (stop func() map[string]int) {
 }
 
 // point is one kill point of the given kind. If it is the armed one, the
-// bot is dead when point returns: the caller's reply goes nowhere.
-func (k *killer) point(kind string) {
+// bot is dead when point returns true: the caller's reply goes nowhere.
+func (k *killer) point(kind string) bool {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.counting != nil {
 		k.counting[kind]++
 	}
 	if k.target == 0 || (k.kind != "" && kind != k.kind) {
-		return
+		return false
 	}
 	k.seen++
 	if k.seen < k.target {
-		return
+		return false
 	}
 	kill := k.kill
 	k.target, k.kill = 0, nil
 	if kill != nil {
 		kill(kind)
 	}
+	return true
 }
 
-// watchRunWrites makes every write of a run record a kill point. Redis
-// tells of the write after it, so the kill lands just after the write,
-// wherever the bot has got to meanwhile. The subscription reconnects by
-// itself after an outage.
-func (h *harness) watchRunWrites(ctx context.Context) {
-	ps := h.rdb.PSubscribe(ctx, "__keyspace@0__:"+statePfx+":{"+statePfx+"}:run:*")
+// watchWrites makes every write of a run or offer record a kill point.
+// Redis tells of the write after it, so the kill lands just after the
+// write, wherever the bot has got to meanwhile. The subscription
+// reconnects by itself after an outage.
+func (h *harness) watchWrites(ctx context.Context) {
+	prefix := "__keyspace@0__:" + statePfx + ":{" + statePfx + "}:"
+	ps := h.rdb.PSubscribe(ctx, prefix+"run:*", prefix+"offer:*")
 	defer ps.Close()
 	ch := ps.Channel(redis.WithChannelSize(1000))
 	for {
@@ -93,9 +96,11 @@ func (h *harness) watchRunWrites(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if msg.Payload == "set" {
-				h.killer.point("redis run write")
+			if msg.Payload != "set" {
+				continue
 			}
+			record, _, _ := strings.Cut(strings.TrimPrefix(msg.Channel, prefix), ":")
+			h.killer.point("redis " + record + " write")
 		}
 	}
 }

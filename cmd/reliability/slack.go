@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"testing"
@@ -51,9 +52,11 @@ func (t *slackTB) Violations() []string {
 }
 
 // onSlackCall sees every Web API call the bot makes before the fake
-// serves it: each is a kill point (the fake still serves the call, so
-// Slack has done it and the bot never learns), and the reveal modal's
-// update, the one call that carries a token, must go to its requester.
+// serves it. Each is a kill point: the fake still serves the call, so
+// Slack has done it and the bot never learns. A post is a kill point
+// before that too: the bot dies and the post never reaches Slack (an
+// alert's offer recorded and never posted). The reveal modal's update,
+// the one call that carries a token, must go to its requester.
 func (h *harness) onSlackCall(c slacktest.Call) *slacktest.Fault {
 	switch c.Method {
 	case "auth.test", "apps.connections.open":
@@ -62,6 +65,10 @@ func (h *harness) onSlackCall(c slacktest.Call) *slacktest.Fault {
 	case "views.update":
 		if isReveal(c) {
 			h.checkReveal(c)
+		}
+	case "chat.postMessage":
+		if h.killer.point("slack chat.postMessage (unsent)") {
+			return &slacktest.Fault{Status: http.StatusServiceUnavailable}
 		}
 	}
 	h.killer.point("slack " + c.Method)
