@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -10,17 +11,15 @@ import (
 	"slices"
 	"time"
 
+	slackapi "github.com/slack-go/slack"
+
 	"github.com/alphagov/signon-token-bot/flows"
+	slackint "github.com/alphagov/signon-token-bot/integrations/slack"
 	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
 )
 
-// ackRound is how many envelopes go to the bot, then on the same
-// schedule to the bare client, before the next round: alternating keeps
-// the load of a shared machine from falling on one side only.
-const ackRound = 1000
-
-// ackResult is the ack latency at the fake of the same envelopes, sent
-// on the same schedule, to the bot and to the bare client.
+// ackResult is the ack latency of the same envelopes, sent at the same
+// moments, to the bot and to the bare client.
 type ackResult struct {
 	// Bot and Bare are in the order sent; envelope i is of kind
 	// ackKinds[i%3].
@@ -30,8 +29,8 @@ type ackResult struct {
 	// Shed counts the envelopes the bot left unacked for Slack to
 	// redeliver (every worker busy and the backlog full).
 	Shed float64
-	// BotCPU and BareCPU are the CPU time each process used, from the
-	// first envelope of a round to the last handled.
+	// BotCPU and BareCPU are the CPU time each process used from the
+	// first envelope to the last handled.
 	BotCPU, BareCPU time.Duration
 }
 
@@ -40,8 +39,10 @@ var ackKinds = []string{"message", "slash_command", "block_action"}
 
 // benchAck sends a mix of envelopes (a person's message in the alert
 // channel, `/rotate-token help`, a click on an offer's Ignore by someone
-// who may not) over one connection as fast as the bot takes them, and
-// replays each round's schedule to the bare client on the same fake.
+// who may not) over one connection as fast as the bot takes them. Each
+// envelope has a twin, sent at the same moment to the bare client on a
+// second instance of the fake: the load of a shared machine falls on both
+// alike, which alternating runs cannot ensure.
 func (e *bench) benchAck(ctx context.Context) (ackResult, error) {
 	var res ackResult
 	fake := newSlack(e.h, false)
@@ -50,13 +51,13 @@ func (e *bench) benchAck(ctx context.Context) (ackResult, error) {
 	if err != nil {
 		return res, err
 	}
-	defer func() { bot.stop(10 * time.Second) }()
+	defer bot.stop(10 * time.Second)
 
-	// An offer to click on.
+	// An offer to click on, and its copy in the twin.
 	tok := w.Tokens[flows.Production][0]
 	fake.SendMessage(alert(flows.Production, 1, &tok))
 	alertTS := fake.History(alertsChannel, "")[0].TS
-	var ignore slacktest.BlockAction
+	var offer slacktest.Message
 	err = poll(ctx, 5*time.Millisecond, "the offer", func() (bool, error) {
 		o, err := store.OfferForAlert(ctx, alertsChannel, alertTS)
 		if errors.Is(err, flows.ErrOfferNotFound) {
@@ -65,109 +66,61 @@ func (e *bench) benchAck(ctx context.Context) (ackResult, error) {
 		if err != nil || len(o.Messages) == 0 {
 			return false, err
 		}
-		m, ok := fake.Message(alertsChannel, o.Messages[0], mallory)
-		b, found := m.Button("Ignore")
-		ignore = slacktest.BlockAction{User: mallory, Channel: alertsChannel, MessageTS: o.Messages[0], ActionID: b.ActionID}
-		return ok && found, nil
+		var ok bool
+		offer, ok = fake.Message(alertsChannel, o.Messages[0], mallory)
+		return ok, nil
 	})
 	if err != nil {
 		return res, err
 	}
-	send := func(i int) *slacktest.Delivery {
-		switch i % len(ackKinds) {
-		case 0:
-			return fake.SendMessage(slacktest.UserMessage(alertsChannel, alice, fmt.Sprintf("looking at it (%d)", i)))
-		case 1:
-			return fake.SendSlashCommand(slacktest.SlashCommand{Command: "/rotate-token", Text: "help", User: alice, Channel: opsChannel})
-		default:
-			return fake.Click(ignore)
-		}
-	}
-
-	conns := 1
-	var busy time.Duration
-	for first := 0; first < e.sz.Envelopes; first += ackRound {
-		n := min(ackRound, e.sz.Envelopes-first)
-		if first > 0 {
-			conns++
-			if bot, err = e.reconnectBot(ctx, "ack", fake, w, conns); err != nil {
-				return res, err
-			}
-		}
-		began := time.Now()
-		cpu, err := cpuTime(bot.Pid())
-		if err != nil {
-			return res, err
-		}
-		lat, offsets, shed, err := botRound(ctx, bot, func(i int) *slacktest.Delivery { return send(first + i) }, n)
-		if err != nil {
-			return res, fmt.Errorf("the bot: %w", err)
-		}
-		busy += time.Since(began)
-		res.Bot, res.Shed = append(res.Bot, lat...), res.Shed+shed
-		if res.BotCPU, err = addCPU(res.BotCPU, bot.Pid(), cpu); err != nil {
-			return res, err
-		}
-		bot.stop(10 * time.Second)
-		if err := fake.WaitDisconnected(ctx); err != nil {
-			return res, err
-		}
-
-		conns++
-		bare, err := e.bare(ctx, fake, fmt.Sprintf("ack-bare-%d", conns), conns)
-		if err != nil {
-			return res, err
-		}
-		if cpu, err = cpuTime(bare.Pid()); err != nil {
-			return res, err
-		}
-		lat, err = replay(ctx, func(i int) *slacktest.Delivery { return send(first + i) }, offsets)
-		if err == nil {
-			res.BareCPU, err = addCPU(res.BareCPU, bare.Pid(), cpu)
-		}
-		bare.stop(5 * time.Second)
-		if err != nil {
-			return res, fmt.Errorf("the bare client: %w", err)
-		}
-		res.Bare = append(res.Bare, lat...)
-		if err := fake.WaitDisconnected(ctx); err != nil {
-			return res, err
-		}
-	}
-	res.Rate = float64(e.sz.Envelopes) / busy.Seconds()
-	return res, nil
-}
-
-// addCPU adds the CPU time pid used since it had used from.
-func addCPU(total time.Duration, pid int, from time.Duration) (time.Duration, error) {
-	now, err := cpuTime(pid)
-	return total + now - from, err
-}
-
-// reconnectBot starts the bot again on a fake it has used, and returns
-// once it has opened the fake's conn-th connection.
-func (e *bench) reconnectBot(ctx context.Context, name string, fake *slacktest.Server, w *world, conn int) (*botProc, error) {
-	b, err := startBot(ctx, e.bins.Bot, botSetup{Name: fmt.Sprintf("%s-%d", name, conn), Fake: fake, Redis: e.redis.Addr(), Prefix: "bench-" + name, Sandbox: w.URL(), Dir: e.dir})
+	twin := newSlack(e.h, false)
+	twinOffer, err := copyMessage(ctx, twin, offer)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := fake.WaitConnected(cctx, conn); err != nil {
-		b.stop(5 * time.Second)
-		return nil, err
+	sender := func(f *slacktest.Server, m slacktest.Message) (func(int) *slacktest.Delivery, error) {
+		b, ok := m.Button("Ignore")
+		if !ok {
+			return nil, fmt.Errorf("the offer has no Ignore button")
+		}
+		ignore := slacktest.BlockAction{User: mallory, Channel: alertsChannel, MessageTS: m.TS, ActionID: b.ActionID}
+		return func(i int) *slacktest.Delivery {
+			switch i % len(ackKinds) {
+			case 0:
+				return f.SendMessage(slacktest.UserMessage(alertsChannel, alice, fmt.Sprintf("looking at it (%d)", i)))
+			case 1:
+				return f.SendSlashCommand(slacktest.SlashCommand{Command: "/rotate-token", Text: "help", User: alice, Channel: opsChannel})
+			default:
+				return f.Click(ignore)
+			}
+		}, nil
 	}
-	return b, nil
-}
+	toBot, err := sender(fake, offer)
+	if err != nil {
+		return res, err
+	}
+	toBare, err := sender(twin, twinOffer)
+	if err != nil {
+		return res, err
+	}
+	bare, err := e.bare(ctx, twin, "ack-bare", 1)
+	if err != nil {
+		return res, err
+	}
+	defer bare.stop(5 * time.Second)
 
-// botRound sends n envelopes to the bot, paced by its own count of
-// envelopes done (scraped from its metrics), and returns their ack
-// latencies, when each was sent, and how many the bot shed.
-func botRound(ctx context.Context, bot *botProc, send func(int) *slacktest.Delivery, n int) ([]time.Duration, []time.Duration, float64, error) {
 	done := func() (float64, error) { return bot.metric(ctx, "signon_token_bot_slack_envelopes_total") }
 	before, err := done()
 	if err != nil {
-		return nil, nil, 0, err
+		return res, err
+	}
+	botCPU, err := cpuTime(bot.Pid())
+	if err != nil {
+		return res, err
+	}
+	bareCPU, err := cpuTime(bare.Pid())
+	if err != nil {
+		return res, err
 	}
 	p := newPacer()
 	scrape, stopScrape := context.WithCancel(ctx)
@@ -191,46 +144,67 @@ func botRound(ctx context.Context, bot *botProc, send func(int) *slacktest.Deliv
 			p.observe(int64(v - before))
 		}
 	}()
-	offsets := make([]time.Duration, n)
-	sent := make([]*slacktest.Delivery, n)
+	n := e.sz.Envelopes
+	sentBot, sentBare := make([]*slacktest.Delivery, n), make([]*slacktest.Delivery, n)
 	began := time.Now()
 	for i := range n {
 		if err := p.wait(ctx, scraped); err != nil {
-			return nil, nil, 0, fmt.Errorf("pacing by the bot's metrics: %w", err)
+			return res, fmt.Errorf("pacing by the bot's metrics: %w", err)
 		}
-		offsets[i] = time.Since(began)
-		sent[i] = send(i)
+		// Neither twin always goes first.
+		if i%2 == 0 {
+			sentBot[i], sentBare[i] = toBot(i), toBare(i)
+		} else {
+			sentBare[i], sentBot[i] = toBare(i), toBot(i)
+		}
 	}
-	lat, err := latencies(ctx, sent)
-	if err != nil {
-		return nil, nil, 0, err
+	if res.Bot, err = latencies(ctx, sentBot); err != nil {
+		return res, fmt.Errorf("the bot: %w", err)
 	}
-	// Let the handlers finish before the bot is stopped.
+	if res.Bare, err = latencies(ctx, sentBare); err != nil {
+		return res, fmt.Errorf("the bare client: %w", err)
+	}
+	if res.BareCPU, err = addCPU(0, bare.Pid(), bareCPU); err != nil {
+		return res, err
+	}
 	err = poll(ctx, 20*time.Millisecond, "the bot to finish the envelopes", func() (bool, error) {
 		return p.handled.Load() >= int64(n), nil
 	})
 	if err != nil {
-		return nil, nil, 0, err
+		return res, err
 	}
-	shed, err := bot.metric(ctx, "signon_token_bot_slack_envelopes_total", `outcome="shed"`)
-	return lat, offsets, shed, err
+	res.Rate = float64(n) / time.Since(began).Seconds()
+	if res.BotCPU, err = addCPU(0, bot.Pid(), botCPU); err != nil {
+		return res, err
+	}
+	res.Shed, err = bot.metric(ctx, "signon_token_bot_slack_envelopes_total", `outcome="shed"`)
+	return res, err
 }
 
-// replay sends the envelopes again at the same offsets from the start.
-func replay(ctx context.Context, send func(int) *slacktest.Delivery, offsets []time.Duration) ([]time.Duration, error) {
-	sent := make([]*slacktest.Delivery, len(offsets))
-	began := time.Now()
-	for i, at := range offsets {
-		if wait := time.Until(began.Add(at)); wait > 0 {
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(wait):
-			}
-		}
-		sent[i] = send(i)
+// copyMessage posts a copy of a message of the bot's, blocks and all, in
+// the same channel of another fake, as the bot would have, and returns it
+// as the fake keeps it.
+func copyMessage(ctx context.Context, to *slacktest.Server, m slacktest.Message) (slacktest.Message, error) {
+	var blocks slackapi.Blocks
+	if err := json.Unmarshal(m.BlocksJSON, &blocks); err != nil {
+		return slacktest.Message{}, fmt.Errorf("copy message %s: %w", m.TS, err)
 	}
-	return latencies(ctx, sent)
+	c := slackint.New(slackint.Config{BotToken: to.BotToken, AppToken: to.AppToken, APIURL: to.URL()})
+	ts, err := c.PostMessage(ctx, m.Channel, slackapi.MsgOptionText(m.Text, false), slackapi.MsgOptionBlocks(blocks.BlockSet...))
+	if err != nil {
+		return slacktest.Message{}, fmt.Errorf("copy message %s: %w", m.TS, err)
+	}
+	got, ok := to.Message(m.Channel, ts, mallory)
+	if !ok {
+		return slacktest.Message{}, fmt.Errorf("copy message %s: not in the fake", m.TS)
+	}
+	return got, nil
+}
+
+// addCPU adds the CPU time pid used since it had used from.
+func addCPU(total time.Duration, pid int, from time.Duration) (time.Duration, error) {
+	now, err := cpuTime(pid)
+	return total + now - from, err
 }
 
 // bare starts the bare client on the fake and returns once it has opened

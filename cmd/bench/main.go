@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&sz.Envelopes, "envelopes", 10_000, "envelopes sent for the ack latency")
 	fs.IntVar(&sz.StormTokens, "storm-tokens", 200, "tokens the storm's grouped alert names")
 	fs.IntVar(&sz.StormRuns, "storm-runs", 200, "concurrent /rotate-token runs in the storm")
-	fs.DurationVar(&sz.StormTimeout, "storm-timeout", time.Hour, "give the storm up after this long")
+	fs.DurationVar(&sz.StormTimeout, "storm-timeout", 30*time.Minute, "stop the storm after this long (it then misses its target)")
 	fs.IntVar(&sz.Parked, "parked", 1_000, "runs parked at a gate for the memory figure")
 	fs.IntVar(&sz.Resume, "resume", 10_000, "active runs in Redis at start-up")
 	fs.IntVar(&sz.ResumeActive, "resume-running", 100, "of those, runs interrupted mid-step (the rest wait at a gate)")

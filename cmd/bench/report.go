@@ -68,6 +68,7 @@ type report struct {
 	figures    map[string]any
 	details    map[string]any
 	errs       []string
+	missed     []string
 	Violations []string
 }
 
@@ -138,26 +139,34 @@ func (r *report) rotation(x rotationResult) {
 }
 
 func (r *report) storm(s stormResult) {
-	if s.Actual == 0 {
-		// Given up: what was seen so far is still worth showing.
-		r.details["storm"] = map[string]any{"429_served": s.Served429, "429_surfaced": s.Surfaced, "paused": s.Paused, "reclicks": s.Reclicks}
+	if s.Elapsed == 0 {
 		return
 	}
-	r.against("storm", "storm_actual_s", s.Actual.Seconds(), "s", "storm_ideal_s", s.Ideal.Seconds(), "least the limits allow ("+s.Limiting+")", "")
-	r.figures["storm_efficiency"] = round(s.Efficiency())
-	r.rows = append(r.rows, row{Bench: "storm", Key: "storm_efficiency", Value: s.Efficiency(), Unit: "ideal/actual"})
-	r.add("storm", "storm_lost_messages", float64(s.Lost), "")
-	r.add("storm", "storm_stale_messages", float64(s.Stale), "")
-	r.add("storm", "storm_429_failures", float64(s.Surfaced), "")
-	r.add("storm", "storm_429_served", float64(s.Served429), "")
-	r.add("storm", "storm_runs_done", float64(s.RunsDone), "runs")
-	r.add("storm", "storm_commands_refused", float64(s.Refused), "")
 	var buckets []map[string]any
 	for _, b := range s.Buckets[:min(len(s.Buckets), 6)] {
 		buckets = append(buckets, map[string]any{"bucket": b.Bucket, "calls": b.Calls, "ideal_s": round(b.Ideal.Seconds())})
 	}
+	r.details["storm"] = map[string]any{
+		"completed": s.Completed, "elapsed_s": round(s.Elapsed.Seconds()), "runs_ended": s.Ended, "runs": s.Runs,
+		"buckets": buckets, "lost": s.LostWhat, "redelivered": s.Redelivered, "reclicks": s.Reclicks, "offer_pages": s.OfferPages,
+	}
+	if s.Completed {
+		r.against("storm", "storm_actual_s", s.Elapsed.Seconds(), "s", "storm_ideal_s", s.Ideal.Seconds(), "least the limits allow ("+s.Limiting+")", "")
+		r.figures["storm_efficiency"] = round(s.Efficiency())
+		r.rows = append(r.rows, row{Bench: "storm", Key: "storm_efficiency", Value: s.Efficiency(), Unit: "ideal/actual"})
+		r.add("storm", "storm_lost_messages", float64(s.Lost), "")
+		r.add("storm", "storm_stale_messages", float64(s.Stale), "")
+	} else {
+		// Not over within the limit: no actual time, so no efficiency, and
+		// the messages are not all due yet.
+		r.missed = append(r.missed, fmt.Sprintf("storm_efficiency: the storm was not over after %s (%d of %d runs ended)", s.Elapsed.Round(time.Second), s.Ended, s.Runs))
+		r.rows = append(r.rows, row{Bench: "storm", Key: "storm_runs_ended", Value: float64(s.Ended), Unit: fmt.Sprintf("of %d runs in %s", s.Runs, s.Elapsed.Round(time.Second))})
+	}
+	r.add("storm", "storm_429_failures", float64(s.Surfaced), "")
+	r.add("storm", "storm_429_served", float64(s.Served429), "")
 	r.add("storm", "storm_paused_runs", float64(s.Paused), "runs")
-	r.details["storm"] = map[string]any{"buckets": buckets, "lost": s.LostWhat, "redelivered": s.Redelivered, "reclicks": s.Reclicks, "offer_pages": s.OfferPages}
+	r.add("storm", "storm_runs_done", float64(s.RunsDone), "runs")
+	r.add("storm", "storm_commands_refused", float64(s.Refused), "")
 }
 
 func (r *report) memory(m memoryResult) {
@@ -199,7 +208,7 @@ func (r *report) redis(x redisResult) {
 
 // finish notes the targets missed.
 func (r *report) finish() {
-	var missed []string
+	missed := r.missed
 	for _, k := range figureKeys {
 		t, ok := targets[k]
 		v, measured := r.figures[k].(float64)
@@ -239,6 +248,9 @@ func (r *report) write(w io.Writer) error {
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for _, m := range r.missed {
+		fmt.Fprintln(w, "MISSED:", m)
 	}
 	for _, e := range r.errs {
 		fmt.Fprintln(w, "FAILED:", e)
