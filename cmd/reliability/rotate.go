@@ -46,10 +46,11 @@ type rotation struct {
 	// see the same click.
 	twice bool
 
-	runID     string
-	alertTS   string
-	alertAt   time.Time
-	commandAt time.Time
+	runID   string
+	alertTS string
+	alertAt time.Time
+	// command is when /rotate-token was typed, if it was.
+	command   *press
 	pressed   map[string]press
 	revealsAt int // reveals counted when Reveal was pressed
 	paused    map[string]bool
@@ -110,6 +111,7 @@ func (r *rotation) act(ctx context.Context, run *flows.Run) {
 	case run == nil:
 		r.start(ctx)
 	case run.Ended() || run.Phase == flows.PhaseRunning || run.Gate == nil:
+		// Nothing to press: the bot is at work, or done.
 	default:
 		r.answer(run)
 	}
@@ -137,11 +139,11 @@ func (r *rotation) find(ctx context.Context) *flows.Run {
 func (r *rotation) start(ctx context.Context) {
 	now := time.Now()
 	if r.via == viaCommand {
-		if r.commandAt.IsZero() || r.again(press{at: r.commandAt, start: r.h.botStarts()}) {
-			if !r.commandAt.IsZero() {
+		if r.command == nil || r.again(*r.command) {
+			if r.command != nil {
 				r.h.count(func(f *figures) { f.RepeatedPresses++ })
 			}
-			r.commandAt = now
+			r.command = &press{at: now, start: r.h.botStarts()}
 			r.h.keep(r.h.slack.SendSlashCommand(slacktest.SlashCommand{
 				Command: commands.CommandName, Text: r.spec.email + " " + appSlug + " " + env, User: alice, Channel: ops,
 			}))
