@@ -139,7 +139,7 @@ func (f *figures) report(o options) string {
 	row("crash", "alerts left unanswered", f.UnansweredAlerts, "")
 	row("crash", "runs paused and retried", f.Pauses, "")
 	row("crash", "bot exits not caused by the harness", f.UnexpectedExits, "0")
-	row("outage", "Redis outages survived", f.RedisOutages, "2")
+	row("outage", "Redis outages survived", f.RedisOutages, "3")
 	row("replicas", "runs on two replicas", f.ReplicaRuns, "")
 	row("replicas", "clicks delivered twice", f.DuplicateClicks, "")
 	row("replicas", "replica SIGKILLs", f.ReplicaKills, "")

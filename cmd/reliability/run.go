@@ -106,17 +106,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			h.say("%s failed: %v", p.name, err)
 		}
 		h.bots.stopRunning()
-		h.fig.phaseTime(p.name, time.Since(t0))
+		h.count(func(f *figures) { f.phaseTime(p.name, time.Since(t0)) })
 	}
-	h.fig.Seconds = int(time.Since(started).Seconds())
-
-	report := h.fig.report(o)
-	// The report is output too: it is scanned like the rest before it is
-	// printed.
-	if n := h.scan.scan("this report", []byte(report)); n > 0 {
-		h.fig.TokensLeaked += n
-		report = h.fig.report(o)
-	}
+	var report string
+	h.count(func(f *figures) {
+		f.Seconds = int(time.Since(started).Seconds())
+		report = f.report(o)
+		// The report is output too: it is scanned like the rest before
+		// it is printed.
+		if n := h.scan.scan("this report", []byte(report)); n > 0 {
+			f.TokensLeaked += n
+			report = f.report(o)
+		}
+	})
 	if _, err := io.WriteString(stdout, report); err != nil {
 		return err
 	}
@@ -126,7 +128,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(failed) > 0 {
 		return fmt.Errorf("the harness could not finish: %s", strings.Join(failed, "; "))
 	}
-	if bad := h.fig.nonZero(); len(bad) > 0 {
+	var bad []string
+	h.count(func(f *figures) { bad = f.nonZero() })
+	if len(bad) > 0 {
 		return fmt.Errorf("figures that must be 0 are not: %s", strings.Join(bad, ", "))
 	}
 	return nil
