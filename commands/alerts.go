@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	slackapi "github.com/slack-go/slack"
 
@@ -214,4 +215,50 @@ func or(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// unpostedAfter is how old an offer with no message in Slack must be
+// before a sweep posts it: older than any answer still in progress, even
+// one slowed by Slack's rate limits.
+const unpostedAfter = 5 * time.Minute
+
+// PostUnposted posts the offers that were recorded but never reached the
+// alert's thread, because a replica stopped between the two. An alert is
+// answered late rather than never.
+func (b *Bot) PostUnposted(ctx context.Context) error {
+	offers, err := b.cfg.Offers.UnpostedOffers(ctx, b.clock.Now().Add(-unpostedAfter))
+	var errs []error
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list unposted offers: %w", err))
+	}
+	for _, o := range offers {
+		// One replica posts it; if that fails, a sweep ten minutes on tries
+		// again.
+		if b.cfg.Dedup != nil {
+			if first, err := b.cfg.Dedup.Once(ctx, "late-offer:"+o.ID, 0); err != nil || !first {
+				continue
+			}
+		}
+		b.log.WarnContext(ctx, "posting an offer late: it was recorded but never reached Slack", "offer", o.ID, "alert", o.Alert.TS)
+		if err := b.offers.post(ctx, o); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run sweeps for unposted offers every interval until ctx ends.
+func (b *Bot) Run(ctx context.Context, every time.Duration) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if err := b.PostUnposted(ctx); err != nil && ctx.Err() == nil {
+				b.log.WarnContext(ctx, "post unposted offers", "err", err)
+			}
+		}
+	}
 }

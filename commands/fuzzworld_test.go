@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	slackapi "github.com/slack-go/slack"
 
@@ -384,6 +385,11 @@ func (s *fuzzOffers) OfferForAlert(context.Context, string, string) (*flows.Offe
 
 func (s *fuzzOffers) OfferForKey(context.Context, flows.Key) (*flows.Offer, error) {
 	s.t.Fatal("OfferForKey: no alert is sent in the fuzz world")
+	return nil, nil
+}
+
+func (s *fuzzOffers) UnpostedOffers(context.Context, time.Time) ([]*flows.Offer, error) {
+	s.t.Fatal("UnpostedOffers: the fuzz world runs no sweep")
 	return nil, nil
 }
 

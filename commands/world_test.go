@@ -114,6 +114,7 @@ type world struct {
 	redis   *redistest.Server
 	store   *state.Store
 	engine  *flows.Engine
+	bot     *commands.Bot
 	timer   *deferred
 	// clicks are every click so far, for counting response_url posts.
 	clicks []*slacktest.Delivery
@@ -215,6 +216,7 @@ func newWorld(t *testing.T, ws worldSetup) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
+	w.bot = bot
 	router := commands.NewRouter(commands.RouterConfig{Responder: w.client, Dedup: st, BotUserID: w.fake.BotUserID, BotID: w.fake.BotID, Logger: log})
 	bot.Register(router)
 	if ws.workers == 0 {

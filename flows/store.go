@@ -60,6 +60,10 @@ type OfferStore interface {
 	OfferForKey(ctx context.Context, key Key) (*Offer, error)
 	// UpdateOffer is a compare-and-set on Version, like UpdateRun.
 	UpdateOffer(ctx context.Context, o *Offer) error
+	// UnpostedOffers lists offers created before the given time whose
+	// messages never reached Slack, so that they can be posted late
+	// rather than never.
+	UnpostedOffers(ctx context.Context, before time.Time) ([]*Offer, error)
 }
 
 // Deduper makes a Slack envelope or a click take effect once.

@@ -43,6 +43,10 @@ func (k keys) alert(t flows.Thread) string {
 	return k.tagged + "alert:" + part(t.Channel) + ":" + part(t.TS)
 }
 
+// unposted indexes the offers recorded but not yet seen in Slack, by
+// creation time.
+func (k keys) unposted() string { return k.tagged + "offers:unposted" }
+
 func (k keys) offersFor(key flows.Key) string {
 	return k.tagged + "offers:" + part(key.Environment) + ":" + part(key.APIUser) + ":" + part(key.Application)
 }

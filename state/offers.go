@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -38,7 +40,7 @@ func (s *Store) CreateOffer(ctx context.Context, o *flows.Offer) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	status, args, err := result(createOfferScript.Run(ctx, s.rdb, s.offerKeys(o),
-		o.ID, raw, s.opt.Retention.Milliseconds(), o.CreatedAt.UnixMilli(), offersPerKey))
+		o.ID, raw, s.opt.Retention.Milliseconds(), o.CreatedAt.UnixMilli(), offersPerKey, flag(len(o.Messages) == 0)))
 	if err != nil || status != "ok" {
 		o.Schema, o.Version = prevSchema, prevVersion
 	}
@@ -60,7 +62,7 @@ func (s *Store) CreateOffer(ctx context.Context, o *flows.Offer) error {
 // offerKeys are the keys the offer scripts touch: the offer, its alert's
 // index, and the index of each distinct item key.
 func (s *Store) offerKeys(o *flows.Offer) []string {
-	ks := []string{s.k.offer(o.ID), s.k.alert(o.Alert)}
+	ks := []string{s.k.offer(o.ID), s.k.alert(o.Alert), s.k.unposted()}
 	seen := map[flows.Key]bool{}
 	for _, it := range o.Items {
 		if !seen[it.Key] {
@@ -181,7 +183,7 @@ func (s *Store) UpdateOffer(ctx context.Context, o *flows.Offer) error {
 	defer cancel()
 	status, args, err := result(updateOfferScript.Run(ctx, s.rdb, s.offerKeys(o),
 		o.ID, raw, prevVersion, flows.Schema, s.opt.Retention.Milliseconds(), o.CreatedAt.UnixMilli(),
-		o.Alert.Channel, o.Alert.TS))
+		o.Alert.Channel, o.Alert.TS, flag(len(o.Messages) == 0)))
 	if err != nil || status != "ok" {
 		o.Schema, o.Version = prevSchema, prevVersion
 	}
@@ -200,4 +202,35 @@ func (s *Store) UpdateOffer(ctx context.Context, o *flows.Offer) error {
 		return corrupt(what, args[0])
 	}
 	return fmt.Errorf("%s: unexpected answer %q %q", what, status, args)
+}
+
+// UnpostedOffers lists the offers created before the given time that
+// never reached Slack (the bot stopped between recording and posting),
+// oldest first. Offers whose record has expired leave the index.
+func (s *Store) UnpostedOffers(ctx context.Context, before time.Time) ([]*flows.Offer, error) {
+	const what = "list unposted offers"
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	key := s.k.unposted()
+	max := strconv.FormatInt(before.UnixMilli(), 10)
+	ids, err := s.rdb.ZRangeByScore(ctx, key, &redis.ZRangeBy{Min: "-inf", Max: max, Count: 100}).Result()
+	if err != nil {
+		return nil, fail(what, key, err)
+	}
+	var out []*flows.Offer
+	var errs []error
+	for _, id := range ids {
+		o, err := s.Offer(ctx, id)
+		switch {
+		case errors.Is(err, flows.ErrOfferNotFound):
+			if err := s.rdb.ZRem(ctx, key, id).Err(); err != nil {
+				return out, fail(what, key, err)
+			}
+		case err != nil:
+			errs = append(errs, err)
+		case len(o.Messages) == 0:
+			out = append(out, o)
+		}
+	}
+	return out, errors.Join(errs...)
 }

@@ -58,6 +58,8 @@ type app struct {
 	rdb      redis.UniversalClient
 	runner   *slackint.Runner
 	engine   *flows.Engine
+	bot      *commands.Bot
+	sweep    time.Duration
 	envs     *environments
 	notifier *commands.Notifier
 	srv      *http.Server
@@ -143,6 +145,7 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*ap
 	if err != nil {
 		return nil, fmt.Errorf("slack surface: %w", err)
 	}
+	a.bot, a.sweep = bot, cfg.SweepInterval
 	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot})
 	a.runner = slackint.NewRunner(client, router, slackint.RunnerConfig{Logger: log})
 
@@ -167,6 +170,7 @@ func (a *app) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.runner.Run(gctx) })
 	g.Go(func() error { return a.engine.Run(gctx) })
+	g.Go(func() error { return a.bot.Run(gctx, a.sweep) })
 	g.Go(func() error { return a.envs.Run(gctx) })
 	g.Go(func() error {
 		served := make(chan error, 1)
