@@ -4,7 +4,7 @@ GO ?= go
 PKGS ?= ./...
 TESTFLAGS ?=
 
-.PHONY: test check unit deps fuzz
+.PHONY: test check unit deps fuzz bench reliability
 
 test: check
 	@eval "$$(scripts/test-deps.sh)" && $(GO) test -race -count=1 $(TESTFLAGS) $(PKGS)
@@ -36,3 +36,15 @@ unit:
 
 deps:
 	@scripts/test-deps.sh
+
+# docs/benchmarks.md: ack latency, Slack calls per rotation, an alert storm
+# under Slack's rate limits, memory and resume, each against a baseline run
+# beside it. About 25 minutes; BENCHFLAGS=-only ack,memory for some.
+bench:
+	@eval "$$(scripts/test-deps.sh)" && $(GO) run ./cmd/bench $(BENCHFLAGS)
+
+# docs/reliability.md: the bot killed at random points, Redis outages, two
+# replicas, a leak scan and fuzzing. RELIABILITYFLAGS=-short is CI's run
+# (it also runs inside `make test`).
+reliability:
+	@eval "$$(scripts/test-deps.sh)" && $(GO) run ./cmd/reliability $(RELIABILITYFLAGS)
