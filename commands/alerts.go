@@ -92,14 +92,16 @@ func (b *Bot) offer(ctx context.Context, log *slog.Logger, alert flows.Thread, a
 		return b.replyOnce(ctx, alert, b.render.Unanswered(al.Environment, "I could not record an offer, because the state store did not answer"))
 	}
 	var errs []error
-	if len(items) > 0 || len(handled) == 0 {
-		if err := b.offers.post(ctx, o); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	// The group learns of the offer before Slack shows it, so that a
+	// resolved message arriving meanwhile finds it.
 	if len(items) > 0 {
 		if err := b.cfg.Groups.Remember(ctx, alert.Channel, al.Environment, o.ID); err != nil {
 			errs = append(errs, fmt.Errorf("remember offer %s in its alert group: %w", o.ID, err))
+		}
+	}
+	if len(items) > 0 || len(handled) == 0 {
+		if err := b.offers.post(ctx, o); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(handled) > 0 {

@@ -31,7 +31,13 @@ type offerPages struct {
 }
 
 // post puts a new offer's pages in its alert's thread and records them.
+// It renders the stored offer, and renders again if the offer changed
+// while it posted (a resolved message, a click): the thread shows the
+// latest state either way.
 func (p *offerPages) post(ctx context.Context, o *flows.Offer) error {
+	if fresh, err := p.store.Offer(ctx, o.ID); err == nil {
+		o = fresh
+	}
 	var posted []string
 	var perr error
 	for _, m := range p.render.Offer(o, nil, p.clock.Now()) {
@@ -46,10 +52,13 @@ func (p *offerPages) post(ctx context.Context, o *flows.Offer) error {
 	if len(posted) == 0 {
 		return perr
 	}
-	_, err := p.update(ctx, o.ID, func(o *flows.Offer) error {
+	stored, err := p.update(ctx, o.ID, func(o *flows.Offer) error {
 		o.Messages = posted
 		return nil
 	})
+	if err == nil && stored.Version != o.Version+1 {
+		err = p.refresh(ctx, stored, nil)
+	}
 	return errors.Join(perr, err)
 }
 

@@ -6,6 +6,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -55,28 +56,33 @@ func parseSource(t *testing.T, path, src string) goFile {
 	return goFile{path: path, fset: fset, file: f}
 }
 
-// botSources parses every non-test Go file of the bot: the module less
-// test helper packages (directories named *test, which fake Slack and the
-// cluster rather than call them) and this package.
+// botSources parses every non-test Go file linked into the bot: the
+// module's packages that ./cmd/bot depends on, less test helper packages
+// (directories named *test, which fake Slack and the cluster rather than
+// call them). Harness programs such as cmd/bench, whose baseline is a bare
+// Slack client, are not the bot and are not scanned.
 func botSources(t *testing.T) []goFile {
 	t.Helper()
-	var files []goFile
-	err := filepath.WalkDir(repoRoot, func(path string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			return nil
-		}
-		name := d.Name()
-		if path != repoRoot && (strings.HasPrefix(name, ".") || strings.HasSuffix(name, "test") || name == "testdata") {
-			return filepath.SkipDir
-		}
-		files = append(files, parseDir(t, path)...)
-		return nil
-	})
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.Dir}}{{end}}", "./cmd/bot")
+	cmd.Dir = repoRoot
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list the bot's packages: %v", err)
+	}
+	root, err := filepath.Abs(repoRoot)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var files []goFile
+	for _, dir := range strings.Fields(string(out)) {
+		rel, err := filepath.Rel(root, dir)
+		if err != nil || strings.HasPrefix(rel, "..") || strings.HasSuffix(filepath.Base(dir), "test") {
+			continue
+		}
+		files = append(files, parseDir(t, filepath.Join(repoRoot, rel))...)
+	}
+	if len(files) == 0 {
+		t.Fatal("go list found none of the bot's sources")
 	}
 	return files
 }
