@@ -41,8 +41,6 @@ type botProc struct {
 	// surfaced counts the log records in which a 429 reached the code that
 	// called Slack as an error, after the client gave up waiting.
 	surfaced int
-	errors   int
-	lastErr  string
 }
 
 // config is the bot's YAML: production and integration served by the
@@ -94,10 +92,9 @@ func startBot(ctx context.Context, bin string, s botSetup) (*botProc, error) {
 // line reads one record of the bot's JSON log.
 func (b *botProc) line(text string) {
 	var rec struct {
-		Level string `json:"level"`
-		Msg   string `json:"msg"`
-		Addr  string `json:"addr"`
-		Err   string `json:"err"`
+		Msg  string `json:"msg"`
+		Addr string `json:"addr"`
+		Err  string `json:"err"`
 	}
 	if json.Unmarshal([]byte(text), &rec) != nil {
 		return
@@ -115,10 +112,6 @@ func (b *botProc) line(text string) {
 	if rec.Msg != "slack call failed, retrying" && (strings.Contains(text, "still rate limited") || strings.Contains(rec.Err, "ratelimited")) {
 		b.surfaced++
 	}
-	if rec.Level == "ERROR" {
-		b.errors++
-		b.lastErr = rec.Msg + ": " + rec.Err
-	}
 }
 
 // Surfaced429s counts the 429s that reached the bot's code as errors.
@@ -126,13 +119,6 @@ func (b *botProc) Surfaced429s() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.surfaced
-}
-
-// Errors counts the error records logged, and gives the last.
-func (b *botProc) Errors() (int, string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.errors, b.lastErr
 }
 
 // metric sums the samples of a Prometheus metric whose labels include

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -148,13 +146,4 @@ func (e *bench) benchRotation(ctx context.Context) (rotationResult, error) {
 		res.ResponseURL += len(d.Responses())
 	}
 	return res, nil
-}
-
-// byMethod lists calls as "chat.postMessage 5, chat.update 4".
-func byMethod(calls map[string]int) string {
-	var parts []string
-	for _, m := range slices.Sorted(maps.Keys(calls)) {
-		parts = append(parts, fmt.Sprintf("%s %d", m, calls[m]))
-	}
-	return strings.Join(parts, ", ")
 }
