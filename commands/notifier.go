@@ -162,6 +162,11 @@ func (n *Notifier) Sync(ctx context.Context, run *flows.Run) (map[string]flows.R
 		}
 		n.later(th, run.ID, th.lastFlush.Add(n.cfg.Coalesce).Sub(now))
 	}
+	if th.stop == nil {
+		// Only a deferred flush reads the copy; a run parked at a gate
+		// (most runs, most of the time) keeps none.
+		th.latest = nil
+	}
 	out := map[string]flows.Receipt{}
 	for id, rc := range th.receipts {
 		if run.Receipts[id] != rc {

@@ -140,7 +140,7 @@ func startSandbox(ctx context.Context, world *scenario.World, redisURL string, c
 		return nil, err
 	}
 	log := slog.New(slog.NewJSONHandler(sb.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	sb.app, err = assemble(ctx, cfg, log, wiring{Envs: world.Envs(), Clock: clock})
+	sb.app, err = assemble(ctx, cfg, log, wiring{Envs: world.Envs(), Clock: clock, Unpaced: true})
 	if err != nil {
 		return nil, fmt.Errorf("assemble the bot: %w", err)
 	}

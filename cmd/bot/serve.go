@@ -50,6 +50,9 @@ type wiring struct {
 	Envs map[string]flows.Env
 	// Clock, when set, is the engine's and the notifier's clock.
 	Clock flows.Clock
+	// Unpaced sends Slack calls at once rather than at Slack's published
+	// rates: for a fake Slack that does not limit them.
+	Unpaced bool
 }
 
 // app is the bot, assembled and not yet running.
@@ -81,9 +84,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*app, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	limits := slackint.Paced()
+	if w.Unpaced {
+		limits = nil
+	}
 	client := slackint.New(slackint.Config{
 		BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, APIURL: cfg.Slack.APIURL,
-		Metrics: slackint.NewMetrics(reg), Logger: log,
+		Metrics: slackint.NewMetrics(reg), Logger: log, Limits: limits,
 	})
 	rdb, err := newRedis(cfg.Redis)
 	if err != nil {

@@ -32,6 +32,11 @@ type Config struct {
 	// Sleep waits between attempts; nil means a timer. Tests replace it so
 	// that a Retry-After of seconds costs none.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Limits, when set, pace the calls to stay within them (Paced() for
+	// Slack's own); nil sends every call at once.
+	Limits map[string]Limit
+	// Now is the pacing's clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // RetryPolicy bounds the retries. Zero fields take the defaults.
@@ -51,6 +56,7 @@ type Client struct {
 	log     *slog.Logger
 	retry   RetryPolicy
 	sleep   func(ctx context.Context, d time.Duration) error
+	pace    *pacer
 }
 
 // New makes a Client.
@@ -92,6 +98,10 @@ func New(cfg Config) *Client {
 	if c.sleep == nil {
 		c.sleep = sleepCtx
 	}
+	c.pace = &pacer{limits: cfg.Limits, now: cfg.Now, sleep: c.sleep, buckets: map[string]*bucket{}}
+	if c.pace.now == nil {
+		c.pace.now = time.Now
+	}
 	return c
 }
 
@@ -121,10 +131,13 @@ const (
 
 // do runs call until it succeeds, fails for good, or ctx ends, and counts
 // every attempt.
-func (c *Client) do(ctx context.Context, method string, s safety, call func(context.Context) error) error {
+func (c *Client) do(ctx context.Context, method, channel string, s safety, call func(context.Context) error) error {
 	delay := c.retry.BaseDelay
 	failures, limited := 0, 0
 	for {
+		if err := c.pace.wait(ctx, method, channel); err != nil {
+			return fmt.Errorf("slack %s: waiting for its turn under the rate limit: %w", method, err)
+		}
 		err := call(ctx)
 		outcome := classify(err)
 		c.metrics.calls.WithLabelValues(method, outcome).Inc()
@@ -209,7 +222,7 @@ func retryable(err error, s safety) bool {
 // AuthTest says who the bot is.
 func (c *Client) AuthTest(ctx context.Context) (*slackapi.AuthTestResponse, error) {
 	var out *slackapi.AuthTestResponse
-	err := c.do(ctx, "auth.test", idempotent, func(ctx context.Context) (err error) {
+	err := c.do(ctx, "auth.test", "", idempotent, func(ctx context.Context) (err error) {
 		out, err = c.api.AuthTestContext(ctx)
 		return err
 	})
@@ -220,7 +233,7 @@ func (c *Client) AuthTest(ctx context.Context) (*slackapi.AuthTestResponse, erro
 // slackapi.MsgOptionTS) and returns its ts.
 func (c *Client) PostMessage(ctx context.Context, channel string, opts ...slackapi.MsgOption) (string, error) {
 	var ts string
-	err := c.do(ctx, "chat.postMessage", notTwice, func(ctx context.Context) (err error) {
+	err := c.do(ctx, "chat.postMessage", channel, notTwice, func(ctx context.Context) (err error) {
 		_, ts, err = c.api.PostMessageContext(ctx, channel, opts...)
 		return err
 	})
@@ -230,7 +243,7 @@ func (c *Client) PostMessage(ctx context.Context, channel string, opts ...slacka
 // PostEphemeral shows a message to one user in a channel.
 func (c *Client) PostEphemeral(ctx context.Context, channel, user string, opts ...slackapi.MsgOption) (string, error) {
 	var ts string
-	err := c.do(ctx, "chat.postEphemeral", notTwice, func(ctx context.Context) (err error) {
+	err := c.do(ctx, "chat.postEphemeral", "", notTwice, func(ctx context.Context) (err error) {
 		ts, err = c.api.PostEphemeralContext(ctx, channel, user, opts...)
 		return err
 	})
@@ -239,7 +252,7 @@ func (c *Client) PostEphemeral(ctx context.Context, channel, user string, opts .
 
 // UpdateMessage edits a message of the bot's.
 func (c *Client) UpdateMessage(ctx context.Context, channel, ts string, opts ...slackapi.MsgOption) error {
-	return c.do(ctx, "chat.update", idempotent, func(ctx context.Context) error {
+	return c.do(ctx, "chat.update", "", idempotent, func(ctx context.Context) error {
 		_, _, _, err := c.api.UpdateMessageContext(ctx, channel, ts, opts...)
 		return err
 	})
@@ -247,7 +260,7 @@ func (c *Client) UpdateMessage(ctx context.Context, channel, ts string, opts ...
 
 // DeleteMessage deletes a message of the bot's.
 func (c *Client) DeleteMessage(ctx context.Context, channel, ts string) error {
-	return c.do(ctx, "chat.delete", idempotent, func(ctx context.Context) error {
+	return c.do(ctx, "chat.delete", "", idempotent, func(ctx context.Context) error {
 		_, _, err := c.api.DeleteMessageContext(ctx, channel, ts)
 		return err
 	})
@@ -256,7 +269,7 @@ func (c *Client) DeleteMessage(ctx context.Context, channel, ts string) error {
 // Permalink is a link to a message.
 func (c *Client) Permalink(ctx context.Context, channel, ts string) (string, error) {
 	var link string
-	err := c.do(ctx, "chat.getPermalink", idempotent, func(ctx context.Context) (err error) {
+	err := c.do(ctx, "chat.getPermalink", "", idempotent, func(ctx context.Context) (err error) {
 		link, err = c.api.GetPermalinkContext(ctx, &slackapi.PermalinkParameters{Channel: channel, Ts: ts})
 		return err
 	})
@@ -266,7 +279,7 @@ func (c *Client) Permalink(ctx context.Context, channel, ts string) (string, err
 // OpenView opens a modal. The trigger_id lives 3 seconds and opens one view.
 func (c *Client) OpenView(ctx context.Context, triggerID string, view slackapi.ModalViewRequest) (*slackapi.ViewResponse, error) {
 	var out *slackapi.ViewResponse
-	err := c.do(ctx, "views.open", idempotent, func(ctx context.Context) (err error) {
+	err := c.do(ctx, "views.open", "", idempotent, func(ctx context.Context) (err error) {
 		out, err = c.api.OpenViewContext(ctx, triggerID, view)
 		return err
 	})
@@ -276,7 +289,7 @@ func (c *Client) OpenView(ctx context.Context, triggerID string, view slackapi.M
 // PushView pushes a modal onto the open one.
 func (c *Client) PushView(ctx context.Context, triggerID string, view slackapi.ModalViewRequest) (*slackapi.ViewResponse, error) {
 	var out *slackapi.ViewResponse
-	err := c.do(ctx, "views.push", idempotent, func(ctx context.Context) (err error) {
+	err := c.do(ctx, "views.push", "", idempotent, func(ctx context.Context) (err error) {
 		out, err = c.api.PushViewContext(ctx, triggerID, view)
 		return err
 	})
@@ -287,7 +300,7 @@ func (c *Client) PushView(ctx context.Context, triggerID string, view slackapi.M
 // concurrent update.
 func (c *Client) UpdateView(ctx context.Context, viewID, hash string, view slackapi.ModalViewRequest) (*slackapi.ViewResponse, error) {
 	var out *slackapi.ViewResponse
-	err := c.do(ctx, "views.update", idempotent, func(ctx context.Context) (err error) {
+	err := c.do(ctx, "views.update", "", idempotent, func(ctx context.Context) (err error) {
 		out, err = c.api.UpdateViewContext(ctx, view, "", hash, viewID)
 		return err
 	})
@@ -297,7 +310,7 @@ func (c *Client) UpdateView(ctx context.Context, viewID, hash string, view slack
 // UserInfo describes a user.
 func (c *Client) UserInfo(ctx context.Context, userID string) (*slackapi.User, error) {
 	var out *slackapi.User
-	err := c.do(ctx, "users.info", idempotent, func(ctx context.Context) (err error) {
+	err := c.do(ctx, "users.info", "", idempotent, func(ctx context.Context) (err error) {
 		out, err = c.api.GetUserInfoContext(ctx, userID)
 		return err
 	})
@@ -316,7 +329,7 @@ func (c *Client) Email(ctx context.Context, userID string) (string, error) {
 // GroupMembers lists a user group's members.
 func (c *Client) GroupMembers(ctx context.Context, groupID string) ([]string, error) {
 	var out []string
-	err := c.do(ctx, "usergroups.users.list", idempotent, func(ctx context.Context) (err error) {
+	err := c.do(ctx, "usergroups.users.list", "", idempotent, func(ctx context.Context) (err error) {
 		out, err = c.api.GetUserGroupMembersContext(ctx, groupID)
 		return err
 	})
@@ -355,7 +368,7 @@ func (c *Client) Respond(ctx context.Context, responseURL string, r Reply) error
 	default:
 		opts = append(opts, slackapi.MsgOptionResponseURL(responseURL, slackapi.ResponseTypeEphemeral))
 	}
-	return c.do(ctx, "response_url", s, func(ctx context.Context) error {
+	return c.do(ctx, "response_url", "", s, func(ctx context.Context) error {
 		_, _, err := c.api.PostMessageContext(ctx, "", opts...)
 		return err
 	})

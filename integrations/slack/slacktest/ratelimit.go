@@ -3,42 +3,17 @@ package slacktest
 import (
 	"math"
 	"time"
+
+	"github.com/alphagov/signon-token-bot/integrations/slack"
 )
 
 // Limit is a token bucket: PerMinute calls a minute, Burst at once.
 // PerChannel keeps one bucket per channel (chat.postMessage's limit).
-type Limit struct {
-	PerMinute  float64
-	Burst      int
-	PerChannel bool
-}
+type Limit = slack.Limit
 
-// Slack's tiers (https://api.slack.com/apis/rate-limits): calls a minute,
-// with short bursts allowed.
-var (
-	tier2 = Limit{PerMinute: 20, Burst: 3}
-	tier3 = Limit{PerMinute: 50, Burst: 5}
-	tier4 = Limit{PerMinute: 100, Burst: 10}
-)
-
-// DefaultLimits returns Slack's published limits for the methods the fake
-// serves. chat.postMessage is about one message a second per channel.
-func DefaultLimits() map[string]Limit {
-	return map[string]Limit{
-		"auth.test":             tier4,
-		"apps.connections.open": {PerMinute: 1, Burst: 2},
-		"chat.postMessage":      {PerMinute: 60, Burst: 3, PerChannel: true},
-		"chat.postEphemeral":    tier4,
-		"chat.update":           tier3,
-		"chat.delete":           tier3,
-		"chat.getPermalink":     tier4,
-		"views.open":            tier4,
-		"views.push":            tier4,
-		"views.update":          tier4,
-		"users.info":            tier4,
-		"usergroups.users.list": tier2,
-	}
-}
+// DefaultLimits returns Slack's published limits, the same table the
+// bot's client paces itself by.
+func DefaultLimits() map[string]Limit { return slack.PublishedLimits() }
 
 type bucket struct {
 	tokens float64
