@@ -94,11 +94,11 @@ func scanClient(files []goFile) clientScan {
 				return true
 			}
 			sel, ok := call.Fun.(*ast.SelectorExpr)
-			if !ok || sel.Sel.Name != "do" || len(call.Args) != 4 {
+			if !ok || sel.Sel.Name != "do" || len(call.Args) < 4 {
 				return true
 			}
 			lit, ok := call.Args[1].(*ast.BasicLit)
-			closure, isFunc := call.Args[3].(*ast.FuncLit)
+			closure, isFunc := call.Args[len(call.Args)-1].(*ast.FuncLit)
 			if !ok || lit.Kind != token.STRING || !isFunc {
 				s.problems = append(s.problems, fmt.Sprintf("%s: Client.do is called without a literal method name and a closure; the manifest check cannot read it", f.where(call.Pos())))
 				return true
@@ -381,7 +381,7 @@ func TestManifestSettings(t *testing.T) {
 func TestManifestScanCatchesNewCalls(t *testing.T) {
 	client := scanClient([]goFile{parseSource(t, "integrations/slack/new.go", `package slack
 func (c *Client) React(ctx context.Context) error {
-	return c.do(ctx, "reactions.add", notTwice, func(ctx context.Context) error {
+	return c.do(ctx, "reactions.add", "", notTwice, func(ctx context.Context) error {
 		return c.api.AddReactionContext(ctx, "thumbsup", slackapi.ItemRef{})
 	})
 }
@@ -389,7 +389,7 @@ func (c *Client) History(ctx context.Context) {
 	c.api.GetConversationHistoryContext(ctx, nil)
 }
 func (c *Client) Mislabelled(ctx context.Context) error {
-	return c.do(ctx, "auth.test", idempotent, func(ctx context.Context) error {
+	return c.do(ctx, "auth.test", "", idempotent, func(ctx context.Context) error {
 		_, _, err := c.api.DeleteMessageContext(ctx, "C1", "1.2")
 		return err
 	})
