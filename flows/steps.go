@@ -472,11 +472,13 @@ func (e *Engine) end(ctx context.Context, run *Run, phase Phase, reason string) 
 		return fmt.Errorf("post the run's last messages: %w: %w", errEndPending, err)
 	}
 	now := e.clock.Now()
+	// The trail says the run ended before the run does, so that whoever
+	// waits for the end reads a complete trail.
+	e.audit(ctx, run, "bot", "end", string(phase), reason)
 	run.Phase, run.EndedAt = run.EndAs, now
 	if err := e.save(ctx, run); err != nil {
 		return err
 	}
-	e.audit(ctx, run, "bot", "end", string(phase), reason)
 	e.obs.RunEnded(run.Key.Environment, phase, now.Sub(run.CreatedAt))
 	e.runLog(run).Info("run ended", "phase", phase, "reason", reason)
 	return nil
