@@ -67,7 +67,14 @@ func startBot(ctx context.Context, bin string, s botSetup) (*botProc, error) {
 	if err := os.WriteFile(cfgPath, []byte(s.config()), 0o600); err != nil {
 		return nil, fmt.Errorf("write the bot's configuration: %w", err)
 	}
-	env := append(os.Environ(),
+	// The bot paces its calls exactly when the fake enforces Slack's
+	// limits (the storm); elsewhere pacing would measure Slack's limits,
+	// not the bot.
+	pacing := "off"
+	if s.Fake.EnforceRateLimits {
+		pacing = "on"
+	}
+	env := append(os.Environ(), "SLACK_PACING="+pacing,
 		"SLACK_APP_TOKEN="+s.Fake.AppToken, "SLACK_BOT_TOKEN="+s.Fake.BotToken, "SLACK_API_URL="+s.Fake.URL(),
 		"REDIS_URL=redis://"+s.Redis, "STATE_PREFIX="+s.Prefix, "HTTP_ADDR=127.0.0.1:0", "LOG_FORMAT=json",
 		"CONFIG_FILE="+cfgPath)

@@ -65,6 +65,9 @@ type SlackConfig struct {
 	AppToken string // xapp-, for Socket Mode
 	BotToken string // xoxb-, for the Web API
 	APIURL   string
+	// Unpaced sends Web API calls at once instead of at Slack's published
+	// rates (SLACK_PACING=off): for a fake Slack that does not limit them.
+	Unpaced bool
 }
 
 // RedisConfig is how to reach Redis: a URL, or Sentinel or Cluster
@@ -254,6 +257,13 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	}
 	if !strings.HasSuffix(c.Slack.APIURL, "/") {
 		return fmt.Errorf("SLACK_API_URL must end with / (like %s)", defaultSlackAPIURL)
+	}
+	switch getenv("SLACK_PACING") {
+	case "", "on":
+	case "off":
+		c.Slack.Unpaced = true
+	default:
+		return fmt.Errorf("SLACK_PACING must be on or off, not %q", getenv("SLACK_PACING"))
 	}
 
 	if err := c.Redis.fromEnv(getenv); err != nil {

@@ -42,6 +42,7 @@ func TestEveryConfigErrorIsOneLineNamingItsKey(t *testing.T) {
 		{"bot token wrong kind", map[string]string{"SLACK_BOT_TOKEN": "xapp-1"}, "", "SLACK_BOT_TOKEN must start with xoxb-"},
 		{"api url not http", map[string]string{"SLACK_API_URL": "ftp://slack.com/api/"}, "", `SLACK_API_URL: "ftp://slack.com/api/" is not an http(s) URL`},
 		{"api url without slash", map[string]string{"SLACK_API_URL": "https://slack.com/api"}, "", "SLACK_API_URL must end with / (like https://slack.com/api/)"},
+		{"pacing neither on nor off", map[string]string{"SLACK_PACING": "fast"}, "", `SLACK_PACING must be on or off, not "fast"`},
 		{"no redis", map[string]string{"REDIS_URL": ""}, "", "REDIS_URL or REDIS_ADDRS is required"},
 		{"url and addrs", map[string]string{"REDIS_ADDRS": "a:1"}, "", "REDIS_URL and REDIS_ADDRS cannot both be set"},
 		{"redis url scheme", map[string]string{"REDIS_URL": "http://u:secret@h:1"}, "", "REDIS_URL must start with redis:// or rediss://"},

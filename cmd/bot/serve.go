@@ -85,7 +85,7 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*ap
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	limits := slackint.Paced()
-	if w.Unpaced {
+	if w.Unpaced || cfg.Slack.Unpaced {
 		limits = nil
 	}
 	client := slackint.New(slackint.Config{

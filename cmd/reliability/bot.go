@@ -81,6 +81,8 @@ func (h *harness) startBot(name string) (*bot, error) {
 		"SLACK_APP_TOKEN=" + h.slack.AppToken,
 		"SLACK_BOT_TOKEN=" + h.slack.BotToken,
 		"SLACK_API_URL=" + h.slack.URL(),
+		// The fake does not limit calls; pacing would only slow the runs.
+		"SLACK_PACING=off",
 		"REDIS_URL=redis://" + h.redis.Addr() + "/0",
 		"STATE_PREFIX=" + statePfx,
 		"HTTP_ADDR=127.0.0.1:0",
