@@ -55,6 +55,10 @@ type Cluster struct {
 	pods      map[string]*pod // by Deployment
 	jobs      map[string]*job
 	calls     map[string]int
+	// restartedAt is each Deployment's restartedAt annotation: a restart
+	// with the value it already has changes nothing, as in a real cluster.
+	restartedAt map[string]time.Time
+	restarts    map[string]int
 	// seq orders writes, so that "rolled after the Secret changed" does
 	// not depend on a test clock that stands still.
 	seq int
@@ -88,6 +92,8 @@ func (c *Cluster) init() {
 		c.pods = map[string]*pod{}
 		c.jobs = map[string]*job{}
 		c.calls = map[string]int{}
+		c.restartedAt = map[string]time.Time{}
+		c.restarts = map[string]int{}
 	}
 	if c.Clock == nil {
 		c.Clock = flows.SystemClock{}
@@ -315,8 +321,22 @@ func (c *Cluster) RestartDeployment(ctx context.Context, deployment string, at t
 	if _, ok := c.pods[deployment]; !ok {
 		return fmt.Errorf("deployment %s: %w", deployment, flows.ErrNotFound)
 	}
+	if prev, ok := c.restartedAt[deployment]; ok && prev.Equal(at.Truncate(time.Second)) {
+		return nil
+	}
+	c.restartedAt[deployment] = at.Truncate(time.Second)
+	c.restarts[deployment]++
 	c.roll(deployment)
 	return nil
+}
+
+// Restarts counts the restarts that rolled a Deployment; a repeated
+// restart with the same timestamp does not.
+func (c *Cluster) Restarts(deployment string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	return c.restarts[deployment]
 }
 
 func (c *Cluster) CheckPods(ctx context.Context, con flows.Consumer, want token.Fingerprint) ([]flows.PodCheck, error) {
