@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -79,7 +78,7 @@ func (c Config) withDefaults() Config {
 type Client struct {
 	cfg  Config
 	rest *rest.Config
-	cs   kubernetes.Interface
+	api  groups
 }
 
 // New connects to the cluster cfg names: its kubeconfig context, or the
@@ -110,11 +109,11 @@ func NewForConfig(rc *rest.Config, cfg Config) (*Client, error) {
 	if rc.QPS == 0 {
 		rc.QPS, rc.Burst = 50, 100
 	}
-	cs, err := kubernetes.NewForConfig(rc)
+	api, err := newGroups(rc)
 	if err != nil {
-		return nil, fmt.Errorf("kubernetes client for %s: %w", rc.Host, err)
+		return nil, err
 	}
-	return &Client{cfg: cfg.withDefaults(), rest: rc, cs: cs}, nil
+	return &Client{cfg: cfg.withDefaults(), rest: rc, api: api}, nil
 }
 
 // Namespace is the namespace the client works in.

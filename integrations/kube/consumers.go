@@ -5,6 +5,8 @@ import (
 	"context"
 	"slices"
 
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -17,12 +19,12 @@ import (
 // known in advance about which application reads what.
 func (c *Client) Consumers(ctx context.Context, secret string) ([]flows.Consumer, error) {
 	ns := c.cfg.Namespace
-	deps, err := c.cs.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
+	var deps appsv1.DeploymentList
+	if err := list(ctx, c.api.apps, ns, "deployments", metav1.ListOptions{}, &deps); err != nil {
 		return nil, wrapErr(err, "list deployments in "+ns)
 	}
-	cronJobs, err := c.cs.BatchV1().CronJobs(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
+	var cronJobs batchv1.CronJobList
+	if err := list(ctx, c.api.batch, ns, "cronjobs", metav1.ListOptions{}, &cronJobs); err != nil {
 		return nil, wrapErr(err, "list cronjobs in "+ns)
 	}
 	var out []flows.Consumer

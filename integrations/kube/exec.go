@@ -8,10 +8,10 @@ import (
 	"slices"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
 	"k8s.io/streaming/pkg/httpstream"
@@ -37,16 +37,16 @@ func (e *ExitError) ExitStatus() int { return e.Code }
 // the container.
 func (c *Client) readyPod(ctx context.Context, deployment, container string) (*corev1.Pod, error) {
 	ns := c.cfg.Namespace
-	d, err := c.cs.AppsV1().Deployments(ns).Get(ctx, deployment, metav1.GetOptions{})
-	if err != nil {
+	var d appsv1.Deployment
+	if err := get(ctx, c.api.apps, ns, "deployments", deployment, &d); err != nil {
 		return nil, wrapErr(err, fmt.Sprintf("get deployment %s/%s", ns, deployment))
 	}
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
 	if err != nil {
 		return nil, fmt.Errorf("deployment %s/%s selector: %w", ns, deployment, err)
 	}
-	pods, err := c.cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
-	if err != nil {
+	var pods corev1.PodList
+	if err := list(ctx, c.api.core, ns, "pods", metav1.ListOptions{LabelSelector: sel.String()}, &pods); err != nil {
 		return nil, wrapErr(err, "list pods of deployment "+deployment)
 	}
 	var ready []*corev1.Pod
@@ -78,14 +78,14 @@ func (c *Client) exec(ctx context.Context, pod, container string, command []stri
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	req := c.cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
+	req := c.api.core.Post().Resource("pods").Namespace(ns).Name(pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{
 			Container: container,
 			Command:   command,
 			Stdin:     stdin != nil,
 			Stdout:    true,
 			Stderr:    true,
-		}, scheme.ParameterCodec)
+		}, paramCodec)
 	ws, err := remotecommand.NewWebSocketExecutor(c.rest, "GET", req.URL().String())
 	if err != nil {
 		return fmt.Errorf("exec in pod %s: %w", pod, err)

@@ -32,8 +32,8 @@ const AnnotationRestartedAt = "kubectl.kubernetes.io/restartedAt"
 func (c *Client) WaitRollout(ctx context.Context, deployment string, since time.Time, startTimeout time.Duration) (flows.Rollout, error) {
 	ns := c.cfg.Namespace
 	ro := flows.Rollout{Deployment: deployment}
-	dep, err := c.cs.AppsV1().Deployments(ns).Get(ctx, deployment, metav1.GetOptions{})
-	if err != nil {
+	var dep appsv1.Deployment
+	if err := get(ctx, c.api.apps, ns, "deployments", deployment, &dep); err != nil {
 		return ro, wrapErr(err, fmt.Sprintf("get deployment %s/%s", ns, deployment))
 	}
 	sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
@@ -42,9 +42,9 @@ func (c *Client) WaitRollout(ctx context.Context, deployment string, since time.
 	}
 	w := newWatcher(ctx)
 	defer w.stop()
-	deps := w.watch(c.cs.AppsV1().RESTClient(), "deployments", ns, &appsv1.Deployment{}, fields.OneTermEqualSelector("metadata.name", deployment).String(), "")
-	sets := w.watch(c.cs.AppsV1().RESTClient(), "replicasets", ns, &appsv1.ReplicaSet{}, "", sel.String())
-	pods := w.watch(c.cs.CoreV1().RESTClient(), "pods", ns, &corev1.Pod{}, "", sel.String())
+	deps := w.watch(c.api.apps, "deployments", ns, &appsv1.Deployment{}, fields.OneTermEqualSelector("metadata.name", deployment).String(), "")
+	sets := w.watch(c.api.apps, "replicasets", ns, &appsv1.ReplicaSet{}, "", sel.String())
+	pods := w.watch(c.api.core, "pods", ns, &corev1.Pod{}, "", sel.String())
 	if err := w.sync(); err != nil {
 		return ro, c.waitErr(ctx, err, "deployment "+deployment)
 	}
@@ -140,7 +140,10 @@ func (c *Client) RestartDeployment(ctx context.Context, deployment string, at ti
 		return err
 	}
 	ns := c.cfg.Namespace
-	if _, err := c.cs.AppsV1().Deployments(ns).Patch(ctx, deployment, types.StrategicMergePatchType, patch, metav1.PatchOptions{FieldManager: "signon-token-bot"}); err != nil {
+	err = c.api.apps.Patch(types.StrategicMergePatchType).Namespace(ns).Resource("deployments").Name(deployment).
+		VersionedParams(&metav1.PatchOptions{FieldManager: "signon-token-bot"}, paramCodec).
+		Body(patch).Do(ctx).Into(&appsv1.Deployment{})
+	if err != nil {
 		return wrapErr(err, fmt.Sprintf("restart deployment %s/%s", ns, deployment))
 	}
 	return nil

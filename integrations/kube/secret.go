@@ -3,8 +3,8 @@ package kube
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/flows/token"
@@ -23,7 +23,8 @@ func (c *Client) SecretName(apiUserName, application string) string {
 // bearer_token; the value goes no further than this function. UpdatedAt is
 // the newest write the apiserver recorded in the Secret's managed fields.
 func (c *Client) Secret(ctx context.Context, name string) (flows.SecretState, error) {
-	s, err := c.cs.CoreV1().Secrets(c.cfg.Namespace).Get(ctx, name, metav1.GetOptions{})
+	s := &corev1.Secret{}
+	err := get(ctx, c.api.core, c.cfg.Namespace, "secrets", name, s)
 	if apierrors.IsNotFound(err) {
 		return flows.SecretState{Name: name}, nil
 	}

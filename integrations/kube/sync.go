@@ -36,12 +36,12 @@ const maxNameTries = 20
 // second sync beside it.
 func (c *Client) StartSync(ctx context.Context, runID string, at time.Time) (flows.SyncJob, error) {
 	ns := c.cfg.Namespace
-	cj, err := c.cs.BatchV1().CronJobs(ns).Get(ctx, c.cfg.CronJob, metav1.GetOptions{})
-	if err != nil {
+	cj := &batchv1.CronJob{}
+	if err := get(ctx, c.api.batch, ns, "cronjobs", c.cfg.CronJob, cj); err != nil {
 		return flows.SyncJob{}, wrapErr(err, fmt.Sprintf("get cronjob %s/%s", ns, c.cfg.CronJob))
 	}
-	jobs, err := c.cs.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
+	var jobs batchv1.JobList
+	if err := list(ctx, c.api.batch, ns, "jobs", metav1.ListOptions{}, &jobs); err != nil {
 		return flows.SyncJob{}, wrapErr(err, "list jobs in "+ns)
 	}
 	var active *batchv1.Job
@@ -69,7 +69,9 @@ func (c *Client) StartSync(ctx context.Context, runID string, at time.Time) (flo
 		if try > 1 {
 			job.Name = fmt.Sprintf("%s-%d", base, try)
 		}
-		created, err := c.cs.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{})
+		created := &batchv1.Job{}
+		err := c.api.batch.Post().Namespace(ns).Resource("jobs").
+			VersionedParams(&metav1.CreateOptions{}, paramCodec).Body(job).Do(ctx).Into(created)
 		if apierrors.IsAlreadyExists(err) {
 			continue
 		}

@@ -38,8 +38,8 @@ func (c *Client) WaitSync(ctx context.Context, job, secret string, progress func
 
 	w := newWatcher(ctx)
 	defer w.stop()
-	jobs := w.watch(c.cs.BatchV1().RESTClient(), "jobs", ns, &batchv1.Job{}, fields.OneTermEqualSelector("metadata.name", job).String(), "")
-	pods := w.watch(c.cs.CoreV1().RESTClient(), "pods", ns, &corev1.Pod{}, "", batchv1.JobNameLabel+"="+job)
+	jobs := w.watch(c.api.batch, "jobs", ns, &batchv1.Job{}, fields.OneTermEqualSelector("metadata.name", job).String(), "")
+	pods := w.watch(c.api.core, "pods", ns, &corev1.Pod{}, "", batchv1.JobNameLabel+"="+job)
 	if err := w.sync(); err != nil {
 		return res, c.waitErr(ctx, err, "job "+job)
 	}
@@ -143,7 +143,8 @@ func (c *Client) waitErr(ctx context.Context, err error, what string) error {
 func (c *Client) podLog(ctx context.Context, p *corev1.Pod, tail *int64) ([]string, error) {
 	var out []string
 	for _, ctr := range p.Spec.Containers {
-		raw, err := c.cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: ctr.Name, TailLines: tail}).Do(ctx).Raw()
+		raw, err := c.api.core.Get().Namespace(p.Namespace).Resource("pods").Name(p.Name).SubResource("log").
+			VersionedParams(&corev1.PodLogOptions{Container: ctr.Name, TailLines: tail}, paramCodec).Do(ctx).Raw()
 		if err != nil {
 			return nil, wrapErr(err, fmt.Sprintf("read log of pod %s/%s container %s", p.Namespace, p.Name, ctr.Name))
 		}
@@ -165,13 +166,14 @@ func (c *Client) events(ctx context.Context, j *batchv1.Job, pods []*corev1.Pod)
 	}
 	var evs []corev1.Event
 	for _, name := range names {
-		list, err := c.cs.CoreV1().Events(j.Namespace).List(ctx, metav1.ListOptions{
+		var evl corev1.EventList
+		err := list(ctx, c.api.core, j.Namespace, "events", metav1.ListOptions{
 			FieldSelector: fields.OneTermEqualSelector("involvedObject.name", name).String(),
-		})
+		}, &evl)
 		if err != nil {
 			return nil, wrapErr(err, "list events of "+name)
 		}
-		evs = append(evs, list.Items...)
+		evs = append(evs, evl.Items...)
 	}
 	slices.SortStableFunc(evs, func(a, b corev1.Event) int { return eventTime(a).Compare(eventTime(b)) })
 	out := make([]string, 0, len(evs))
