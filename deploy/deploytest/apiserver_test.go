@@ -162,17 +162,14 @@ func TestChartRBACAllowsEveryCallAndNoMore(t *testing.T) {
 	cp := kubetest.Shared(t)
 	ctx := testContext(t)
 	admin := cp.Clientset(t)
-	// This test binary has its own control plane, so the chart's default
-	// namespaces are free to use as they are.
-	const appsNS, botNS = "apps", "signon-token-bot"
-	for _, ns := range []string{appsNS, botNS} {
-		if _, err := admin.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// Fresh namespaces, so that the test can run again on the same
+	// control plane (go test -count).
+	appsNS, botNS := cp.Namespace(t), cp.Namespace(t)
 	f := rbaccheck.NewFixture(t, cp, appsNS)
 
-	objs := mustRender(t, botNS, nil, nil)
+	objs := mustRender(t, botNS, nil, map[string]any{"rbac": map[string]any{"targets": []any{
+		map[string]any{"namespace": appsNS, "cronJob": "signon-sync-token-secrets-to-k8s"},
+	}}})
 	sa := only[*corev1.ServiceAccount](t, objs)
 	if _, err := admin.CoreV1().ServiceAccounts(sa.Namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
