@@ -168,6 +168,11 @@ func TestRolloutNotStartedThenRestart(t *testing.T) {
 	if got, want := d.Spec.Template.Annotations[AnnotationRestartedAt], restartAt.UTC().Format(time.RFC3339); got != want {
 		t.Errorf("restartedAt = %q, want %q", got, want)
 	}
+	if !slices.ContainsFunc(d.ManagedFields, func(f metav1.ManagedFieldsEntry) bool {
+		return f.Manager == "signon-token-bot" && f.Operation == metav1.ManagedFieldsOperationUpdate
+	}) {
+		t.Errorf("deployment managed fields %+v, want an update by signon-token-bot", d.ManagedFields)
+	}
 	ro, err = e.client.WaitRollout(ctx, app, st.UpdatedAt, 30*time.Second)
 	if err != nil || !ro.Complete || ro.Ready != 1 {
 		t.Fatalf("rollout after restart = %+v, %v", ro, err)

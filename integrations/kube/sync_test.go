@@ -64,6 +64,11 @@ func TestSyncSucceeds(t *testing.T) {
 	case *j.Spec.BackoffLimit != 0 || j.Spec.Template.Spec.Containers[0].Name != "cron-task":
 		t.Errorf("job spec not copied from the template: %+v", j.Spec)
 	}
+	// With no field manager given, the apiserver names the writer after
+	// its User-Agent: the audit log can tell the bot's Jobs apart.
+	if len(j.ManagedFields) == 0 || j.ManagedFields[0].Manager != "signon-token-bot" {
+		t.Errorf("job managed fields %+v, want the manager signon-token-bot", j.ManagedFields)
+	}
 
 	tok := token.Generate()
 	played := make(chan error, 1)
