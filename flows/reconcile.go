@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"time"
 )
@@ -17,12 +16,7 @@ func (e *Engine) remember(run *Run) {
 		delete(e.known, run.ID)
 		return
 	}
-	cp := *run
-	cp.Posts = slices.Clone(run.Posts)
-	cp.Steps = slices.Clone(run.Steps)
-	cp.Intents = slices.Clone(run.Intents)
-	cp.Receipts = maps.Clone(run.Receipts)
-	e.known[run.ID] = &cp
+	e.known[run.ID] = run.clone()
 }
 
 // reconcileLost finds the runs this replica knew to be active that the
