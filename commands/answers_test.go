@@ -55,9 +55,7 @@ func TestGoldenAnswers(t *testing.T) {
 	}
 	eng, err := flows.New(flows.Config{Policy: p,
 		Envs:  map[string]flows.Env{flows.Production: {Signon: sig, Cluster: cluster}, flows.Integration: {Signon: sig, Cluster: cluster}},
-		Store: st, Notifier: &flowstest.Notifier{}, Directory: &flowstest.Directory{}, Clock: clock, SweepEvery: time.Hour,
-		// The engine is not run, so nothing posts a status message.
-		StartWait: time.Millisecond})
+		Store: st, Notifier: &flowstest.Notifier{}, Directory: &flowstest.Directory{}, Clock: clock, SweepEvery: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

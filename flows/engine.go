@@ -41,33 +41,25 @@ type Config struct {
 	// SweepEvery is how often Run looks for runs nobody drives and gates
 	// that expired. Default 10s.
 	SweepEvery time.Duration
-	// StartWait is how long Start waits for a new run's status message to
-	// reach Slack, so that its answer can link the thread; after that it
-	// answers without the link. Default 3s.
-	StartWait time.Duration
 }
 
 // Engine drives runs. Every replica has one; they share the Store.
 type Engine struct {
-	policy    Policy
-	envs      map[string]Env
-	store     Store
-	notifier  Notifier
-	revealer  Revealer
-	clock     Clock
-	log       *slog.Logger
-	obs       Observer
-	auth      authoriser
-	dir       Directory
-	owner     string
-	leaseTTL  time.Duration
-	sweepDur  time.Duration
-	startWait time.Duration
+	policy   Policy
+	envs     map[string]Env
+	store    Store
+	notifier Notifier
+	revealer Revealer
+	clock    Clock
+	log      *slog.Logger
+	obs      Observer
+	auth     authoriser
+	dir      Directory
+	owner    string
+	leaseTTL time.Duration
+	sweepDur time.Duration
 
 	kicks chan string
-	// stopped is closed when Run's context ends: nothing will drive a
-	// run on this replica any more.
-	stopped chan struct{}
 	// slots bounds the runs driven at once, so a resume of thousands of
 	// runs does not open thousands of Redis and Slack calls together.
 	slots chan struct{}
@@ -101,25 +93,23 @@ func New(cfg Config) (*Engine, error) {
 		return nil, errors.New("flows: Store, Notifier and Directory are required")
 	}
 	e := &Engine{
-		policy:    cfg.Policy,
-		envs:      cfg.Envs,
-		store:     cfg.Store,
-		notifier:  cfg.Notifier,
-		revealer:  cfg.Revealer,
-		clock:     cfg.Clock,
-		log:       cfg.Logger,
-		obs:       cfg.Observer,
-		dir:       cfg.Directory,
-		owner:     cfg.Owner,
-		leaseTTL:  cfg.LeaseTTL,
-		sweepDur:  cfg.SweepEvery,
-		startWait: cfg.StartWait,
-		kicks:     make(chan string, 1024),
-		stopped:   make(chan struct{}),
-		slots:     make(chan struct{}, 64),
-		driving:   map[string]bool{},
-		changed:   make(chan struct{}),
-		known:     map[string]*Run{},
+		policy:   cfg.Policy,
+		envs:     cfg.Envs,
+		store:    cfg.Store,
+		notifier: cfg.Notifier,
+		revealer: cfg.Revealer,
+		clock:    cfg.Clock,
+		log:      cfg.Logger,
+		obs:      cfg.Observer,
+		dir:      cfg.Directory,
+		owner:    cfg.Owner,
+		leaseTTL: cfg.LeaseTTL,
+		sweepDur: cfg.SweepEvery,
+		kicks:    make(chan string, 1024),
+		slots:    make(chan struct{}, 64),
+		driving:  map[string]bool{},
+		changed:  make(chan struct{}),
+		known:    map[string]*Run{},
 	}
 	e.auth = authoriser{policy: cfg.Policy, dir: cfg.Directory}
 	if e.clock == nil {
@@ -141,9 +131,6 @@ func New(cfg Config) (*Engine, error) {
 	if e.sweepDur <= 0 {
 		e.sweepDur = 10 * time.Second
 	}
-	if e.startWait <= 0 {
-		e.startWait = 3 * time.Second
-	}
 	return e, nil
 }
 
@@ -163,7 +150,6 @@ func (e *Engine) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			close(e.stopped)
 			return nil
 		case id := <-e.kicks:
 			e.startDrive(ctx, id)

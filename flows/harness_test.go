@@ -96,8 +96,6 @@ type env struct {
 	dir      *flowstest.Directory
 	revealer *flowstest.Revealer
 	policy   flows.Policy
-	// startWait is the engines' StartWait; their default if zero.
-	startWait time.Duration
 }
 
 func newEnv(t *testing.T, w *world) *env {
@@ -156,7 +154,6 @@ func (e *env) engine(owner string, wrap func(p ports, kill func()) ports) (eng *
 		Logger:     slog.New(slog.NewTextHandler(e.t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 		LeaseTTL:   time.Minute,
 		SweepEvery: time.Hour,
-		StartWait:  e.startWait,
 	})
 	if err != nil {
 		e.t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 )
@@ -16,7 +17,12 @@ func (e *Engine) remember(run *Run) {
 		delete(e.known, run.ID)
 		return
 	}
-	e.known[run.ID] = run.clone()
+	cp := *run
+	cp.Posts = slices.Clone(run.Posts)
+	cp.Steps = slices.Clone(run.Steps)
+	cp.Intents = slices.Clone(run.Intents)
+	cp.Receipts = maps.Clone(run.Receipts)
+	e.known[run.ID] = &cp
 }
 
 // reconcileLost finds the runs this replica knew to be active that the

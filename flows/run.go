@@ -1,8 +1,6 @@
 package flows
 
 import (
-	"maps"
-	"slices"
 	"time"
 )
 
@@ -224,17 +222,6 @@ type Run struct {
 
 // Outcome is the phase to show: the end state a run is entering, else
 // its phase.
-// clone copies the run, with its own copies of the slices and the map
-// that the engine appends to or writes into as the run goes on.
-func (r *Run) clone() *Run {
-	cp := *r
-	cp.Posts = slices.Clone(r.Posts)
-	cp.Steps = slices.Clone(r.Steps)
-	cp.Intents = slices.Clone(r.Intents)
-	cp.Receipts = maps.Clone(r.Receipts)
-	return &cp
-}
-
 func (r *Run) Outcome() Phase {
 	if r.EndAs != "" {
 		return r.EndAs

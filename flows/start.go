@@ -222,43 +222,13 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (*Run, error) {
 		}
 		return nil, fmt.Errorf("create run: %w", err)
 	}
-	e.remember(run)
 	e.audit(ctx, run, req.Actor, "start", "ok", string(req.Mode))
 	e.runLog(run).Info("run started", "by", req.Actor, "mode", req.Mode)
+	if err := e.publish(ctx, run); err != nil {
+		e.runLog(run).Warn("post status", "err", err)
+	}
 	e.kick(run.ID)
-	if posted := e.waitStatusPosted(ctx, run.ID); posted != nil {
-		run = posted
-	}
 	return run, nil
-}
-
-// waitStatusPosted waits, at most StartWait, for the run's driver to post
-// its status message, so that the answer to whoever started it can link
-// the thread, and returns the run as it then is. It does not post itself:
-// under Slack's rate limits that post can queue for minutes, and neither
-// the person nor the handler should wait for it. Nil means it is not
-// posted yet, or the run already ended.
-func (e *Engine) waitStatusPosted(ctx context.Context, id string) *Run {
-	ctx, cancel := context.WithTimeout(ctx, e.startWait)
-	defer cancel()
-	for {
-		e.mu.Lock()
-		ch, run := e.changed, e.known[id]
-		e.mu.Unlock()
-		if run == nil {
-			return nil
-		}
-		if _, ok := run.Receipts[StatusPostID]; ok {
-			return run.clone()
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-e.stopped:
-			return nil
-		case <-ch:
-		}
-	}
 }
 
 func classifyNote(u APIUser) string {

@@ -21,9 +21,6 @@ import (
 type Notifier struct {
 	// Err, when set, fails every Sync: Slack unreachable.
 	Err error
-	// Hold, when set, holds every Sync until it is closed: posts queued
-	// behind Slack's rate limits.
-	Hold chan struct{}
 
 	mu      sync.Mutex
 	seq     int
@@ -42,13 +39,6 @@ type Message struct {
 // Sync posts what has no receipt and edits what changed, like the Slack
 // notifier, but into memory.
 func (n *Notifier) Sync(ctx context.Context, run *flows.Run) (map[string]flows.Receipt, error) {
-	if n.Hold != nil {
-		select {
-		case <-n.Hold:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.Err != nil {
