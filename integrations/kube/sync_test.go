@@ -66,7 +66,9 @@ func TestSyncSucceeds(t *testing.T) {
 	}
 	// With no field manager given, the apiserver names the writer after
 	// its User-Agent: the audit log can tell the bot's Jobs apart.
-	if len(j.ManagedFields) == 0 || j.ManagedFields[0].Manager != "signon-token-bot" {
+	if !slices.ContainsFunc(j.ManagedFields, func(f metav1.ManagedFieldsEntry) bool {
+		return f.Manager == "signon-token-bot" && f.Subresource == ""
+	}) {
 		t.Errorf("job managed fields %+v, want the manager signon-token-bot", j.ManagedFields)
 	}
 
