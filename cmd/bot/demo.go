@@ -140,7 +140,7 @@ func startSandbox(ctx context.Context, world *scenario.World, redisURL string, c
 		return nil, err
 	}
 	log := slog.New(slog.NewJSONHandler(sb.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	sb.app, err = assemble(ctx, cfg, log, wiring{Envs: world.Envs(), Clock: clock, Unpaced: true})
+	sb.app, err = assemble(ctx, cfg, log, wiring{Envs: world.Envs(), Clock: clock})
 	if err != nil {
 		return nil, fmt.Errorf("assemble the bot: %w", err)
 	}
@@ -167,7 +167,8 @@ func startSandbox(ctx context.Context, world *scenario.World, redisURL string, c
 // (and so approvers) in production.
 func demoConfig(fake *slacktest.Server, redisURL, prefix string) (*Config, error) {
 	cfg := defaultConfig()
-	cfg.Slack = SlackConfig{AppToken: fake.AppToken, BotToken: fake.BotToken, APIURL: fake.URL()}
+	// The demo's fake Slack does not limit calls; pacing would only slow it.
+	cfg.Slack = SlackConfig{AppToken: fake.AppToken, BotToken: fake.BotToken, APIURL: fake.URL(), Unpaced: true}
 	cfg.Redis = RedisConfig{URL: redisURL}
 	cfg.StatePrefix = prefix
 	cfg.HTTPAddr = "127.0.0.1:0"

@@ -50,9 +50,6 @@ type wiring struct {
 	Envs map[string]flows.Env
 	// Clock, when set, is the engine's and the notifier's clock.
 	Clock flows.Clock
-	// Unpaced sends Slack calls at once rather than at Slack's published
-	// rates: for a fake Slack that does not limit them.
-	Unpaced bool
 }
 
 // app is the bot, assembled and not yet running.
@@ -85,7 +82,7 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*ap
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	limits := slackint.Paced()
-	if w.Unpaced || cfg.Slack.Unpaced {
+	if cfg.Slack.Unpaced {
 		limits = nil
 	}
 	client := slackint.New(slackint.Config{
