@@ -9,8 +9,9 @@ import (
 	"github.com/alphagov/signon-token-bot/flows"
 )
 
-// The production consumer table, as of August 2026.
-const consumerTable = "../../../shared/data/secret-consumers-production.tsv"
+// The production consumer table, as of August 2026, read from GOV.UK's
+// public repositories; kept here so that a clone tests on its own.
+const consumerTable = "testdata/secret-consumers-production.tsv"
 
 func productionSecrets(t *testing.T) map[string]bool {
 	t.Helper()
