@@ -208,16 +208,25 @@ func (e *Engine) reveal(ctx context.Context, run *Run, req ActRequest) error {
 
 // expireGate marks a waiting run's gate expired; the run keeps waiting.
 func (e *Engine) expireGate(ctx context.Context, id string) {
-	run, err := e.store.Run(ctx, id)
-	if err != nil || run.Gate == nil || run.Gate.Expired || run.Phase != PhaseWaiting {
+	// The driver may still be saving the receipts of the gate's own post
+	// when the sweep comes; a lost race is retried, or the gate would stay
+	// open until the next sweep.
+	for range 5 {
+		run, err := e.store.Run(ctx, id)
+		if err != nil || run.Gate == nil || run.Gate.Expired || run.Phase != PhaseWaiting {
+			return
+		}
+		run.Gate.Expired = true
+		if err := e.save(ctx, run); errors.Is(err, ErrConflict) {
+			continue
+		} else if err != nil {
+			e.runLog(run).Warn("expire gate", "err", err)
+			return
+		}
+		e.audit(ctx, run, "bot", "expire", "ok", gateKind(run.Gate))
+		_ = e.publish(ctx, run)
 		return
 	}
-	run.Gate.Expired = true
-	if err := e.save(ctx, run); err != nil {
-		return
-	}
-	e.audit(ctx, run, "bot", "expire", "ok", gateKind(run.Gate))
-	_ = e.publish(ctx, run)
 }
 
 // rollback revokes the run's new token and, if the sync ran, syncs again
