@@ -88,6 +88,7 @@ func TestHostileSlashCommands(t *testing.T) {
 func TestHostileFormSubmissions(t *testing.T) {
 	w := newWorld(t, worldSetup{})
 	before := w.snapshot()
+	submitted := map[string]bool{}
 	for _, tc := range []struct {
 		name, user, env, email, app, want string
 	}{
@@ -107,17 +108,22 @@ func TestHostileFormSubmissions(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := w.slash(tc.user, ops, "")
+			// The previous case's form closes when the fake reads the
+			// bot's ack, which may come after the bot's answer: wait for
+			// this case's own form, not the one still closing.
 			var view slacktest.View
 			if err := waitUntil(w.ctx, func() bool {
-				views := w.fake.OpenViews(tc.user)
-				if len(views) == 0 {
-					return false
+				for _, v := range w.fake.OpenViews(tc.user) {
+					if !submitted[v.ID] {
+						view = v
+						return true
+					}
 				}
-				view = views[len(views)-1]
-				return true
+				return false
 			}); err != nil {
 				t.Fatalf("the form did not open: %v", err)
 			}
+			submitted[view.ID] = true
 			w.fake.Submit(slacktest.ViewSubmission{User: tc.user, ViewID: view.ID, Values: map[string]map[string]slackapi.BlockAction{
 				blocks.FormEnvironment: {blocks.FormEnvironment: {Type: "static_select", SelectedOption: slackapi.OptionBlockObject{Value: tc.env}}},
 				blocks.FormAPIUser:     {blocks.FormAPIUser: {Type: "email_text_input", Value: tc.email}},
