@@ -106,6 +106,7 @@ func (b *Bot) Register(r *Router) {
 	}
 	r.Command(CommandName, rt.Handle)
 	r.View(blocks.FormCallbackID, b.submitForm)
+	r.Check(blocks.FormCallbackID, checkForm)
 	r.Action(blocks.ActionRotate, b.offerClick(flows.ModeRotate))
 	r.Action(blocks.ActionRevokeDisused, b.offerClick(flows.ModeRevokeDisused))
 	r.Action(blocks.ActionIgnore, b.ignoreClick)

@@ -215,6 +215,49 @@ func TestRotateTokenForm(t *testing.T) {
 	}
 }
 
+// TestRotateTokenFormMistake: a name typed as Signon shows it is refused
+// beside its field with the name to use; the person fixes it in the same
+// form, which then starts the run.
+func TestRotateTokenFormMistake(t *testing.T) {
+	w := newWorld(t, worldSetup{})
+	d := w.slash(alice, ops, "")
+	if _, err := w.fake.WaitCalls(w.ctx, "views.open", 1); err != nil {
+		t.Fatal(err)
+	}
+	view := w.fake.OpenViews(alice)[0]
+	values := func(app string) map[string]map[string]slackapi.BlockAction {
+		return map[string]map[string]slackapi.BlockAction{
+			blocks.FormEnvironment: {blocks.FormEnvironment: {Type: "static_select", SelectedOption: slackapi.OptionBlockObject{Value: flows.Integration}}},
+			blocks.FormAPIUser:     {blocks.FormAPIUser: {Type: "email_text_input", Value: userEmail}},
+			blocks.FormApplication: {blocks.FormApplication: {Type: "plain_text_input", Value: app}},
+		}
+	}
+	first := w.fake.Submit(slacktest.ViewSubmission{User: alice, ViewID: view.ID, Values: values("Publishing API")})
+	if _, err := first.WaitAck(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	errs := w.viewErrors(t, alice, view.ID)
+	if want := `"Publishing API" is not an application name like publishing-api. Did you mean publishing-api?`; errs[blocks.FormApplication] != want || len(errs) != 1 {
+		t.Fatalf("errors in the modal %q, want %q beside the application", errs, want)
+	}
+	if runs, _ := w.engine.Active(w.ctx); len(runs) != 0 {
+		t.Fatalf("a refused form started %d runs", len(runs))
+	}
+
+	// The same view, unchanged since, is submitted again with the fix.
+	w.fake.Submit(slacktest.ViewSubmission{User: alice, ViewID: view.ID, Values: values(appSlug)})
+	if got := w.privateAnswer(d); !strings.Contains(got, "Started run `r-") {
+		t.Fatalf("answer %q", got)
+	}
+	if len(w.fake.OpenViews(alice)) != 0 {
+		t.Error("the form is still open after a good submission")
+	}
+	runs, _ := w.engine.Active(w.ctx)
+	if len(runs) != 1 || runs[0].Key.Application != appSlug {
+		t.Fatalf("active runs %+v", runs)
+	}
+}
+
 func TestRepeatedThenResolvedAlert(t *testing.T) {
 	w := newWorld(t, worldSetup{})
 	alertTS, _ := w.sendAlert(1, alertAttachment(flows.Production))

@@ -249,12 +249,44 @@ func FuzzViewSubmission(f *testing.F) {
 		if rendered {
 			metadata = views[0].PrivateMetadata
 		}
-		w.submit(alice, metadata, map[string]map[string]slackapi.BlockAction{
+		inAck := w.submit(alice, metadata, map[string]map[string]slackapi.BlockAction{
 			blocks.FormEnvironment: {blocks.FormEnvironment: {Type: "static_select", SelectedOption: slackapi.OptionBlockObject{Value: env}}},
 			blocks.FormAPIUser:     {blocks.FormAPIUser: {Type: "email_text_input", Value: email}},
 			blocks.FormApplication: {blocks.FormApplication: {Type: "plain_text_input", Value: app}},
 		})
 		w.checkAnswers(t)
+		// A mistyped email or application is shown beside its field, and
+		// the form does nothing else; anything well formed goes on.
+		wantErrs := map[string]bool{
+			blocks.FormAPIUser:     flows.ValidateEmail(strings.ToLower(strings.TrimSpace(email))) != nil,
+			blocks.FormApplication: flows.ValidateApplication(strings.ToLower(strings.TrimSpace(app))) != nil,
+		}
+		if !wantErrs[blocks.FormAPIUser] && !wantErrs[blocks.FormApplication] {
+			if inAck != nil {
+				t.Fatalf("form (%q, %q) is well formed, yet answered in the ack: %+v", email, app, inAck)
+			}
+		} else {
+			if inAck == nil || inAck.ResponseAction != slackapi.RAErrors {
+				t.Fatalf("form (%q, %q) is mistyped, yet answered in the ack with %+v", email, app, inAck)
+			}
+			n := 0
+			for field, want := range wantErrs {
+				msg, got := inAck.Errors[field]
+				if got != want || (got && (strings.TrimSpace(msg) == "" || len(msg) > 1000)) {
+					t.Fatalf("form (%q, %q): the %s field's error is %q, want one: %v", email, app, field, msg, want)
+				}
+				if want {
+					n++
+				}
+			}
+			if len(inAck.Errors) != n {
+				t.Fatalf("errors for fields the form does not have: %+v", inAck.Errors)
+			}
+			if starts, _ := w.engine.calls(); len(starts)+len(w.slack.answersSnapshot())+len(w.slack.ephemeralsSnapshot()) != 0 {
+				t.Fatalf("a form refused in the ack also did something: %d starts", len(starts))
+			}
+			return
+		}
 
 		var meta struct {
 			Channel     string `json:"c"`

@@ -108,12 +108,19 @@ func (w *fuzzWorld) click(user, channel, messageTS, threadTS, actionID, value st
 }
 
 // submit routes a view_submission of the /rotate-token form.
-func (w *fuzzWorld) submit(user, metadata string, values map[string]map[string]slackapi.BlockAction) {
+// submit delivers a form as the runner does: the router may answer it in
+// the ack, which is returned, and only otherwise handles it.
+func (w *fuzzWorld) submit(user, metadata string, values map[string]map[string]slackapi.BlockAction) *slackapi.ViewSubmissionResponse {
 	ic := &slackapi.InteractionCallback{Type: slackapi.InteractionTypeViewSubmission, TriggerID: "trigger-submit"}
 	ic.User.ID = user
 	ic.View = slackapi.View{ID: "V0FORM", Hash: "h.1", CallbackID: blocks.FormCallbackID, PrivateMetadata: metadata,
 		State: &slackapi.ViewState{Values: values}}
-	w.router.HandleEnvelope(context.Background(), slack.Envelope{ID: "env-3", Interaction: ic})
+	e := slack.Envelope{ID: "env-3", Interaction: ic}
+	if payload, ok := w.router.AnswerInAck(e); ok {
+		return payload.(*slackapi.ViewSubmissionResponse)
+	}
+	w.router.HandleEnvelope(context.Background(), e)
+	return nil
 }
 
 const fuzzClickURL = "https://hooks.slack.test/actions/T0/1/click"

@@ -89,22 +89,28 @@ func TestHostileFormSubmissions(t *testing.T) {
 	w := newWorld(t, worldSetup{})
 	before := w.snapshot()
 	submitted := map[string]bool{}
+	email, app := blocks.FormAPIUser, blocks.FormApplication
+	const notEmail, notApp = "is not an email address", "is not an application name"
 	for _, tc := range []struct {
-		name, user, env, email, app, want string
+		name, user, env, email, app string
+		// want is in the private answer, when the form gets past its
+		// check; inModal are the errors by field, when it does not.
+		want    string
+		inModal map[string]string
 	}{
-		{"someone with no role", mallory, flows.Production, userEmail, appSlug, "You may not rotate tokens in production"},
-		{"an environment not offered", alice, "preview", userEmail, appSlug, `I do not know the environment "preview"`},
-		{"staging", alice, flows.Staging, userEmail, appSlug, "I will not rotate this token"},
-		{"<!channel> as environment", alice, "<!channel>", userEmail, appSlug, "I do not know the environment"},
-		{"<!channel> as email", alice, flows.Production, "<!channel>", appSlug, "is not an email address"},
-		{"<@U0ADMIN> as email", alice, flows.Production, "<@U0ADMIN>@x.com", appSlug, "is not an email address"},
-		{"link as application", alice, flows.Production, userEmail, "<https://evil.example|docs>", "is not an application name"},
-		{"3000-character email", alice, flows.Production, strings.Repeat("a", 2990) + "@x.com", appSlug, "is not an email address"},
-		{"3000-character application", alice, flows.Production, userEmail, strings.Repeat("a", 3000), "is not an application name"},
-		{"right-to-left override", alice, flows.Production, userEmail, "publishing-api\u202e", "is not an application name"},
-		{"homoglyph", alice, flows.Production, "cоntent-tagger@alphagov.co.uk", appSlug, "Signon has no API user"},
-		{"shell metacharacters", alice, flows.Production, "$(id)@x.com", "a;b", "is not an email address"},
-		{"quotes", alice, flows.Production, `"a b"@x.com`, "it's", "is not an email address"},
+		{"someone with no role", mallory, flows.Production, userEmail, appSlug, "You may not rotate tokens in production", nil},
+		{"an environment not offered", alice, "preview", userEmail, appSlug, `I do not know the environment "preview"`, nil},
+		{"staging", alice, flows.Staging, userEmail, appSlug, "I will not rotate this token", nil},
+		{"<!channel> as environment", alice, "<!channel>", userEmail, appSlug, "I do not know the environment", nil},
+		{"homoglyph", alice, flows.Production, "cоntent-tagger@alphagov.co.uk", appSlug, "Signon has no API user", nil},
+		{"<!channel> as email", alice, flows.Production, "<!channel>", appSlug, "", map[string]string{email: notEmail}},
+		{"<@U0ADMIN> as email", alice, flows.Production, "<@U0ADMIN>@x.com", appSlug, "", map[string]string{email: notEmail}},
+		{"link as application", alice, flows.Production, userEmail, "<https://evil.example|docs>", "", map[string]string{app: notApp}},
+		{"3000-character email", alice, flows.Production, strings.Repeat("a", 2990) + "@x.com", appSlug, "", map[string]string{email: "(2996 characters)"}},
+		{"3000-character application", alice, flows.Production, userEmail, strings.Repeat("a", 3000), "", map[string]string{app: "(3000 characters)"}},
+		{"right-to-left override", alice, flows.Production, userEmail, "publishing-api\u202e", "", map[string]string{app: `"publishing-api\u202e" ` + notApp}},
+		{"shell metacharacters", alice, flows.Production, "$(id)@x.com", "a;b", "", map[string]string{email: notEmail, app: notApp}},
+		{"quotes", alice, flows.Production, `"a b"@x.com`, "it's", "", map[string]string{email: notEmail, app: notApp}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cmd := w.slash(tc.user, ops, "")
@@ -124,17 +130,39 @@ func TestHostileFormSubmissions(t *testing.T) {
 				t.Fatalf("the form did not open: %v", err)
 			}
 			submitted[view.ID] = true
-			w.fake.Submit(slacktest.ViewSubmission{User: tc.user, ViewID: view.ID, Values: map[string]map[string]slackapi.BlockAction{
+			d := w.fake.Submit(slacktest.ViewSubmission{User: tc.user, ViewID: view.ID, Values: map[string]map[string]slackapi.BlockAction{
 				blocks.FormEnvironment: {blocks.FormEnvironment: {Type: "static_select", SelectedOption: slackapi.OptionBlockObject{Value: tc.env}}},
 				blocks.FormAPIUser:     {blocks.FormAPIUser: {Type: "email_text_input", Value: tc.email}},
 				blocks.FormApplication: {blocks.FormApplication: {Type: "plain_text_input", Value: tc.app}},
 			}})
-			got := w.privateAnswer(cmd)
-			t.Logf("answer: %.300s", got)
-			if !strings.Contains(got, tc.want) {
-				t.Errorf("answer:\n%.500s\nwant it to contain %q", got, tc.want)
+			if tc.inModal == nil {
+				got := w.privateAnswer(cmd)
+				t.Logf("answer: %.300s", got)
+				if !strings.Contains(got, tc.want) {
+					t.Errorf("answer:\n%.500s\nwant it to contain %q", got, tc.want)
+				}
+				hostileAnswer(t, tc.name, got)
+				return
 			}
-			hostileAnswer(t, tc.name, got)
+			if _, err := d.WaitAck(w.ctx); err != nil {
+				t.Fatal(err)
+			}
+			errs := w.viewErrors(t, tc.user, view.ID)
+			t.Logf("errors in the modal: %q", errs)
+			if len(errs) != len(tc.inModal) {
+				t.Errorf("errors in the modal %q, want one for each of %q", errs, tc.inModal)
+			}
+			for field, want := range tc.inModal {
+				if !strings.Contains(errs[field], want) {
+					t.Errorf("the %s field's error %q does not say %q", field, errs[field], want)
+				}
+				if n := len(errs[field]); n > 300 {
+					t.Errorf("the %s field's error is %d bytes long", field, n)
+				}
+			}
+			if r := cmd.Responses(); len(r) != 0 {
+				t.Errorf("a refused form was also answered: %+v", r)
+			}
 		})
 	}
 	before.check("hostile form submissions")

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,6 +88,9 @@ type (
 	ActionHandler  func(ctx context.Context, a Action) error
 	ViewHandler    func(ctx context.Context, s Submission) error
 	MessageHandler func(ctx context.Context, m Message) error
+	// ViewCheck finds the mistakes in a submission that the person can
+	// fix in the modal, by block_id. It runs before the ack: no I/O.
+	ViewCheck func(s Submission) map[string]string
 )
 
 // RouterConfig configures a Router.
@@ -109,6 +114,7 @@ type Router struct {
 	commands map[string]CommandHandler
 	actions  map[string]ActionHandler
 	views    map[string]ViewHandler
+	checks   map[string]ViewCheck
 	messages []MessageHandler
 }
 
@@ -126,6 +132,7 @@ func NewRouter(cfg RouterConfig) *Router {
 		commands: map[string]CommandHandler{},
 		actions:  map[string]ActionHandler{},
 		views:    map[string]ViewHandler{},
+		checks:   map[string]ViewCheck{},
 	}
 }
 
@@ -142,6 +149,31 @@ func (r *Router) Action(name string, h ActionHandler) {
 
 // View routes submissions of modals with this callback_id.
 func (r *Router) View(callbackID string, h ViewHandler) { r.views[callbackID] = h }
+
+// Check has Slack show c's errors beside the fields of a submitted modal
+// with this callback_id, which then stays open; a submission without
+// errors goes on to the view's handler.
+func (r *Router) Check(callbackID string, c ViewCheck) { r.checks[callbackID] = c }
+
+// AnswerInAck answers a modal submission that fails its check in the ack,
+// the only place Slack takes field errors from.
+func (r *Router) AnswerInAck(e slack.Envelope) (any, bool) {
+	ic := e.Interaction
+	if ic == nil || ic.Type != slackapi.InteractionTypeViewSubmission {
+		return nil, false
+	}
+	s := submissionOf(ic)
+	c, ok := r.checks[s.CallbackID]
+	if !ok {
+		return nil, false
+	}
+	errs := c(s)
+	if len(errs) == 0 {
+		return nil, false
+	}
+	r.log.Info("form refused in the modal", "envelope", e.ID, "view", s.CallbackID, "user", s.UserID, "fields", slices.Sorted(maps.Keys(errs)))
+	return slackapi.NewErrorsViewSubmissionResponse(errs), true
+}
 
 // Message routes every message event but the bot's own to h.
 func (r *Router) Message(h MessageHandler) { r.messages = append(r.messages, h) }
@@ -236,7 +268,7 @@ func (r *Router) action(ctx context.Context, log *slog.Logger, ic *slackapi.Inte
 	}
 }
 
-func (r *Router) submission(ctx context.Context, log *slog.Logger, ic *slackapi.InteractionCallback) {
+func submissionOf(ic *slackapi.InteractionCallback) Submission {
 	s := Submission{
 		CallbackID: ic.View.CallbackID, ViewID: ic.View.ID, Hash: ic.View.Hash,
 		PrivateMetadata: ic.View.PrivateMetadata, UserID: ic.User.ID, TriggerID: ic.TriggerID,
@@ -244,6 +276,11 @@ func (r *Router) submission(ctx context.Context, log *slog.Logger, ic *slackapi.
 	if ic.View.State != nil {
 		s.Values = ic.View.State.Values
 	}
+	return s
+}
+
+func (r *Router) submission(ctx context.Context, log *slog.Logger, ic *slackapi.InteractionCallback) {
+	s := submissionOf(ic)
 	log = log.With("view", s.CallbackID)
 	// A view's hash changes with every update, so id and hash name one
 	// submission of one version of the form.
@@ -309,4 +346,7 @@ func expected(err error) bool {
 		errors.As(err, new(*flows.ActiveRunError)) || errors.As(err, new(*flows.StaleError))
 }
 
-var _ slack.Handler = (*Router)(nil)
+var (
+	_ slack.Handler     = (*Router)(nil)
+	_ slack.AckAnswerer = (*Router)(nil)
+)

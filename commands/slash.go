@@ -103,20 +103,50 @@ func (b *Bot) openForm(ctx context.Context, c Command) error {
 	return nil
 }
 
-// submitForm starts the run the form asks for. Slack has closed the form
-// by now (the runner acks before handlers run), so answers go through the
-// command's response_url, as the command's own would.
+// submitForm starts the run the form asks for, once checkForm has passed
+// it. Slack has closed the form by now (the runner acks before handlers
+// run), so answers go through the command's response_url, as the
+// command's own would.
 func (b *Bot) submitForm(ctx context.Context, s Submission) error {
 	var meta formMeta
 	if err := json.Unmarshal([]byte(s.PrivateMetadata), &meta); err != nil || meta.Channel == "" || meta.ResponseURL == "" {
 		return fmt.Errorf("form submitted by %s has no usable metadata", s.UserID)
 	}
-	key := flows.Key{
+	return b.startRun(ctx, s.UserID, meta.Channel, meta.ResponseURL, formKey(s))
+}
+
+func formKey(s Submission) flows.Key {
+	return flows.Key{
 		Environment: blocks.FormValue(s.Values, blocks.FormEnvironment),
 		APIUser:     strings.ToLower(strings.TrimSpace(blocks.FormValue(s.Values, blocks.FormAPIUser))),
 		Application: strings.ToLower(strings.TrimSpace(blocks.FormValue(s.Values, blocks.FormApplication))),
 	}
-	return b.startRun(ctx, s.UserID, meta.Channel, meta.ResponseURL, key)
+}
+
+// typedName is an application's name as a person might type it, spaces
+// and all ("Publishing API"): worth suggesting its parameterised form for.
+var typedName = regexp.MustCompile(`^[a-z0-9][a-z0-9 _.-]*$`)
+
+// checkForm finds the typing mistakes in a submitted form, so that Slack
+// shows them beside the fields and keeps the form open for a fix. It
+// judges shape only: whether Signon knows the user or the application
+// takes a lookup, which has no place before the ack; those answers, and
+// the environment's (the select offers only rotating ones), come after.
+func checkForm(s Submission) map[string]string {
+	k := formKey(s)
+	typed := func(input string) string { return flows.Quote(strings.TrimSpace(blocks.FormValue(s.Values, input))) }
+	errs := map[string]string{}
+	if err := flows.ValidateEmail(k.APIUser); err != nil {
+		errs[blocks.FormAPIUser] = fmt.Sprintf("%s is not an email address. Type the API user's email, as in the alert's api_user label.", typed(blocks.FormAPIUser))
+	}
+	if err := flows.ValidateApplication(k.Application); err != nil {
+		msg := fmt.Sprintf("%s is not an application name like publishing-api.", typed(blocks.FormApplication))
+		if len(k.Application) <= 100 && typedName.MatchString(k.Application) && flows.ValidateApplication(flows.Parameterize(k.Application)) == nil {
+			msg += fmt.Sprintf(" Did you mean %s?", flows.Parameterize(k.Application))
+		}
+		errs[blocks.FormApplication] = msg
+	}
+	return errs
 }
 
 var runIDPattern = regexp.MustCompile(`^r-[a-z0-9]{1,38}$`)

@@ -481,3 +481,16 @@ func (w *world) finish(channel string, run *flows.Run) *flows.Run {
 	w.click(bob, channel, gateMessage(w.t, run), "Revoke old token")
 	return w.waitRun(run.ID, "the end", ended)
 }
+
+// viewErrors returns the field errors user's modal shows, and fails the
+// test if that modal has closed.
+func (w *world) viewErrors(t *testing.T, user, viewID string) map[string]string {
+	t.Helper()
+	for _, v := range w.fake.OpenViews(user) {
+		if v.ID == viewID {
+			return v.Errors
+		}
+	}
+	t.Fatalf("%s's modal %s closed; a refused form stays open", user, viewID)
+	return nil
+}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // The environments GOV.UK runs. Others can be configured.
@@ -42,10 +43,18 @@ func Quote(s string) string { return strconv.Quote(Clip(s)) }
 // Clip cuts s to 60 characters, saying how long it was.
 func Clip(s string) string {
 	const max = 60
-	if r := []rune(s); len(r) > max {
-		return string(r[:max]) + fmt.Sprintf("… (%d characters)", len(r))
+	n := utf8.RuneCountInString(s)
+	if n <= max {
+		return s
 	}
-	return s
+	cut, i := 0, 0
+	for cut = range s {
+		if i == max {
+			break
+		}
+		i++
+	}
+	return s[:cut] + fmt.Sprintf("… (%d characters)", n)
 }
 
 // Validate checks the shape of a key, not whether Signon knows it.
@@ -56,17 +65,26 @@ func (k Key) Validate() error {
 	if err := ValidateEmail(k.APIUser); err != nil {
 		return err
 	}
-	if len(k.Application) > maxSlug || !slugPattern.MatchString(k.Application) {
-		return fmt.Errorf("%w: application %s is not an application name like publishing-api", ErrBadInput, Quote(k.Application))
+	return ValidateApplication(k.Application)
+}
+
+// ValidateApplication accepts an application's name as the alert labels
+// it: parameterised, like publishing-api.
+func ValidateApplication(s string) error {
+	if len(s) > maxSlug || !slugPattern.MatchString(s) {
+		return fmt.Errorf("%w: application %s is not an application name like publishing-api", ErrBadInput, Quote(s))
 	}
 	return nil
 }
 
 // ValidateEmail accepts a bare address (no display name, no angle brackets).
 func ValidateEmail(s string) error {
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" || len(s) > 254 || strings.ContainsAny(s, " <>\"'`") {
-		return fmt.Errorf("%w: %s is not an email address", ErrBadInput, Quote(s))
+	bad := func() error { return fmt.Errorf("%w: %s is not an email address", ErrBadInput, Quote(s)) }
+	if len(s) > 254 || strings.ContainsAny(s, " <>\"'`") {
+		return bad()
+	}
+	if a, err := mail.ParseAddress(s); err != nil || a.Address != s || a.Name != "" {
+		return bad()
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"method", "outcome"}),
 		envelopes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "signon_token_bot_slack_envelopes_total",
-			Help: "Socket Mode envelopes by type and outcome (handled, panicked, shed, malformed, ack_failed).",
+			Help: "Socket Mode envelopes by type and outcome (handled, answered_in_ack, panicked, shed, malformed, ack_failed).",
 		}, []string{"type", "outcome"}),
 		ackTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "signon_token_bot_slack_ack_seconds",

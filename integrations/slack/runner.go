@@ -37,6 +37,15 @@ type Handler interface {
 	HandleEnvelope(ctx context.Context, e Envelope)
 }
 
+// AckAnswerer is implemented by a Handler that answers some envelopes in
+// their ack, as Slack requires for a modal's field errors. AnswerInAck
+// runs on the receiving goroutine before the ack, so it must be quick and
+// do no I/O. With ok, the envelope is acked with payload and goes no
+// further; without, it is acked empty and handed to a worker.
+type AckAnswerer interface {
+	AnswerInAck(e Envelope) (payload any, ok bool)
+}
+
 // RunnerConfig configures a Runner. Zero fields take the defaults.
 type RunnerConfig struct {
 	// Workers run handlers: 8.
@@ -190,6 +199,19 @@ func (r *Runner) event(ctx context.Context, ev socketmode.Event) {
 		return
 	}
 	env.ReceivedAt = received
+
+	if a, ok := r.handler.(AckAnswerer); ok {
+		if payload, ok := a.AnswerInAck(env); ok {
+			if err := r.sm.AckCtx(ctx, env.ID, payload); err != nil {
+				r.metrics.envelopes.WithLabelValues(string(ev.Type), "ack_failed").Inc()
+				r.log.WarnContext(ctx, "ack failed", "envelope", env.ID, "err", err)
+				return
+			}
+			r.metrics.ackTime.Observe(time.Since(received).Seconds())
+			r.metrics.envelopes.WithLabelValues(string(ev.Type), "answered_in_ack").Inc()
+			return
+		}
+	}
 
 	// Take a slot before acking: with every worker busy and the backlog
 	// full, leave the envelope unacked for Slack to redeliver rather than

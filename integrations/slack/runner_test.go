@@ -260,3 +260,44 @@ func TestRunnerFailsWhenSlackRefusesTheAppToken(t *testing.T) {
 		t.Errorf("Run = %v, want socket mode: invalid_auth", err)
 	}
 }
+
+// answering is a Handler that answers slash commands reading "answer" in
+// their ack.
+type answering struct{ got chan slack.Envelope }
+
+func (a answering) HandleEnvelope(_ context.Context, e slack.Envelope) { a.got <- e }
+
+func (a answering) AnswerInAck(e slack.Envelope) (any, bool) {
+	if e.Command != nil && e.Command.Text == "answer" {
+		return map[string]string{"text": "answered in the ack"}, true
+	}
+	return nil, false
+}
+
+func TestRunnerAnswersInTheAck(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := ctxT(t)
+	h := answering{got: make(chan slack.Envelope, 10)}
+	startRunner(t, f, h, slack.RunnerConfig{})
+	if err := f.fake.WaitConnected(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	ack, err := slash(f, "answer").WaitAck(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(ack.Payload) != `{"text":"answered in the ack"}` {
+		t.Errorf("ack payload %s", ack.Payload)
+	}
+	// The next envelope is handed on; the answered one was not.
+	help := slash(f, "help")
+	if ack, err := help.WaitAck(ctx); err != nil || ack.Payload != nil {
+		t.Fatalf("help acked with %s, %v", ack.Payload, err)
+	}
+	if e := <-h.got; e.ID != help.EnvelopeID {
+		t.Errorf("the handler got %+v, want only the help command", e.Command)
+	}
+	if n := f.metric(t, "signon_token_bot_slack_envelopes_total", map[string]string{"outcome": "answered_in_ack"}); n != 1 {
+		t.Errorf("answered_in_ack = %v, want 1", n)
+	}
+}

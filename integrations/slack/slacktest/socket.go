@@ -221,8 +221,9 @@ func (s *Server) viewSubmissionAckedLocked(e *envelope) {
 		return
 	}
 	var resp struct {
-		ResponseAction string         `json:"response_action"`
-		View           map[string]any `json:"view"`
+		ResponseAction string            `json:"response_action"`
+		View           map[string]any    `json:"view"`
+		Errors         map[string]string `json:"errors"`
 	}
 	if len(e.ack.Payload) > 0 {
 		_ = json.Unmarshal(e.ack.Payload, &resp)
@@ -231,8 +232,12 @@ func (s *Server) viewSubmissionAckedLocked(e *envelope) {
 	if !ok {
 		return
 	}
+	v.errors = nil
 	switch resp.ResponseAction {
 	case "errors":
+		if s.checkErrorsLocked(v, resp.Errors) {
+			v.errors = resp.Errors
+		}
 	case "update":
 		v.spec = resp.View
 		v.hash = s.newIDLocked("h.")

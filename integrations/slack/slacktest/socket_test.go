@@ -192,3 +192,57 @@ func waitEvent(t *testing.T, events <-chan socketmode.Event, typ socketmode.Even
 		}
 	}
 }
+
+// TestViewSubmissionErrors: field errors in a submission's ack keep the
+// modal open and show beside its inputs; errors naming a block that is no
+// input, or saying nothing, are what Slack refuses.
+func TestViewSubmissionErrors(t *testing.T) {
+	w := newWorld(t)
+	ctx := ctxT(t)
+	acks := make(chan any, 1)
+	events := runClient(t, w, func(ev socketmode.Event) (bool, any) {
+		if ev.Type == socketmode.EventTypeInteractive {
+			return true, <-acks
+		}
+		return true, nil
+	})
+	cmd := w.s.SendSlashCommand(slacktest.SlashCommand{Command: "/rotate-token", User: "U0ALICE", Channel: "C0ALERTS"})
+	waitEvent(t, events, socketmode.EventTypeSlashCommand)
+	input := slack.NewPlainTextInputBlockElement(nil, "app")
+	v, err := w.api.OpenViewContext(ctx, cmd.TriggerID, slack.ModalViewRequest{
+		Type: slack.VTModal, Title: slack.NewTextBlockObject(slack.PlainTextType, "Rotate a token", false, false),
+		Submit: slack.NewTextBlockObject(slack.PlainTextType, "Start", false, false), CallbackID: "rotate-form",
+		Blocks: slack.Blocks{BlockSet: []slack.Block{
+			slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, "hello", false, false), nil, nil, slack.SectionBlockOptionBlockID("intro")),
+			slack.NewInputBlock("app", slack.NewTextBlockObject(slack.PlainTextType, "Application", false, false), nil, input),
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	submit := func(ack any) []slacktest.View {
+		t.Helper()
+		acks <- ack
+		d := w.s.Submit(slacktest.ViewSubmission{User: "U0ALICE", ViewID: v.ID, Values: map[string]map[string]slack.BlockAction{
+			"app": {"app": {Type: "plain_text_input", Value: "Publishing API"}},
+		}})
+		if _, err := d.WaitAck(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return w.s.OpenViews("U0ALICE")
+	}
+
+	open := submit(slack.NewErrorsViewSubmissionResponse(map[string]string{"app": "Did you mean publishing-api?"}))
+	if len(open) != 1 || open[0].Errors["app"] != "Did you mean publishing-api?" {
+		t.Fatalf("after errors: %+v", open)
+	}
+	submit(slack.NewErrorsViewSubmissionResponse(map[string]string{"intro": "no"}))
+	w.rec.expectViolation(t, `names "intro", which is not an input block`)
+	submit(slack.NewErrorsViewSubmissionResponse(map[string]string{"app": " "}))
+	w.rec.expectViolation(t, "empty message")
+	submit(slack.NewErrorsViewSubmissionResponse(nil))
+	w.rec.expectViolation(t, "with no errors")
+	if open := submit(nil); len(open) != 0 {
+		t.Fatalf("an empty ack left %+v open", open)
+	}
+}

@@ -3,6 +3,7 @@ package slacktest
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 )
@@ -23,6 +24,8 @@ type view struct {
 	id, user, hash, externalID, rootID, previousID string
 	// spec is the view as the bot sent it.
 	spec map[string]any
+	// errors are the field errors of the last submission's ack.
+	errors map[string]string
 }
 
 // newTriggerLocked hands out a trigger_id for user.
@@ -233,6 +236,9 @@ type View struct {
 	Hash            string
 	// Spec is the view as the bot last sent it.
 	Spec json.RawMessage
+	// Errors are the field errors, by block_id, that the ack of its last
+	// submission showed; the view stays open with them.
+	Errors map[string]string
 }
 
 // OpenViews lists the modals user has open, the root first.
@@ -246,8 +252,35 @@ func (s *Server) OpenViews(user string) []View {
 		title, _ := v.spec["title"].(map[string]any)
 		out = append(out, View{
 			ID: v.id, User: v.user, CallbackID: str(v.spec["callback_id"]), PrivateMetadata: str(v.spec["private_metadata"]),
-			Title: str(title["text"]), Hash: v.hash, Spec: spec,
+			Title: str(title["text"]), Hash: v.hash, Spec: spec, Errors: maps.Clone(v.errors),
 		})
 	}
 	return out
+}
+
+// checkErrorsLocked judges a submission ack's field errors as Slack does:
+// each must name an input block of the view and say something.
+func (s *Server) checkErrorsLocked(v *view, errs map[string]string) bool {
+	if len(errs) == 0 {
+		s.violation("socket: response_action errors with no errors for view %s", v.id)
+		return false
+	}
+	inputs := map[string]bool{}
+	blocks, _ := v.spec["blocks"].([]any)
+	for _, b := range blocks {
+		if m, ok := b.(map[string]any); ok && m["type"] == "input" {
+			inputs[str(m["block_id"])] = true
+		}
+	}
+	for id, msg := range errs {
+		if !inputs[id] {
+			s.violation("socket: response_action errors names %q, which is not an input block of view %s", id, v.id)
+			return false
+		}
+		if strings.TrimSpace(msg) == "" {
+			s.violation("socket: response_action errors gives block %q an empty message", id)
+			return false
+		}
+	}
+	return true
 }
