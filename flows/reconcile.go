@@ -9,10 +9,15 @@ import (
 	"time"
 )
 
-// remember keeps a copy of an active run, and forgets an ended one.
+// remember keeps a copy of an active run, and forgets an ended one. Two
+// goroutines saving the same run (a handler's publish and the driver) can
+// call it out of order, so an older version never replaces a newer one.
 func (e *Engine) remember(run *Run) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if had, ok := e.known[run.ID]; ok && had.Version > run.Version {
+		return
+	}
 	if !run.Phase.Active() {
 		delete(e.known, run.ID)
 		return
@@ -67,14 +72,21 @@ func (e *Engine) reportLost(ctx context.Context, last *Run) {
 	log.Error("run lost from the state store: reconciling from Signon and the cluster")
 	now := e.clock.Now()
 	lines := []string{"The state store lost this run's record (Redis restarted empty?). The bot will do nothing more here. What Signon and the cluster show now:"}
+	// The copy may be a sweep behind the run (another replica drove it),
+	// so the report rests on what Signon and the cluster say, and uses
+	// the copy only for when the run started and what it meant to revoke.
 	env, ok := e.envs[last.Key.Environment]
 	if ok {
 		lines = append(lines, e.reconcileSignon(ctx, env.Signon, last)...)
-		if last.SecretName != "" {
-			if st, err := env.Cluster.Secret(ctx, last.SecretName); err != nil {
-				lines = append(lines, fmt.Sprintf("Could not read Secret %s: %v.", Code(last.SecretName), err))
+		secret := last.SecretName
+		if secret == "" && last.APIUserName != "" && last.ApplicationName != "" {
+			secret = env.Cluster.SecretName(last.APIUserName, last.ApplicationName)
+		}
+		if secret != "" {
+			if st, err := env.Cluster.Secret(ctx, secret); err != nil {
+				lines = append(lines, fmt.Sprintf("Could not read Secret %s: %v.", Code(secret), err))
 			} else if st.Exists {
-				lines = append(lines, fmt.Sprintf("Secret %s holds fingerprint %s.", Code(last.SecretName), Code(st.Fingerprint.Short())))
+				lines = append(lines, fmt.Sprintf("Secret %s holds fingerprint %s.", Code(secret), Code(st.Fingerprint.Short())))
 			}
 		}
 	}
@@ -88,18 +100,21 @@ func (e *Engine) reportLost(ctx context.Context, last *Run) {
 }
 
 // reconcileSignon lists the tokens a lost run could have touched: those
-// made since it started, and the old ones it meant to revoke.
+// made since it started, and the old ones: those it meant to revoke, any
+// still valid, and any revoked since it started.
 func (e *Engine) reconcileSignon(ctx context.Context, sn Signon, last *Run) []string {
 	ts, err := sn.Tokens(ctx, last.Key.APIUser, last.Key.Application)
 	if err != nil {
 		return []string{fmt.Sprintf("Could not ask Signon: %v.", err)}
 	}
+	since := last.CreatedAt.Add(-time.Minute)
 	var lines []string
 	for _, t := range ts.Tokens {
 		switch {
-		case !t.CreatedAt.Before(last.CreatedAt.Add(-time.Minute)):
+		case !t.CreatedAt.Before(since):
 			lines = append(lines, "Made during the run: "+describeToken(t)+".")
-		case slices.ContainsFunc(last.OldTokens, func(o Token) bool { return o.ID == t.ID }):
+		case !t.Revoked() || !t.RevokedAt.Before(since) ||
+			slices.ContainsFunc(last.OldTokens, func(o Token) bool { return o.ID == t.ID }):
 			lines = append(lines, "Old: "+describeToken(t)+".")
 		}
 	}

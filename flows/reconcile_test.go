@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alphagov/signon-token-bot/flows"
 )
@@ -51,3 +52,43 @@ func TestRedisLosesEverything(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// neverDrives is a store through which an engine starts runs but never
+// wins the lease to drive one, so that another replica drives them.
+type neverDrives struct{ flows.Store }
+
+func (neverDrives) Claim(context.Context, string, string, time.Duration) (bool, error) {
+	return false, nil
+}
+
+// TestLostRunReportedFromAStaleCopy: the replica that started a run, and
+// so knows it only as it was at the start, is the one to report its loss.
+// The report still names the old token and the Secret, read from Signon
+// and the cluster rather than from the copy.
+func TestLostRunReportedFromAStaleCopy(t *testing.T) {
+	w := newWorld(t, setup{})
+	e := newEnv(t, w)
+	a, _ := e.engine("replica-a", func(p ports, _ func()) ports { p.store = neverDrives{p.store}; return p })
+	run := start(t, a, flows.ModeRotate)
+	b, _ := e.engine("replica-b", nil)
+	run = waitFor(t, b, run.ID, "the sync gate", atGate(flows.GateSync))
+	e.redis.Flush()
+
+	if err := a.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	thread := e.notifier.Transcript(run.ID)
+	if n := strings.Count(thread, "State lost"); n != 1 {
+		t.Fatalf("the loss is reported %d times:\n%s", n, thread)
+	}
+	report := thread[strings.LastIndex(thread, "State lost"):]
+	for _, want := range []string{
+		"Made during the run: token #" + itoa(run.NewToken.ID),
+		"Old: token #" + itoa(w.old.ID),
+		"Secret `signon-token-content-tagger-publishing-api` holds fingerprint `" + w.old.Fingerprint.Short() + "`",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q:\n%s", want, report)
+		}
+	}
+}
