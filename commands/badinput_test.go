@@ -87,6 +87,7 @@ func TestMalformedSlashArguments(t *testing.T) {
 		{"<!here> now", "`&lt;!here&gt;` is not something `/rotate-token` knows"},
 	} {
 		t.Run(tc.text, func(t *testing.T) {
+			w := w.in(t)
 			got := w.privateAnswer(w.slash(alice, ops, tc.text))
 			if !strings.Contains(strings.ToLower(got), strings.ToLower(tc.want)) {
 				t.Errorf("answer:\n%s\nwant it to contain %q", got, tc.want)

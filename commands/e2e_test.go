@@ -236,7 +236,7 @@ func TestRotateTokenFormMistake(t *testing.T) {
 	if _, err := first.WaitAck(w.ctx); err != nil {
 		t.Fatal(err)
 	}
-	errs := w.viewErrors(t, alice, view.ID)
+	errs := w.viewErrors(alice, view.ID)
 	if want := `"Publishing API" is not an application name like publishing-api. Did you mean publishing-api?`; errs[blocks.FormApplication] != want || len(errs) != 1 {
 		t.Fatalf("errors in the modal %q, want %q beside the application", errs, want)
 	}

@@ -68,6 +68,7 @@ func TestHostileSlashCommands(t *testing.T) {
 		{"cancel of an oversized id", "cancel r-" + long(3000), "Type `/rotate-token cancel &lt;run&gt;`", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			w := w.in(t)
 			if tc.bug != "" {
 				t.Skip("BUG: " + tc.bug)
 			}
@@ -113,6 +114,7 @@ func TestHostileFormSubmissions(t *testing.T) {
 		{"quotes", alice, flows.Production, `"a b"@x.com`, "it's", "", map[string]string{email: notEmail, app: notApp}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			w := w.in(t)
 			cmd := w.slash(tc.user, ops, "")
 			// The previous case's form closes when the fake reads the
 			// bot's ack, which may come after the bot's answer: wait for
@@ -147,7 +149,7 @@ func TestHostileFormSubmissions(t *testing.T) {
 			if _, err := d.WaitAck(w.ctx); err != nil {
 				t.Fatal(err)
 			}
-			errs := w.viewErrors(t, tc.user, view.ID)
+			errs := w.viewErrors(tc.user, view.ID)
 			t.Logf("errors in the modal: %q", errs)
 			if len(errs) != len(tc.inModal) {
 				t.Errorf("errors in the modal %q, want one for each of %q", errs, tc.inModal)

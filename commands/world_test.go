@@ -484,13 +484,21 @@ func (w *world) finish(channel string, run *flows.Run) *flows.Run {
 
 // viewErrors returns the field errors user's modal shows, and fails the
 // test if that modal has closed.
-func (w *world) viewErrors(t *testing.T, user, viewID string) map[string]string {
-	t.Helper()
+func (w *world) viewErrors(user, viewID string) map[string]string {
+	w.t.Helper()
 	for _, v := range w.fake.OpenViews(user) {
 		if v.ID == viewID {
 			return v.Errors
 		}
 	}
-	t.Fatalf("%s's modal %s closed; a refused form stays open", user, viewID)
+	w.t.Fatalf("%s's modal %s closed; a refused form stays open", user, viewID)
 	return nil
+}
+
+// in is the world as a subtest sees it: its helpers fail t, not the
+// parent test (whose FailNow from a subtest's goroutine would panic).
+func (w *world) in(t *testing.T) *world {
+	c := *w
+	c.t = t
+	return &c
 }
