@@ -36,6 +36,7 @@ func Answer(err error, link string) string {
 		stale   *flows.StaleError
 		corrupt *flows.CorruptError
 		down    *BackendDown
+		gone    *goneRunError
 	)
 	switch {
 	case errors.As(err, &denied):
@@ -65,6 +66,9 @@ func Answer(err error, link string) string {
 		return ":warning: " + sentence(err) + " Use the alert's `application` label, like `publishing-api`. Nothing was changed."
 	case errors.Is(err, flows.ErrSuspended):
 		return ":warning: " + sentence(err) + " A suspended API user's token cannot be rotated. Nothing was changed."
+	case errors.As(err, &gone):
+		return fmt.Sprintf(":warning: I no longer have run `%s`, so this button does nothing. Finished runs are forgotten after a while, and a run under way only if my state store (Redis) lost its data. Nothing was changed. "+
+			"The tokens are where the thread last said; to rotate this token, start again with %s: a token an earlier run made is found and used, not issued twice.", blocks.Escape(gone.runID), usageLine)
 	case errors.Is(err, flows.ErrRunNotFound):
 		return ":warning: There is no such run. `/rotate-token list` shows the rotations under way."
 	case errors.Is(err, flows.ErrOfferNotFound):

@@ -187,7 +187,8 @@ func TestForgedButtonValues(t *testing.T) {
 	sync, _ := gm.Button("Run sync")
 	before = w.snapshot()
 	forge(gate, sync.ActionID, "r-1|<b>", "that button does not belong to this message")
-	forge(gate, sync.ActionID, "r-aaaaaaaaaaaaaaaa|abcdefgh", "There is no such run")
+	forge(gate, sync.ActionID, "r-aaaaaaaaaaaaaaaa|abcdefgh", "that button does not belong to this message")
+	forge(gate, sync.ActionID, "r-aaaaaaaaaaaaaaaa|"+run.Gate.ID, "I no longer have run `r-aaaaaaaaaaaaaaaa`")
 	forge(gate, sync.ActionID, run.ID+"|abcdefgh", "that button does not belong to this message")
 	// The offer's value on a gate button names an offer, not a run.
 	forge(gate, sync.ActionID, rotate.Value, "that button does not belong to this message")
@@ -299,4 +300,23 @@ func TestRedisDown(t *testing.T) {
 	}
 	w.redis.Start()
 	before.check("requests while Redis was down")
+}
+
+// TestClickOnALostRun: Redis loses its data while a run waits at its sync
+// gate. A click on the gate's button says the run is gone and how to go
+// on, privately, and changes nothing.
+func TestClickOnALostRun(t *testing.T) {
+	w := newWorld(t, worldSetup{})
+	alertTS, _ := w.sendAlert(1, alertAttachment(flows.Production))
+	w.click(alice, alerts, w.fake.Thread(alerts, alertTS, "")[1].TS, "Rotate")
+	run := w.waitRun(w.runOf(alertTS).ID, "the sync gate", atGate(flows.GateSync))
+	w.redis.Flush()
+	before := w.snapshot()
+	got := w.privateAnswer(w.click(alice, alerts, gateMessage(t, run), "Run sync"))
+	for _, want := range []string{"I no longer have run `" + run.ID + "`", "Nothing was changed", "/rotate-token &lt;api-user-email&gt;"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("answer %q lacks %q", got, want)
+		}
+	}
+	before.check("a click on a lost run")
 }

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -67,14 +68,33 @@ func (b *Bot) clickedRun(ctx context.Context, a Action) (*flows.Run, string, err
 		b.log.WarnContext(ctx, "audit: forged gate button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS)
 		return nil, "", forged
 	}
+	// A gate's buttons carry its id in both action_id and value.
+	if _, suffix, _ := strings.Cut(a.ActionID, ":"); suffix != gateID {
+		b.log.WarnContext(ctx, "audit: forged gate button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS, "run", runID)
+		return nil, "", forged
+	}
 	run, err := b.engine.Get(ctx, runID)
+	if errors.Is(err, flows.ErrRunNotFound) {
+		b.log.WarnContext(ctx, "a click on a run the store no longer has", "run", runID, "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS)
+		return nil, "", &goneRunError{runID: runID}
+	}
 	if err != nil {
 		return nil, "", err
 	}
-	_, suffix, _ := strings.Cut(a.ActionID, ":")
-	if suffix != gateID || run.Thread.Channel != a.ChannelID || (run.Thread.TS != "" && a.ThreadTS != "" && a.ThreadTS != run.Thread.TS) {
+	if run.Thread.Channel != a.ChannelID || (run.Thread.TS != "" && a.ThreadTS != "" && a.ThreadTS != run.Thread.TS) {
 		b.log.WarnContext(ctx, "audit: forged gate button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS, "run", runID)
 		return nil, "", forged
 	}
 	return run, gateID, nil
 }
+
+// goneRunError: a button names a run the store no longer has. The button
+// was the bot's, so the run existed: it ended longer ago than runs are
+// kept, or the store lost its data while it was under way.
+type goneRunError struct{ runID string }
+
+func (e *goneRunError) Error() string {
+	return fmt.Sprintf("run %s: %v", e.runID, flows.ErrRunNotFound)
+}
+
+func (e *goneRunError) Unwrap() error { return flows.ErrRunNotFound }
