@@ -72,7 +72,7 @@ func Answer(err error, link string) string {
 	case errors.Is(err, flows.ErrRunNotFound):
 		return ":warning: There is no such run. `/rotate-token list` shows the rotations under way."
 	case errors.Is(err, flows.ErrOfferNotFound):
-		return ":warning: I no longer have that offer (offers are kept for 30 days). Start a rotation with " + usageLine + "."
+		return ":warning: I no longer have that offer: offers are forgotten some time after their last change (30 days unless configured otherwise). Start a rotation with " + usageLine + "."
 	case errors.Is(err, flows.ErrBadInput):
 		return ":warning: " + sentence(err)
 	case errors.As(err, &corrupt):
