@@ -201,7 +201,7 @@ func (r *Runner) event(ctx context.Context, ev socketmode.Event) {
 	env.ReceivedAt = received
 
 	if a, ok := r.handler.(AckAnswerer); ok {
-		if payload, ok := a.AnswerInAck(env); ok {
+		if payload, ok := r.answerInAck(ctx, a, env); ok {
 			if err := r.sm.AckCtx(ctx, env.ID, payload); err != nil {
 				r.metrics.envelopes.WithLabelValues(string(ev.Type), "ack_failed").Inc()
 				r.log.WarnContext(ctx, "ack failed", "envelope", env.ID, "err", err)
@@ -231,6 +231,20 @@ func (r *Runner) event(ctx context.Context, ev socketmode.Event) {
 	}
 	r.metrics.ackTime.Observe(time.Since(received).Seconds())
 	r.work <- env
+}
+
+// answerInAck asks a for the envelope's ack payload. A panic there must
+// not take the connection down with it: it counts as no answer, and the
+// envelope goes on to a worker.
+func (r *Runner) answerInAck(ctx context.Context, a AckAnswerer, env Envelope) (payload any, ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.metrics.envelopes.WithLabelValues(string(env.Type), "panicked").Inc()
+			r.log.ErrorContext(ctx, "answer in the ack panicked", "type", env.Type, "envelope", env.ID, "panic", p)
+			payload, ok = nil, false
+		}
+	}()
+	return a.AnswerInAck(env)
 }
 
 func envelopeOf(ev socketmode.Event) (Envelope, bool) {

@@ -268,8 +268,11 @@ type answering struct{ got chan slack.Envelope }
 func (a answering) HandleEnvelope(_ context.Context, e slack.Envelope) { a.got <- e }
 
 func (a answering) AnswerInAck(e slack.Envelope) (any, bool) {
-	if e.Command != nil && e.Command.Text == "answer" {
+	switch {
+	case e.Command != nil && e.Command.Text == "answer":
 		return map[string]string{"text": "answered in the ack"}, true
+	case e.Command != nil && e.Command.Text == "panic":
+		panic("a bug in a check")
 	}
 	return nil, false
 }
@@ -299,5 +302,17 @@ func TestRunnerAnswersInTheAck(t *testing.T) {
 	}
 	if n := f.metric(t, "signon_token_bot_slack_envelopes_total", map[string]string{"outcome": "answered_in_ack"}); n != 1 {
 		t.Errorf("answered_in_ack = %v, want 1", n)
+	}
+	// A check that panics leaves the connection up and the envelope to
+	// its handler.
+	p := slash(f, "panic")
+	if ack, err := p.WaitAck(ctx); err != nil || ack.Payload != nil {
+		t.Fatalf("panic acked with %s, %v", ack.Payload, err)
+	}
+	if e := <-h.got; e.ID != p.EnvelopeID {
+		t.Errorf("the handler got %+v, want the command whose check panicked", e.Command)
+	}
+	if _, err := slash(f, "answer").WaitAck(ctx); err != nil {
+		t.Fatalf("after the panic: %v", err)
 	}
 }
