@@ -18,11 +18,7 @@ FUZZ_TARGETS = \
 	./commands/blocks:FuzzParseGateValue ./commands/blocks:FuzzParseOfferValue ./commands/blocks:FuzzEscape
 
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-	  pkg=$${t%%:*}; fn=$${t##*:}; \
-	  echo "fuzz $$fn ($$pkg, $(FUZZTIME))"; \
-	  out=$$($(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
-	done
+	@GO="$(GO)" FUZZTIME="$(FUZZTIME)" scripts/fuzz.sh $(FUZZ_TARGETS)
 
 # Static checks: gofmt must print nothing, go vet must pass.
 check:

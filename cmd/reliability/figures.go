@@ -69,10 +69,13 @@ type figures struct {
 	DemoFailures       int   `json:"demo_failures"`
 
 	// Fuzzing and the in-process fault tests (docs/reliability-faults.json).
-	FuzzTargets        int `json:"fuzz_targets"`
-	InProcessFaults    int `json:"inprocess_faults"`
-	InProcessSurvived  int `json:"inprocess_faults_survived"`
-	InProcessFaultTest int `json:"inprocess_fault_tests"`
+	FuzzTargets int `json:"fuzz_targets"`
+	// FuzzCoordinatorRaces are fuzz runs Go's own coordinator cut short
+	// with no failing input (go.dev/issue/75804): not the bot's.
+	FuzzCoordinatorRaces int `json:"fuzz_coordinator_races"`
+	InProcessFaults      int `json:"inprocess_faults"`
+	InProcessSurvived    int `json:"inprocess_faults_survived"`
+	InProcessFaultTest   int `json:"inprocess_fault_tests"`
 
 	Seed    int64          `json:"seed"`
 	Seconds int            `json:"seconds"`
@@ -165,6 +168,7 @@ func (f *figures) report(o options) string {
 	row("leaks", "demo scenarios run (failed)", fmt.Sprintf("%d (%d)", f.DemoScenarios, f.DemoFailures), "")
 	row("fuzz", "targets fuzzed", f.FuzzTargets, "")
 	row("fuzz", "targets that failed", f.FuzzPanics, "0")
+	row("fuzz", "runs cut short by Go (issue 75804)", f.FuzzCoordinatorRaces, "")
 	row("faults", "in-process fault tests", f.InProcessFaultTest, "")
 	row("faults", "in-process faults (survived)", fmt.Sprintf("%d (%d)", f.InProcessFaults, f.InProcessSurvived), "")
 	row("total", "faults injected", f.FaultsInjected, "")

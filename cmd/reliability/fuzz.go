@@ -74,14 +74,19 @@ func (h *harness) fuzzPhase(ctx context.Context) error {
 		if _, err := h.scan.scanFiles(); err != nil {
 			return err
 		}
-		why := ""
+		why, race := "", false
 		if ferr != nil {
 			data, _ := os.ReadFile(out)
-			why = fuzzFailure(data)
+			why, race = fuzzFailure(data), coordinatorRace(data)
 		}
 		h.count(func(f *figures) {
 			f.FuzzTargets++
-			if ferr != nil {
+			switch {
+			case ferr == nil:
+			case race:
+				f.FuzzCoordinatorRaces++
+				f.finding("fuzz: %s %s was cut short by Go 1.26's fuzz-coordinator race (go.dev/issue/75804): no input failed", t.pkg, t.name)
+			default:
 				f.FuzzPanics++
 				f.finding("fuzz: %s %s failed: %s", t.pkg, t.name, why)
 			}
@@ -196,6 +201,17 @@ func findFuzzTargets(root string) ([][2]string, error) {
 }
 
 // fuzzFailure picks the lines that say why a fuzz run failed.
+// coordinatorRace reports whether a failed fuzz run is Go 1.26's fuzz
+// coordinator race (go.dev/issue/75804, fixed in Go 1.27): the run stops
+// at -fuzztime with a bare "context deadline exceeded" though no input
+// failed, so no failing input was written and nothing panicked.
+// scripts/fuzz.sh applies the same rule for `make fuzz`.
+func coordinatorRace(out []byte) bool {
+	s := string(out)
+	return strings.Contains(s, "context deadline exceeded") &&
+		!strings.Contains(s, "Failing input written to") && !strings.Contains(s, "panic:")
+}
+
 func fuzzFailure(out []byte) string {
 	var keep []string
 	for _, l := range strings.Split(string(out), "\n") {
