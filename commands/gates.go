@@ -62,16 +62,14 @@ func (b *Bot) revealClick(ctx context.Context, a Action) error {
 // clickedRun finds the run and gate a gate button names, and checks that
 // the button is in the run's own channel.
 func (b *Bot) clickedRun(ctx context.Context, a Action) (*flows.Run, string, error) {
-	forged := fmt.Errorf("%w: that button does not belong to this message, so I did nothing", flows.ErrBadInput)
 	runID, gateID, ok := blocks.ParseGateValue(a.Value)
-	if !ok {
-		b.log.WarnContext(ctx, "audit: forged gate button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS)
-		return nil, "", forged
+	forged := func() (*flows.Run, string, error) {
+		b.log.WarnContext(ctx, "audit: forged gate button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS, "run", runID)
+		return nil, "", fmt.Errorf("%w: that button does not belong to this message, so I did nothing", flows.ErrBadInput)
 	}
 	// A gate's buttons carry its id in both action_id and value.
-	if _, suffix, _ := strings.Cut(a.ActionID, ":"); suffix != gateID {
-		b.log.WarnContext(ctx, "audit: forged gate button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS, "run", runID)
-		return nil, "", forged
+	if _, suffix, _ := strings.Cut(a.ActionID, ":"); !ok || suffix != gateID {
+		return forged()
 	}
 	run, err := b.engine.Get(ctx, runID)
 	if errors.Is(err, flows.ErrRunNotFound) {
@@ -82,8 +80,7 @@ func (b *Bot) clickedRun(ctx context.Context, a Action) (*flows.Run, string, err
 		return nil, "", err
 	}
 	if run.Thread.Channel != a.ChannelID || (run.Thread.TS != "" && a.ThreadTS != "" && a.ThreadTS != run.Thread.TS) {
-		b.log.WarnContext(ctx, "audit: forged gate button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS, "run", runID)
-		return nil, "", forged
+		return forged()
 	}
 	return run, gateID, nil
 }

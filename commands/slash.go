@@ -141,8 +141,10 @@ func checkForm(s Submission) map[string]string {
 	}
 	if err := flows.ValidateApplication(k.Application); err != nil {
 		msg := fmt.Sprintf("%s is not an application name like publishing-api.", typed(blocks.FormApplication))
-		if len(k.Application) <= 100 && typedName.MatchString(k.Application) && flows.ValidateApplication(flows.Parameterize(k.Application)) == nil {
-			msg += fmt.Sprintf(" Did you mean %s?", flows.Parameterize(k.Application))
+		if len(k.Application) <= 100 && typedName.MatchString(k.Application) {
+			if p := flows.Parameterize(k.Application); flows.ValidateApplication(p) == nil {
+				msg += fmt.Sprintf(" Did you mean %s?", p)
+			}
 		}
 		errs[blocks.FormApplication] = msg
 	}

@@ -47,12 +47,10 @@ func Clip(s string) string {
 	if n <= max {
 		return s
 	}
-	cut, i := 0, 0
-	for cut = range s {
-		if i == max {
-			break
-		}
-		i++
+	cut := 0
+	for range max {
+		_, size := utf8.DecodeRuneInString(s[cut:])
+		cut += size
 	}
 	return s[:cut] + fmt.Sprintf("… (%d characters)", n)
 }

@@ -73,16 +73,13 @@ func (e *Engine) reportLost(ctx context.Context, last *Run) {
 	now := e.clock.Now()
 	lines := []string{"The state store lost this run's record (Redis restarted empty?). The bot will do nothing more here. What Signon and the cluster show now:"}
 	// The copy may be a sweep behind the run (another replica drove it),
-	// so the report rests on what Signon and the cluster say, and uses
-	// the copy only for when the run started and what it meant to revoke.
+	// so the report rests on what Signon and the cluster say, and takes
+	// from the copy only when the run started and the names it classified.
 	env, ok := e.envs[last.Key.Environment]
 	if ok {
 		lines = append(lines, e.reconcileSignon(ctx, env.Signon, last)...)
-		secret := last.SecretName
-		if secret == "" && last.APIUserName != "" && last.ApplicationName != "" {
-			secret = env.Cluster.SecretName(last.APIUserName, last.ApplicationName)
-		}
-		if secret != "" {
+		if last.APIUserName != "" && last.ApplicationName != "" {
+			secret := env.Cluster.SecretName(last.APIUserName, last.ApplicationName)
 			if st, err := env.Cluster.Secret(ctx, secret); err != nil {
 				lines = append(lines, fmt.Sprintf("Could not read Secret %s: %v.", Code(secret), err))
 			} else if st.Exists {
@@ -100,8 +97,8 @@ func (e *Engine) reportLost(ctx context.Context, last *Run) {
 }
 
 // reconcileSignon lists the tokens a lost run could have touched: those
-// made since it started, and the old ones: those it meant to revoke, any
-// still valid, and any revoked since it started.
+// made since it started, and the older ones still valid or revoked since
+// (which include every token it meant to revoke).
 func (e *Engine) reconcileSignon(ctx context.Context, sn Signon, last *Run) []string {
 	ts, err := sn.Tokens(ctx, last.Key.APIUser, last.Key.Application)
 	if err != nil {
@@ -113,8 +110,7 @@ func (e *Engine) reconcileSignon(ctx context.Context, sn Signon, last *Run) []st
 		switch {
 		case !t.CreatedAt.Before(since):
 			lines = append(lines, "Made during the run: "+describeToken(t)+".")
-		case !t.Revoked() || !t.RevokedAt.Before(since) ||
-			slices.ContainsFunc(last.OldTokens, func(o Token) bool { return o.ID == t.ID }):
+		case !t.Revoked() || !t.RevokedAt.Before(since):
 			lines = append(lines, "Old: "+describeToken(t)+".")
 		}
 	}

@@ -200,7 +200,6 @@ func findFuzzTargets(root string) ([][2]string, error) {
 	return out, err
 }
 
-// fuzzFailure picks the lines that say why a fuzz run failed.
 // coordinatorRace reports whether a failed fuzz run is Go 1.26's fuzz
 // coordinator race (go.dev/issue/75804, fixed in Go 1.27): the run stops
 // at -fuzztime with a bare "context deadline exceeded" though no input
@@ -212,6 +211,7 @@ func coordinatorRace(out []byte) bool {
 		!strings.Contains(s, "Failing input written to") && !strings.Contains(s, "panic:")
 }
 
+// fuzzFailure picks the lines that say why a fuzz run failed.
 func fuzzFailure(out []byte) string {
 	var keep []string
 	for _, l := range strings.Split(string(out), "\n") {

@@ -200,17 +200,11 @@ func (r *Runner) event(ctx context.Context, ev socketmode.Event) {
 	}
 	env.ReceivedAt = received
 
-	if a, ok := r.handler.(AckAnswerer); ok {
-		if payload, ok := r.answerInAck(ctx, a, env); ok {
-			if err := r.sm.AckCtx(ctx, env.ID, payload); err != nil {
-				r.metrics.envelopes.WithLabelValues(string(ev.Type), "ack_failed").Inc()
-				r.log.WarnContext(ctx, "ack failed", "envelope", env.ID, "err", err)
-				return
-			}
-			r.metrics.ackTime.Observe(time.Since(received).Seconds())
+	if payload, ok := r.answerInAck(ctx, env); ok {
+		if r.ack(ctx, env, payload) {
 			r.metrics.envelopes.WithLabelValues(string(ev.Type), "answered_in_ack").Inc()
-			return
 		}
+		return
 	}
 
 	// Take a slot before acking: with every worker busy and the backlog
@@ -223,20 +217,33 @@ func (r *Runner) event(ctx context.Context, ev socketmode.Event) {
 		r.log.WarnContext(ctx, "every worker busy: leaving an envelope for Slack to redeliver", "type", ev.Type, "envelope", env.ID)
 		return
 	}
-	if err := r.sm.AckCtx(ctx, env.ID, nil); err != nil {
+	if !r.ack(ctx, env, nil) {
 		<-r.slots
-		r.metrics.envelopes.WithLabelValues(string(ev.Type), "ack_failed").Inc()
-		r.log.WarnContext(ctx, "ack failed", "envelope", env.ID, "err", err)
 		return
 	}
-	r.metrics.ackTime.Observe(time.Since(received).Seconds())
 	r.work <- env
 }
 
-// answerInAck asks a for the envelope's ack payload. A panic there must
-// not take the connection down with it: it counts as no answer, and the
-// envelope goes on to a worker.
-func (r *Runner) answerInAck(ctx context.Context, a AckAnswerer, env Envelope) (payload any, ok bool) {
+// ack acknowledges the envelope with payload and reports whether Slack
+// was told.
+func (r *Runner) ack(ctx context.Context, env Envelope, payload any) bool {
+	if err := r.sm.AckCtx(ctx, env.ID, payload); err != nil {
+		r.metrics.envelopes.WithLabelValues(string(env.Type), "ack_failed").Inc()
+		r.log.WarnContext(ctx, "ack failed", "envelope", env.ID, "err", err)
+		return false
+	}
+	r.metrics.ackTime.Observe(time.Since(env.ReceivedAt).Seconds())
+	return true
+}
+
+// answerInAck asks the handler, if it is an AckAnswerer, for the
+// envelope's ack payload. A panic there must not take the connection down
+// with it: it counts as no answer, and the envelope goes on to a worker.
+func (r *Runner) answerInAck(ctx context.Context, env Envelope) (payload any, ok bool) {
+	a, is := r.handler.(AckAnswerer)
+	if !is {
+		return nil, false
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			r.metrics.envelopes.WithLabelValues(string(env.Type), "panicked").Inc()
