@@ -20,7 +20,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-	"k8s.io/utils/ptr"
 
 	"github.com/alphagov/signon-token-bot/integrations/kube/kubetest"
 	"github.com/alphagov/signon-token-bot/integrations/kube/rbaccheck"
@@ -154,9 +153,10 @@ func TestChartObjectsAcceptedByAPIServer(t *testing.T) {
 }
 
 // As the ServiceAccount the chart makes, bound by the chart's Role and
-// RoleBinding in apps, the bot can make every call it makes (the same list
-// integrations/kube checks its Role with) and nothing wider. In its own
-// namespace, where the Slack tokens' Secret is, it can read nothing.
+// RoleBinding in apps, and watched by the chart's admission policies, the
+// bot can make every call it makes (the same list integrations/kube checks
+// its Role with) and nothing wider. In its own namespace, where the Slack
+// tokens' Secret is, it can read nothing.
 func TestChartRBACAllowsEveryCallAndNoMore(t *testing.T) {
 	helmBin(t)
 	cp := kubetest.Shared(t)
@@ -167,43 +167,21 @@ func TestChartRBACAllowsEveryCallAndNoMore(t *testing.T) {
 	appsNS, botNS := cp.Namespace(t), cp.Namespace(t)
 	f := rbaccheck.NewFixture(t, cp, appsNS)
 
-	objs := mustRender(t, botNS, nil, map[string]any{"rbac": map[string]any{"targets": []any{
-		map[string]any{"namespace": appsNS, "cronJob": "signon-sync-token-secrets-to-k8s"},
-	}}})
-	sa := only[*corev1.ServiceAccount](t, objs)
-	if _, err := admin.CoreV1().ServiceAccounts(sa.Namespace).Create(ctx, sa, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	role := only[*rbacv1.Role](t, objs)
-	if _, err := admin.RbacV1().Roles(role.Namespace).Create(ctx, role, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	rb := only[*rbacv1.RoleBinding](t, objs)
-	if _, err := admin.RbacV1().RoleBindings(rb.Namespace).Create(ctx, rb, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	objs := mustRender(t, botNS, nil, target(appsNS, kubetest.SyncCronJobName))
+	asBot := installRBAC(t, cp, objs)
 	if _, err := admin.CoreV1().Secrets(botNS).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "signon-token-bot-slack"}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-
-	// A token for the ServiceAccount, as the kubelet would mount in the
-	// bot's pod.
-	tr, err := admin.CoreV1().ServiceAccounts(sa.Namespace).CreateToken(ctx, sa.Name,
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](600)}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
+	deps, err := admin.AppsV1().Deployments(appsNS).List(ctx, metav1.ListOptions{})
+	if err != nil || len(deps.Items) == 0 {
+		t.Fatalf("the fixture made no Deployment: %v", err)
 	}
-	asBot := &rest.Config{
-		Host:            cp.Config.Host,
-		BearerToken:     tr.Status.Token,
-		TLSClientConfig: rest.TLSClientConfig{CAData: cp.Config.CAData},
-		QPS:             100,
-		Burst:           200,
-	}
+	waitForPolicies(t, asBot, appsNS, deps.Items[0].Name)
 	cs, err := kubernetes.NewForConfig(asBot)
 	if err != nil {
 		t.Fatal(err)
 	}
+	sa := only[*corev1.ServiceAccount](t, objs)
 	who, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	if want := "system:serviceaccount:" + botNS + ":" + sa.Name; err != nil || who.Status.UserInfo.Username != want {
 		t.Fatalf("the token authenticates as %+v (%v), want %s", who, err, want)
@@ -226,7 +204,7 @@ func TestChartRBACAllowsEveryCallAndNoMore(t *testing.T) {
 			t.Errorf("%s: %v, want forbidden", what, err)
 		}
 	}
-	if verbs := ruleVerbs(role.Rules); slices.Contains(verbs, "*") || slices.Contains(verbs, "delete") || slices.Contains(verbs, "deletecollection") || slices.Contains(verbs, "escalate") || slices.Contains(verbs, "bind") || slices.Contains(verbs, "impersonate") {
+	if verbs := ruleVerbs(only[*rbacv1.Role](t, objs).Rules); slices.Contains(verbs, "*") || slices.Contains(verbs, "delete") || slices.Contains(verbs, "deletecollection") || slices.Contains(verbs, "escalate") || slices.Contains(verbs, "bind") || slices.Contains(verbs, "impersonate") {
 		t.Errorf("the Role grants one of *, delete, escalate, bind, impersonate: %v", verbs)
 	}
 }

@@ -267,6 +267,10 @@ func TestChartDefaults(t *testing.T) {
 		"RoleBinding/apps/signon-token-bot",
 		"Service/signon-token-bot/signon-token-bot",
 		"ServiceAccount/signon-token-bot/signon-token-bot",
+		"ValidatingAdmissionPolicy//signon-token-bot.signon-token-bot.restart",
+		"ValidatingAdmissionPolicy//signon-token-bot.signon-token-bot.sync-job",
+		"ValidatingAdmissionPolicyBinding//signon-token-bot.signon-token-bot.restart",
+		"ValidatingAdmissionPolicyBinding//signon-token-bot.signon-token-bot.sync-job.apps",
 	}
 	if got := objs.kinds(); !slices.Equal(got, want) {
 		t.Fatalf("rendered %v, want %v", got, want)
@@ -429,7 +433,9 @@ func TestChartValuesFiles(t *testing.T) {
 	})
 	t.Run("rbac-only", func(t *testing.T) {
 		objs := mustRender(t, "bots", []string{"rbac-only.yaml"}, nil)
-		want := []string{"Role/apps/signon-token-bot", "RoleBinding/apps/signon-token-bot", "Secret/bots/signon-token-bot-token", "ServiceAccount/bots/signon-token-bot"}
+		want := []string{"Role/apps/signon-token-bot", "RoleBinding/apps/signon-token-bot", "Secret/bots/signon-token-bot-token", "ServiceAccount/bots/signon-token-bot",
+			"ValidatingAdmissionPolicy//bots.signon-token-bot.restart", "ValidatingAdmissionPolicy//bots.signon-token-bot.sync-job",
+			"ValidatingAdmissionPolicyBinding//bots.signon-token-bot.restart", "ValidatingAdmissionPolicyBinding//bots.signon-token-bot.sync-job.apps"}
 		if got := objs.kinds(); !slices.Equal(got, want) {
 			t.Fatalf("rendered %v, want %v", got, want)
 		}

@@ -23,6 +23,17 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- default (include "stb.fullname" .) .Values.serviceAccount.name -}}
 {{- end -}}
 
+{{/* A prefix for the chart's cluster-scoped objects: the release's
+namespace and full name, so that releases in two namespaces do not meet. */}}
+{{- define "stb.clusterName" -}}
+{{- printf "%s.%s" .Release.Namespace (include "stb.fullname" .) -}}
+{{- end -}}
+
+{{/* The user name the API server gives the bot's ServiceAccount. */}}
+{{- define "stb.user" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "stb.serviceAccountName" .) -}}
+{{- end -}}
+
 {{- define "stb.image" -}}
 {{- if .Values.image.digest -}}
 {{ .Values.image.repository }}@{{ .Values.image.digest }}

@@ -1,9 +1,9 @@
 // Package kubetest runs a real Kubernetes control plane for tests: etcd,
 // kube-apiserver and kube-controller-manager (the Job, CronJob, Deployment,
-// ReplicaSet and garbage-collector controllers) on loopback, plus a test
-// kubelet that runs pods' exec commands as local processes, and helpers
-// that play the parts no test can run: the Signon sync task and Stakater
-// Reloader.
+// ReplicaSet, garbage-collector and ValidatingAdmissionPolicy status
+// controllers) on loopback, plus a test kubelet that runs pods' exec
+// commands as local processes, and helpers that play the parts no test
+// can run: the Signon sync task and Stakater Reloader.
 //
 // The binaries come from SIGNON_BOT_CONTROLPLANE, which `make test` sets.
 // One control plane serves a whole test binary; each test gets its own
@@ -48,8 +48,9 @@ import (
 const EnvControlPlane = "SIGNON_BOT_CONTROLPLANE"
 
 // The controllers a test can rely on. No scheduler runs: the test kubelet
-// binds pods itself.
-const controllers = "job-controller,cronjob-controller,garbage-collector-controller,deployment-controller,replicaset-controller"
+// binds pods itself. The ValidatingAdmissionPolicy status controller
+// type-checks policies' expressions, as it does in a real cluster.
+const controllers = "job-controller,cronjob-controller,garbage-collector-controller,deployment-controller,replicaset-controller,validatingadmissionpolicy-status-controller"
 
 // ControlPlane is a running etcd, kube-apiserver and
 // kube-controller-manager.
