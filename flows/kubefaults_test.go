@@ -2,12 +2,8 @@ package flows_test
 
 import (
 	"context"
-	"io"
-	"net"
-	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +42,7 @@ type realWorld struct {
 	ns       string
 	kubelet  *kubetest.Kubelet
 	admin    kubernetes.Interface
-	link     *link
+	link     *kubetest.Link
 	secret   string
 	engine   *flows.Engine
 	notifier *flowstest.Notifier
@@ -82,9 +78,9 @@ func newRealWorld(t *testing.T, reloader bool) *realWorld {
 	w.old, oldTok = w.signon.AddToken(userEmail, appName, created, now.AddDate(0, 0, 9).Sub(created))
 	w.signon.SetLastSynced(userEmail, appName, now.Add(-time.Hour))
 
-	w.link = newLink(t, cp.Config.Host)
+	w.link = kubetest.NewLink(t, cp.Config.Host)
 	rc := rest.CopyConfig(cp.Config)
-	rc.Host = "https://" + w.link.addr
+	rc.Host = "https://" + w.link.Addr()
 	kc, err := kube.NewForConfig(rc, kube.Config{Namespace: w.ns, SyncTimeout: time.Minute,
 		// The app's own smoke test needs its code; this one proves the
 		// variable is set in the pod.
@@ -363,7 +359,7 @@ func TestRealConsumerNeverBecomesReady(t *testing.T) {
 func TestRealApiserverUnreachable(t *testing.T) {
 	w := newRealWorld(t, true)
 	run := w.start()
-	w.link.cut()
+	w.link.Cut()
 	run = w.act(run, flows.ActionApprove, alice)
 	run = w.wait(run.ID, "the pause", atGate(flows.GateRecover))
 	w.paused(run, flows.StepSync, "connection refused")
@@ -371,7 +367,7 @@ func TestRealApiserverUnreachable(t *testing.T) {
 		t.Errorf("%d sync Jobs while the apiserver was unreachable", n)
 	}
 
-	w.link.mend()
+	w.link.Mend()
 	played := w.playSync("")
 	run = w.act(run, flows.ActionRetry, alice)
 	if err := <-played; err != nil {
@@ -381,86 +377,4 @@ func TestRealApiserverUnreachable(t *testing.T) {
 	if n := w.jobs(); n != 1 {
 		t.Errorf("%d sync Jobs, want 1", n)
 	}
-}
-
-// link is a TCP path to the apiserver that a test can cut (nothing
-// listens on its port, and open connections are reset) and mend (on the
-// same port).
-type link struct {
-	t      *testing.T
-	target string
-	addr   string
-
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]bool
-}
-
-func newLink(t *testing.T, apiserver string) *link {
-	t.Helper()
-	u, err := url.Parse(apiserver)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &link{t: t, target: u.Host, conns: map[net.Conn]bool{}}
-	l.listen("127.0.0.1:0")
-	t.Cleanup(l.cut)
-	return l
-}
-
-func (l *link) listen(addr string) {
-	l.t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		l.t.Fatalf("link: %v", err)
-	}
-	l.mu.Lock()
-	l.ln, l.addr = ln, ln.Addr().String()
-	l.mu.Unlock()
-	go l.accept(ln)
-}
-
-func (l *link) accept(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", l.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		l.mu.Lock()
-		l.conns[c], l.conns[up] = true, true
-		l.mu.Unlock()
-		go pipe(c, up)
-		go pipe(up, c)
-	}
-}
-
-func pipe(dst, src net.Conn) {
-	_, _ = io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-}
-
-// cut closes the listener and every connection through the link.
-func (l *link) cut() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.ln != nil {
-		l.ln.Close()
-		l.ln = nil
-	}
-	for c := range l.conns {
-		c.Close()
-		delete(l.conns, c)
-	}
-}
-
-// mend listens on the link's port again.
-func (l *link) mend() {
-	l.t.Helper()
-	l.listen(l.addr)
 }
