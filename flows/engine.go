@@ -38,6 +38,12 @@ type Config struct {
 	// LeaseTTL is how long a replica's claim on a run lasts unless renewed;
 	// a crashed replica's runs are picked up after it. Default 30s.
 	LeaseTTL time.Duration
+	// StepTimeout is how long a step may go without recording progress,
+	// beyond the waits it knows the length of (the sync Job's and the
+	// verification's timeouts). A replica stops renewing the lease of a
+	// run whose step overruns it, so that another can take the run over.
+	// Default 5m: a few Signon calls of 90s and Kubernetes calls of 30s.
+	StepTimeout time.Duration
 	// SweepEvery is how often Run looks for runs nobody drives and gates
 	// that expired. Default 10s.
 	SweepEvery time.Duration
@@ -57,6 +63,7 @@ type Engine struct {
 	dir      Directory
 	owner    string
 	leaseTTL time.Duration
+	stepDur  time.Duration
 	sweepDur time.Duration
 
 	kicks chan string
@@ -104,6 +111,7 @@ func New(cfg Config) (*Engine, error) {
 		dir:      cfg.Directory,
 		owner:    cfg.Owner,
 		leaseTTL: cfg.LeaseTTL,
+		stepDur:  cfg.StepTimeout,
 		sweepDur: cfg.SweepEvery,
 		kicks:    make(chan string, 1024),
 		slots:    make(chan struct{}, 64),
@@ -127,6 +135,9 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if e.leaseTTL <= 0 {
 		e.leaseTTL = 30 * time.Second
+	}
+	if e.stepDur <= 0 {
+		e.stepDur = 5 * time.Minute
 	}
 	if e.sweepDur <= 0 {
 		e.sweepDur = 10 * time.Second
@@ -277,7 +288,10 @@ func (e *Engine) drive(ctx context.Context, id string) {
 	}
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go e.renewLease(ctx, stop, id)
+	wd := &watchdog{}
+	wd.arm(e.stepDur)
+	ctx = context.WithValue(ctx, watchdogKey{}, wd)
+	go e.renewLease(ctx, stop, id, wd)
 	defer func() {
 		// A release on a cancelled context would fail; the lease lapses.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
@@ -294,6 +308,7 @@ func (e *Engine) drive(ctx context.Context, id string) {
 			}
 			return
 		}
+		wd.arm(e.stepDur)
 		if err := e.publish(ctx, run); err != nil && ctx.Err() == nil {
 			e.runLog(run).Warn("bring thread up to date", "err", err)
 		}
@@ -301,6 +316,7 @@ func (e *Engine) drive(ctx context.Context, id string) {
 			return
 		}
 		at := run.Step
+		wd.arm(e.stepBudget(run))
 		err = e.step(ctx, run)
 		switch {
 		case err == nil:
@@ -322,7 +338,13 @@ func (e *Engine) drive(ctx context.Context, id string) {
 	}
 }
 
-func (e *Engine) renewLease(ctx context.Context, stop context.CancelFunc, id string) {
+// renewLease keeps the run's lease while its drive makes progress or
+// waits within a known deadline (see watchdog). Once the drive has
+// overrun, it stops renewing and cancels the drive: a call stuck past
+// every timeout must not hold the run for ever, so the lease lapses and
+// another replica (or this one, once the call returns) drives the run
+// again from its last saved state.
+func (e *Engine) renewLease(ctx context.Context, stop context.CancelFunc, id string, wd *watchdog) {
 	t := time.NewTicker(e.leaseTTL / 3)
 	defer t.Stop()
 	for {
@@ -330,6 +352,12 @@ func (e *Engine) renewLease(ctx context.Context, stop context.CancelFunc, id str
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if over := wd.overrun(); over > 0 {
+				e.log.Error("run stuck: its step made no progress past its deadline; leaving the lease to lapse so another replica can take the run over",
+					"run", id, "overrun", over.Round(time.Millisecond))
+				stop()
+				return
+			}
 			ok, err := e.store.Claim(ctx, id, e.owner, e.leaseTTL)
 			if err != nil && ctx.Err() == nil {
 				e.log.Warn("renew lease", "run", id, "err", err)
@@ -344,11 +372,28 @@ func (e *Engine) renewLease(ctx context.Context, stop context.CancelFunc, id str
 	}
 }
 
+// stepBudget is how long the run's current step may take without saving
+// progress: the waits it knows the length of plus StepTimeout for its
+// single calls.
+func (e *Engine) stepBudget(run *Run) time.Duration {
+	env := e.policy.Environments[run.Key.Environment]
+	switch run.Step {
+	case StepSync:
+		return env.SyncTimeout + e.stepDur
+	case StepVerify:
+		return env.VerifyTimeout + e.stepDur
+	}
+	return e.stepDur
+}
+
 // save writes the run with compare-and-set and wakes anyone waiting on it.
 func (e *Engine) save(ctx context.Context, run *Run) error {
 	run.UpdatedAt = e.clock.Now()
 	if err := e.store.UpdateRun(ctx, run); err != nil {
 		return fmt.Errorf("save run %s: %w", run.ID, err)
+	}
+	if wd, ok := ctx.Value(watchdogKey{}).(*watchdog); ok {
+		wd.progress()
 	}
 	e.remember(run)
 	e.mu.Lock()

@@ -96,6 +96,8 @@ type env struct {
 	dir      *flowstest.Directory
 	revealer *flowstest.Revealer
 	policy   flows.Policy
+	// tune, if set, adjusts each engine's configuration (its timings).
+	tune func(*flows.Config)
 }
 
 func newEnv(t *testing.T, w *world) *env {
@@ -139,7 +141,7 @@ func (e *env) engine(owner string, wrap func(p ports, kill func()) ports) (eng *
 	if wrap != nil {
 		p = wrap(p, cancel)
 	}
-	eng, err := flows.New(flows.Config{
+	cfg := flows.Config{
 		Policy: e.policy,
 		Envs: map[string]flows.Env{
 			flows.Production:  {Signon: p.signon, Cluster: p.cluster},
@@ -154,7 +156,11 @@ func (e *env) engine(owner string, wrap func(p ports, kill func()) ports) (eng *
 		Logger:     slog.New(slog.NewTextHandler(e.t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 		LeaseTTL:   time.Minute,
 		SweepEvery: time.Hour,
-	})
+	}
+	if e.tune != nil {
+		e.tune(&cfg)
+	}
+	eng, err := flows.New(cfg)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -2,12 +2,8 @@ package flows_test
 
 import (
 	"context"
-	"io"
-	"net"
-	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,8 +42,9 @@ type realWorld struct {
 	ns       string
 	kubelet  *kubetest.Kubelet
 	admin    kubernetes.Interface
-	link     *link
+	link     *kubetest.Link
 	secret   string
+	store    *state.Store
 	engine   *flows.Engine
 	notifier *flowstest.Notifier
 }
@@ -57,6 +54,8 @@ type realWorld struct {
 const (
 	realRolloutStart = 2 * time.Second
 	realVerify       = 8 * time.Second
+	// realCallTimeout bounds each call to the apiserver.
+	realCallTimeout = 2 * time.Second
 )
 
 func newRealWorld(t *testing.T, reloader bool) *realWorld {
@@ -82,16 +81,10 @@ func newRealWorld(t *testing.T, reloader bool) *realWorld {
 	w.old, oldTok = w.signon.AddToken(userEmail, appName, created, now.AddDate(0, 0, 9).Sub(created))
 	w.signon.SetLastSynced(userEmail, appName, now.Add(-time.Hour))
 
-	w.link = newLink(t, cp.Config.Host)
+	w.link = kubetest.NewLink(t, cp.Config.Host)
 	rc := rest.CopyConfig(cp.Config)
-	rc.Host = "https://" + w.link.addr
-	kc, err := kube.NewForConfig(rc, kube.Config{Namespace: w.ns, SyncTimeout: time.Minute,
-		// The app's own smoke test needs its code; this one proves the
-		// variable is set in the pod.
-		LiveChecks: map[string][]string{appSlug: {"sh", "-c", `test -n "$` + kube.VariablePlaceholder + `"`}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc.Host = "https://" + w.link.Addr()
+	kc := w.kubeClient(rc)
 	w.secret = kc.SecretName(userName, appName)
 	apply := applycorev1.Secret(w.secret, w.ns).WithType(corev1.SecretTypeOpaque).WithData(map[string][]byte{kube.SecretKey: []byte(oldTok.Reveal())})
 	if _, err := w.admin.CoreV1().Secrets(w.ns).Apply(ctx, apply, metav1.ApplyOptions{FieldManager: kubetest.SyncFieldManager, Force: true}); err != nil {
@@ -113,32 +106,53 @@ func newRealWorld(t *testing.T, reloader bool) *realWorld {
 	// would pass for pods of the rollout it causes.
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
 
-	st, err := state.New(rs.Client(), state.Options{})
-	if err != nil {
+	var err error
+	if w.store, err = state.New(rs.Client(), state.Options{}); err != nil {
 		t.Fatal(err)
 	}
+	w.engine = w.replica("replica-1", kc)
+	return w
+}
+
+// kubeClient is a replica's client of the cluster through rc.
+func (w *realWorld) kubeClient(rc *rest.Config) *kube.Client {
+	w.t.Helper()
+	kc, err := kube.NewForConfig(rc, kube.Config{Namespace: w.ns, SyncTimeout: time.Minute, CallTimeout: realCallTimeout,
+		// The app's own smoke test needs its code; this one proves the
+		// variable is set in the pod.
+		LiveChecks: map[string][]string{appSlug: {"sh", "-c", `test -n "$` + kube.VariablePlaceholder + `"`}}})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return kc
+}
+
+// replica starts an engine named owner whose cluster is kc, until the
+// test ends.
+func (w *realWorld) replica(owner string, kc *kube.Client) *flows.Engine {
+	w.t.Helper()
 	policy := flows.GOVUKPolicy()
 	prod := policy.Environments[flows.Production]
 	prod.Starters = flows.Principals{Users: []string{alice, bob}}
 	prod.RolloutStartTimeout, prod.VerifyTimeout = realRolloutStart, realVerify
 	policy.Environments = map[string]flows.EnvPolicy{flows.Production: prod}
-	w.engine, err = flows.New(flows.Config{
+	eng, err := flows.New(flows.Config{
 		Policy:     policy,
 		Envs:       map[string]flows.Env{flows.Production: {Signon: w.signon, Cluster: kc}},
-		Store:      st,
+		Store:      w.store,
 		Notifier:   w.notifier,
 		Directory:  &flowstest.Directory{Emails: map[string]string{alice: "alice@digital.cabinet-office.gov.uk"}},
-		Owner:      "replica-1",
+		Owner:      owner,
 		SweepEvery: time.Hour,
 	})
 	if err != nil {
-		t.Fatal(err)
+		w.t.Fatal(err)
 	}
-	runCtx, stop := context.WithCancel(ctx)
+	runCtx, stop := context.WithCancel(w.ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); _ = w.engine.Run(runCtx) }()
-	t.Cleanup(func() { stop(); <-done })
-	return w
+	go func() { defer close(done); _ = eng.Run(runCtx) }()
+	w.t.Cleanup(func() { stop(); <-done })
+	return eng
 }
 
 // wait waits up to a minute for the run to satisfy cond.
@@ -363,7 +377,7 @@ func TestRealConsumerNeverBecomesReady(t *testing.T) {
 func TestRealApiserverUnreachable(t *testing.T) {
 	w := newRealWorld(t, true)
 	run := w.start()
-	w.link.cut()
+	w.link.Cut()
 	run = w.act(run, flows.ActionApprove, alice)
 	run = w.wait(run.ID, "the pause", atGate(flows.GateRecover))
 	w.paused(run, flows.StepSync, "connection refused")
@@ -371,7 +385,7 @@ func TestRealApiserverUnreachable(t *testing.T) {
 		t.Errorf("%d sync Jobs while the apiserver was unreachable", n)
 	}
 
-	w.link.mend()
+	w.link.Mend()
 	played := w.playSync("")
 	run = w.act(run, flows.ActionRetry, alice)
 	if err := <-played; err != nil {
@@ -383,84 +397,34 @@ func TestRealApiserverUnreachable(t *testing.T) {
 	}
 }
 
-// link is a TCP path to the apiserver that a test can cut (nothing
-// listens on its port, and open connections are reset) and mend (on the
-// same port).
-type link struct {
-	t      *testing.T
-	target string
-	addr   string
+// TestRealApiserverHangs: the apiserver stops answering, without closing
+// anything, just as the run asks it to start the sync. The call gives up
+// at the client's timeout, so the run stops with a clear message and the
+// old token intact instead of holding its lease for ever; a retry through
+// another replica, whose apiserver answers, finishes the rotation with one
+// sync Job.
+func TestRealApiserverHangs(t *testing.T) {
+	w := newRealWorld(t, true)
+	run := w.start()
+	w.link.Hang()
+	run = w.act(run, flows.ActionApprove, alice)
+	run = w.wait(run.ID, "the pause", atGate(flows.GateRecover))
+	w.paused(run, flows.StepSync, "no answer within 2s")
+	if n := w.jobs(); n != 0 {
+		t.Errorf("%d sync Jobs while the apiserver hung", n)
+	}
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]bool
-}
-
-func newLink(t *testing.T, apiserver string) *link {
-	t.Helper()
-	u, err := url.Parse(apiserver)
+	two := w.replica("replica-2", w.kubeClient(kubetest.Shared(t).Config))
+	played := w.playSync("")
+	run, err := two.Act(w.ctx, flows.ActRequest{RunID: run.ID, GateID: run.Gate.ID, Action: flows.ActionRetry, Actor: alice})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &link{t: t, target: u.Host, conns: map[net.Conn]bool{}}
-	l.listen("127.0.0.1:0")
-	t.Cleanup(l.cut)
-	return l
-}
-
-func (l *link) listen(addr string) {
-	l.t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		l.t.Fatalf("link: %v", err)
+	if err := <-played; err != nil {
+		t.Fatal(err)
 	}
-	l.mu.Lock()
-	l.ln, l.addr = ln, ln.Addr().String()
-	l.mu.Unlock()
-	go l.accept(ln)
-}
-
-func (l *link) accept(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", l.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		l.mu.Lock()
-		l.conns[c], l.conns[up] = true, true
-		l.mu.Unlock()
-		go pipe(c, up)
-		go pipe(up, c)
+	w.finish(run)
+	if n := w.jobs(); n != 1 {
+		t.Errorf("%d sync Jobs, want 1", n)
 	}
-}
-
-func pipe(dst, src net.Conn) {
-	_, _ = io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-}
-
-// cut closes the listener and every connection through the link.
-func (l *link) cut() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.ln != nil {
-		l.ln.Close()
-		l.ln = nil
-	}
-	for c := range l.conns {
-		c.Close()
-		delete(l.conns, c)
-	}
-}
-
-// mend listens on the link's port again.
-func (l *link) mend() {
-	l.t.Helper()
-	l.listen(l.addr)
 }

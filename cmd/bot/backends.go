@@ -94,7 +94,7 @@ func backendOf(ctx context.Context, cfg *Config, name string, ec Environment, cl
 	kc, err := kube.New(kube.Config{
 		Kubeconfig: ec.Kubeconfig, Context: ec.Context, Namespace: ec.Namespace, CronJob: ec.CronJob,
 		SignonDeployment: ec.SignonDeployment, SignonContainer: ec.SignonContainer,
-		SyncTimeout: ec.SyncTimeout, LiveChecks: checks, Clock: clock,
+		SyncTimeout: ec.SyncTimeout, CallTimeout: ec.CallTimeout, LiveChecks: checks, Clock: clock,
 	})
 	if err != nil {
 		return down(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/integrations/kube"
 )
 
 // Config is everything the bot is told: environment variables for the
@@ -122,6 +123,8 @@ type Environment struct {
 	RolloutStartTimeout time.Duration `json:"rolloutStartTimeout"`
 	// VerifyTimeout bounds the whole verification of the consumers.
 	VerifyTimeout time.Duration `json:"verifyTimeout"`
+	// CallTimeout bounds each single call to the cluster's apiserver.
+	CallTimeout time.Duration `json:"callTimeout"`
 	// Sandbox, for tests and demonstrations, is the address of an
 	// integrations/sandbox server that stands in for this environment's
 	// Signon and cluster.
@@ -194,6 +197,7 @@ func defaultEnvironment(name string) Environment {
 		SyncTimeout:         10 * time.Minute,
 		RolloutStartTimeout: 5 * time.Minute,
 		VerifyTimeout:       15 * time.Minute,
+		CallTimeout:         kube.DefaultCallTimeout,
 		LiveChecks:          map[string]LiveCheck{},
 	}
 }
@@ -454,6 +458,9 @@ func (e Environment) validate(key string) error {
 	}
 	if e.VerifyTimeout <= 0 {
 		return fmt.Errorf("%s.verifyTimeout must be more than 0", key)
+	}
+	if e.CallTimeout <= 0 {
+		return fmt.Errorf("%s.callTimeout must be more than 0", key)
 	}
 	if e.Sandbox != "" {
 		if u, err := url.Parse(e.Sandbox); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -76,14 +77,40 @@ func newGroups(rc *rest.Config) (groups, error) {
 	return g, nil
 }
 
+// call sends one request and decodes the answer into into (if not nil),
+// giving up after the client's CallTimeout. Every single call the bot makes
+// goes through here: client-go has no timeout of its own, and a call to an
+// apiserver that accepted the connection and then stopped answering would
+// otherwise wait as long as its caller does, which for a run's step is for
+// ever. Watches and exec streams are bounded by their callers' deadlines
+// instead.
+func (c *Client) call(ctx context.Context, req *rest.Request, into runtime.Object) ([]byte, error) {
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.CallTimeout)
+	defer cancel()
+	res := req.Do(cctx)
+	raw, err := res.Raw()
+	if err == nil && into != nil {
+		err = res.Into(into)
+	}
+	if err != nil && ctx.Err() == nil && errors.Is(cctx.Err(), context.DeadlineExceeded) {
+		return nil, fmt.Errorf("no answer within %v: %w", c.cfg.CallTimeout, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
 // get reads one object into into.
-func get(ctx context.Context, g rest.Interface, ns, resource, name string, into runtime.Object) error {
-	return g.Get().Namespace(ns).Resource(resource).Name(name).
-		VersionedParams(&metav1.GetOptions{}, paramCodec).Do(ctx).Into(into)
+func (c *Client) get(ctx context.Context, g rest.Interface, resource, name string, into runtime.Object) error {
+	_, err := c.call(ctx, g.Get().Namespace(c.cfg.Namespace).Resource(resource).Name(name).
+		VersionedParams(&metav1.GetOptions{}, paramCodec), into)
+	return err
 }
 
 // list reads the objects opts selects into into, a *List.
-func list(ctx context.Context, g rest.Interface, ns, resource string, opts metav1.ListOptions, into runtime.Object) error {
-	return g.Get().Namespace(ns).Resource(resource).
-		VersionedParams(&opts, paramCodec).Do(ctx).Into(into)
+func (c *Client) list(ctx context.Context, g rest.Interface, resource string, opts metav1.ListOptions, into runtime.Object) error {
+	_, err := c.call(ctx, g.Get().Namespace(c.cfg.Namespace).Resource(resource).
+		VersionedParams(&opts, paramCodec), into)
+	return err
 }

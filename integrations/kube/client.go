@@ -24,6 +24,8 @@ const (
 	DefaultSignonDeployment = "signon"
 	DefaultSignonContainer  = "app"
 	DefaultSyncTimeout      = 10 * time.Minute
+	DefaultCallTimeout      = 30 * time.Second
+	DefaultExecTimeout      = 2 * time.Minute
 )
 
 // Config is how to reach one environment's cluster and what is where in it.
@@ -43,6 +45,14 @@ type Config struct {
 	SignonContainer  string
 	// SyncTimeout bounds WaitSync.
 	SyncTimeout time.Duration
+	// CallTimeout bounds each single call to the apiserver (a get, list,
+	// create, patch or log read). Watches and waits have their own
+	// deadlines.
+	CallTimeout time.Duration
+	// ExecTimeout bounds a command the bot runs in a consumer's pod (the
+	// fingerprint and the live check) when the caller has no sooner
+	// deadline.
+	ExecTimeout time.Duration
 	// LiveChecks maps an application (parameterised, e.g. "publishing-api")
 	// to a smoke command run in a consumer's container; exit 0 passes.
 	// "{{variable}}" in an argument becomes the name of the variable that
@@ -67,6 +77,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SyncTimeout <= 0 {
 		c.SyncTimeout = DefaultSyncTimeout
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = DefaultCallTimeout
+	}
+	if c.ExecTimeout <= 0 {
+		c.ExecTimeout = DefaultExecTimeout
 	}
 	if c.Clock == nil {
 		c.Clock = flows.SystemClock{}

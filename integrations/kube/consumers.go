@@ -20,11 +20,11 @@ import (
 func (c *Client) Consumers(ctx context.Context, secret string) ([]flows.Consumer, error) {
 	ns := c.cfg.Namespace
 	var deps appsv1.DeploymentList
-	if err := list(ctx, c.api.apps, ns, "deployments", metav1.ListOptions{}, &deps); err != nil {
+	if err := c.list(ctx, c.api.apps, "deployments", metav1.ListOptions{}, &deps); err != nil {
 		return nil, wrapErr(err, "list deployments in "+ns)
 	}
 	var cronJobs batchv1.CronJobList
-	if err := list(ctx, c.api.batch, ns, "cronjobs", metav1.ListOptions{}, &cronJobs); err != nil {
+	if err := c.list(ctx, c.api.batch, "cronjobs", metav1.ListOptions{}, &cronJobs); err != nil {
 		return nil, wrapErr(err, "list cronjobs in "+ns)
 	}
 	var out []flows.Consumer

@@ -38,7 +38,7 @@ func (e *ExitError) ExitStatus() int { return e.Code }
 func (c *Client) readyPod(ctx context.Context, deployment, container string) (*corev1.Pod, error) {
 	ns := c.cfg.Namespace
 	var d appsv1.Deployment
-	if err := get(ctx, c.api.apps, ns, "deployments", deployment, &d); err != nil {
+	if err := c.get(ctx, c.api.apps, "deployments", deployment, &d); err != nil {
 		return nil, wrapErr(err, fmt.Sprintf("get deployment %s/%s", ns, deployment))
 	}
 	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
@@ -46,7 +46,7 @@ func (c *Client) readyPod(ctx context.Context, deployment, container string) (*c
 		return nil, fmt.Errorf("deployment %s/%s selector: %w", ns, deployment, err)
 	}
 	var pods corev1.PodList
-	if err := list(ctx, c.api.core, ns, "pods", metav1.ListOptions{LabelSelector: sel.String()}, &pods); err != nil {
+	if err := c.list(ctx, c.api.core, "pods", metav1.ListOptions{LabelSelector: sel.String()}, &pods); err != nil {
 		return nil, wrapErr(err, "list pods of deployment "+deployment)
 	}
 	var ready []*corev1.Pod
@@ -68,9 +68,15 @@ func hasContainer(p *corev1.Pod, name string) bool {
 
 // exec runs command in the container as `kubectl exec` does: WebSocket
 // first, SPDY if the upgrade to WebSocket fails. A non-zero exit is an
-// *ExitError.
+// *ExitError. It gives up at ctx's deadline or after ExecTimeout, whichever
+// comes first. Giving up closes the stream but does not stop the command:
+// a container runtime lets an exec'd process run on, so a command that
+// must not outlive the bot's wait has to bound itself in the pod (as the
+// Signon client's does with timeout(1)).
 func (c *Client) exec(ctx context.Context, pod, container string, command []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	ns := c.cfg.Namespace
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ExecTimeout)
+	defer cancel()
 	// The kubelet refuses an exec with no streams at all.
 	if stdout == nil {
 		stdout = io.Discard

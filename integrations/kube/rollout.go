@@ -33,7 +33,7 @@ func (c *Client) WaitRollout(ctx context.Context, deployment string, since time.
 	ns := c.cfg.Namespace
 	ro := flows.Rollout{Deployment: deployment}
 	var dep appsv1.Deployment
-	if err := get(ctx, c.api.apps, ns, "deployments", deployment, &dep); err != nil {
+	if err := c.get(ctx, c.api.apps, "deployments", deployment, &dep); err != nil {
 		return ro, wrapErr(err, fmt.Sprintf("get deployment %s/%s", ns, deployment))
 	}
 	sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
@@ -140,9 +140,9 @@ func (c *Client) RestartDeployment(ctx context.Context, deployment string, at ti
 		return err
 	}
 	ns := c.cfg.Namespace
-	err = c.api.apps.Patch(types.StrategicMergePatchType).Namespace(ns).Resource("deployments").Name(deployment).
+	_, err = c.call(ctx, c.api.apps.Patch(types.StrategicMergePatchType).Namespace(ns).Resource("deployments").Name(deployment).
 		VersionedParams(&metav1.PatchOptions{FieldManager: "signon-token-bot"}, paramCodec).
-		Body(patch).Do(ctx).Into(&appsv1.Deployment{})
+		Body(patch), &appsv1.Deployment{})
 	if err != nil {
 		return wrapErr(err, fmt.Sprintf("restart deployment %s/%s", ns, deployment))
 	}

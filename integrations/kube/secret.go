@@ -24,7 +24,7 @@ func (c *Client) SecretName(apiUserName, application string) string {
 // the newest write the apiserver recorded in the Secret's managed fields.
 func (c *Client) Secret(ctx context.Context, name string) (flows.SecretState, error) {
 	s := &corev1.Secret{}
-	err := get(ctx, c.api.core, c.cfg.Namespace, "secrets", name, s)
+	err := c.get(ctx, c.api.core, "secrets", name, s)
 	if apierrors.IsNotFound(err) {
 		return flows.SecretState{Name: name}, nil
 	}

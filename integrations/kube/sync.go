@@ -37,11 +37,11 @@ const maxNameTries = 20
 func (c *Client) StartSync(ctx context.Context, runID string, at time.Time) (flows.SyncJob, error) {
 	ns := c.cfg.Namespace
 	cj := &batchv1.CronJob{}
-	if err := get(ctx, c.api.batch, ns, "cronjobs", c.cfg.CronJob, cj); err != nil {
+	if err := c.get(ctx, c.api.batch, "cronjobs", c.cfg.CronJob, cj); err != nil {
 		return flows.SyncJob{}, wrapErr(err, fmt.Sprintf("get cronjob %s/%s", ns, c.cfg.CronJob))
 	}
 	var jobs batchv1.JobList
-	if err := list(ctx, c.api.batch, ns, "jobs", metav1.ListOptions{}, &jobs); err != nil {
+	if err := c.list(ctx, c.api.batch, "jobs", metav1.ListOptions{}, &jobs); err != nil {
 		return flows.SyncJob{}, wrapErr(err, "list jobs in "+ns)
 	}
 	var active *batchv1.Job
@@ -70,8 +70,8 @@ func (c *Client) StartSync(ctx context.Context, runID string, at time.Time) (flo
 			job.Name = fmt.Sprintf("%s-%d", base, try)
 		}
 		created := &batchv1.Job{}
-		err := c.api.batch.Post().Namespace(ns).Resource("jobs").
-			VersionedParams(&metav1.CreateOptions{}, paramCodec).Body(job).Do(ctx).Into(created)
+		_, err := c.call(ctx, c.api.batch.Post().Namespace(ns).Resource("jobs").
+			VersionedParams(&metav1.CreateOptions{}, paramCodec).Body(job), created)
 		if apierrors.IsAlreadyExists(err) {
 			continue
 		}

@@ -143,8 +143,8 @@ func (c *Client) waitErr(ctx context.Context, err error, what string) error {
 func (c *Client) podLog(ctx context.Context, p *corev1.Pod, tail *int64) ([]string, error) {
 	var out []string
 	for _, ctr := range p.Spec.Containers {
-		raw, err := c.api.core.Get().Namespace(p.Namespace).Resource("pods").Name(p.Name).SubResource("log").
-			VersionedParams(&corev1.PodLogOptions{Container: ctr.Name, TailLines: tail}, paramCodec).Do(ctx).Raw()
+		raw, err := c.call(ctx, c.api.core.Get().Namespace(p.Namespace).Resource("pods").Name(p.Name).SubResource("log").
+			VersionedParams(&corev1.PodLogOptions{Container: ctr.Name, TailLines: tail}, paramCodec), nil)
 		if err != nil {
 			return nil, wrapErr(err, fmt.Sprintf("read log of pod %s/%s container %s", p.Namespace, p.Name, ctr.Name))
 		}
@@ -167,7 +167,7 @@ func (c *Client) events(ctx context.Context, j *batchv1.Job, pods []*corev1.Pod)
 	var evs []corev1.Event
 	for _, name := range names {
 		var evl corev1.EventList
-		err := list(ctx, c.api.core, j.Namespace, "events", metav1.ListOptions{
+		err := c.list(ctx, c.api.core, "events", metav1.ListOptions{
 			FieldSelector: fields.OneTermEqualSelector("involvedObject.name", name).String(),
 		}, &evl)
 		if err != nil {

@@ -25,7 +25,8 @@ import (
 
 const (
 	// DefaultTimeout bounds one call. Rails boots in seconds; Signon with
-	// its full Gemfile in tens of seconds on a busy node.
+	// its full Gemfile in tens of seconds on a busy node. The process gets
+	// 70s of it in the pod (see bounds).
 	DefaultTimeout = 90 * time.Second
 	// DefaultClockSkew is how far apart the bot's and Signon's clocks may
 	// be. Clocks under NTP are milliseconds apart; the margin also covers
@@ -261,7 +262,11 @@ func ValidApplication(s string) bool {
 func (c *Client) call(ctx context.Context, req request, out any) error {
 	req.Nonce = nonce()
 	req.SentAt = c.clock.Now().UTC()
-	req.Deadline = req.SentAt.Add(c.timeout)
+	limit, grace := bounds(c.timeout)
+	// The script must not start a change after the process would have
+	// been stopped had it started at once: a second guard, for a process
+	// that started late.
+	req.Deadline = req.SentAt.Add(limit)
 	req.Skew = c.skew.Seconds()
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -272,7 +277,7 @@ func (c *Client) call(ctx context.Context, req request, out any) error {
 	stdout := &capped{max: maxOutput}
 	stderr := &capped{max: maxOutput}
 	defer stdout.wipe()
-	runErr := c.runner.Run(ctx, command(c.rails, body), bytes.NewReader(script), stdout, stderr)
+	runErr := c.runner.Run(ctx, command(c.rails, body, limit, grace), bytes.NewReader(script), stdout, stderr)
 	if stdout.over {
 		return &Error{Op: req.Op, Kind: KindBadResult, Message: fmt.Sprintf("output over %d bytes", maxOutput)}
 	}

@@ -47,8 +47,8 @@ func (r *recorded) Run(ctx context.Context, command []string, stdin io.Reader, s
 	r.command = slices.Clone(command)
 	r.stdin, _ = io.ReadAll(stdin)
 	r.request = nil
-	if len(command) > 1 {
-		if body, ok := strings.CutPrefix(command[1], signon.RequestVariable+"="); ok {
+	for _, arg := range command {
+		if body, ok := strings.CutPrefix(arg, signon.RequestVariable+"="); ok {
 			_ = json.Unmarshal([]byte(body), &r.request)
 		}
 	}
@@ -105,8 +105,12 @@ func TestCommandLineIsEnvThenRailsRunnerWithTheScriptOnStdin(t *testing.T) {
 	if _, err := c.Issue(t.Context(), flows.IssueRequest{Email: "Short-URL-Manager@alphagov.co.uk", Application: "Publishing API", IntentAt: intent, Initiator: "Ada.Lovelace@digital.cabinet-office.gov.uk"}); err != nil {
 		t.Fatal(err)
 	}
-	if len(r.command) != 5 || r.command[0] != "env" || !strings.HasPrefix(r.command[1], "SIGNON_BOT_REQUEST={") ||
-		!slices.Equal(r.command[2:], []string{"bin/rails", "runner", "-"}) {
+	// env(1) first, with the quiet environment and the request, replacing
+	// itself with timeout(1): 45s leaves 4.5s of grace and 9s to reach the
+	// pod, so the process has 31.5s there.
+	quiet := []string{"env", "-u", "GOVUK_RAILS_JSON_LOGGING", "-u", "SENTRY_DSN", "RAILS_LOG_LEVEL=warn", "ENABLE_OPEN_TELEMETRY=false"}
+	if len(r.command) != 15 || !slices.Equal(r.command[:7], quiet) || !strings.HasPrefix(r.command[7], "SIGNON_BOT_REQUEST={") ||
+		!slices.Equal(r.command[8:], []string{"timeout", "-k", "4.5s", "31.5s", "bin/rails", "runner", "-"}) {
 		t.Fatalf("command = %q", r.command)
 	}
 	if string(r.stdin) != string(signon.Script()) || !strings.Contains(string(r.stdin), "SignonTokenBot.main(ENV.fetch(\"SIGNON_BOT_REQUEST\"") {
@@ -114,7 +118,7 @@ func TestCommandLineIsEnvThenRailsRunnerWithTheScriptOnStdin(t *testing.T) {
 	}
 	want := map[string]any{
 		"op": "issue", "email": email, "application": "Publishing API",
-		"intent_at": "2026-08-18T08:59:00Z", "sent_at": "2026-08-18T09:00:00Z", "deadline": "2026-08-18T09:00:45Z",
+		"intent_at": "2026-08-18T08:59:00Z", "sent_at": "2026-08-18T09:00:00Z", "deadline": "2026-08-18T09:00:31.5Z",
 		"skew": 60.0, "initiator": "ada.lovelace@digital.cabinet-office.gov.uk", "service_identity": "token-bot@digital.cabinet-office.gov.uk",
 	}
 	for k, v := range want {
@@ -131,7 +135,7 @@ func TestCommandLineIsEnvThenRailsRunnerWithTheScriptOnStdin(t *testing.T) {
 	if _, err := c2.Revoke(t.Context(), flows.RevokeRequest{Email: email, Application: "publishing-api", TokenID: 17}); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(r2.command[2:], []string{"bundle", "exec", "rails", "runner", "-"}) {
+	if !slices.Equal(r2.command[8:], []string{"timeout", "-k", "5s", "70s", "bundle", "exec", "rails", "runner", "-"}) {
 		t.Errorf("command = %q", r2.command)
 	}
 	if r2.request["token_id"] != 17.0 || r2.request["initiator"] != nil {
@@ -231,6 +235,8 @@ func TestEveryErrorKindBecomesATypedError(t *testing.T) {
 		{"exit status with a token on stderr", &recorded{stderr: testdata(t, "internal.stderr"), err: exit(1)}, 0, signon.KindExec, flows.ErrUnavailable},
 		{"exec failed", &recorded{err: errors.New("container signon-app not found in pod signon-5d9f")}, 0, signon.KindExec, flows.ErrUnavailable},
 		{"timeout", &recorded{stdout: "booting...\n", block: true}, 20 * time.Millisecond, signon.KindTimeout, flows.ErrUnavailable},
+		{"stopped in the pod by timeout(1)'s TERM", &recorded{stdout: "booting...\n", err: exit(124)}, 0, signon.KindTimeout, flows.ErrUnavailable},
+		{"stopped in the pod by timeout(1)'s KILL", &recorded{stdout: "booting...\n", err: exit(137)}, 0, signon.KindTimeout, flows.ErrUnavailable},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := c.run

@@ -2,6 +2,7 @@ package signon
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -125,6 +126,8 @@ func outcome(op Op, nonce string, stdout, stderr []byte, runErr, ctxErr error) (
 	switch {
 	case ctxErr != nil:
 		return nil, &Error{Op: op, Kind: KindTimeout, Message: "no result before the deadline" + tail, Cause: ctxErr}
+	case errors.As(runErr, &status) && timeoutExit(status.ExitStatus()):
+		return nil, &Error{Op: op, Kind: KindTimeout, Message: "rails runner was stopped in the pod at its time limit" + tail, Cause: errors.Join(context.DeadlineExceeded, runErr)}
 	case errors.As(runErr, &status):
 		return nil, &Error{Op: op, Kind: KindExec, Message: fmt.Sprintf("rails runner exited with status %d%s", status.ExitStatus(), tail), Cause: runErr}
 	case runErr != nil:

@@ -68,6 +68,8 @@ type podRecord struct {
 	// claimed is set when PlaySync takes the pod, so two plays never
 	// finish the same pod.
 	claimed bool
+	// procs are the processes exec requests started in the pod.
+	procs *podProcs
 }
 
 // Start registers the Node, starts serving, and runs the kubelet until
@@ -98,6 +100,11 @@ func (k *Kubelet) Start(tb testing.TB, config *rest.Config, namespace string) {
 	k.queue = workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
 	tb.Cleanup(func() {
 		cancel()
+		k.mu.Lock()
+		for _, rec := range k.pods {
+			rec.procs.stop()
+		}
+		k.mu.Unlock()
 		k.queue.ShutDown()
 		srv.Close()
 		_ = cs.CoreV1().Nodes().Delete(context.Background(), k.node, metav1.DeleteOptions{})
@@ -207,7 +214,7 @@ func (k *Kubelet) sync(ctx context.Context, name string) error {
 // Running and Ready. A missing Secret leaves it Pending with the reason a
 // kubelet gives, and it is tried again.
 func (k *Kubelet) startPod(ctx context.Context, pod *corev1.Pod) error {
-	rec := &podRecord{uid: pod.UID, env: map[string][]string{}, dirs: map[string]string{}, logs: map[string][]string{}}
+	rec := &podRecord{uid: pod.UID, env: map[string][]string{}, dirs: map[string]string{}, logs: map[string][]string{}, procs: &podProcs{}}
 	for _, ref := range pod.OwnerReferences {
 		if ref.Kind == "Job" {
 			rec.job = ref.Name
@@ -357,7 +364,8 @@ func (k *Kubelet) imagePath(image string) (string, error) {
 func (k *Kubelet) forget(name string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if _, ok := k.pods[name]; ok {
+	if rec, ok := k.pods[name]; ok {
+		rec.procs.stop()
 		delete(k.pods, name)
 		k.notifyLocked()
 	}
@@ -430,6 +438,20 @@ func (k *Kubelet) Finish(ctx context.Context, pod string, exitCode int32, logs .
 	return nil
 }
 
+// Processes lists what `ps` in the pod would show of the commands exec
+// requests started there: each live process's argument list as it is
+// now. An exec'd command stays until it ends or the pod is deleted,
+// whether or not its client is still connected.
+func (k *Kubelet) Processes(pod string) [][]string {
+	k.mu.Lock()
+	rec, ok := k.pods[pod]
+	k.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return rec.procs.list()
+}
+
 func (k *Kubelet) serveLogs(w http.ResponseWriter, r *http.Request) {
 	if r.PathValue("ns") != k.ns {
 		http.NotFound(w, r)
@@ -480,6 +502,6 @@ func (k *Kubelet) serveExec(w http.ResponseWriter, r *http.Request) {
 	if d, ok := rec.dirs[container]; ok {
 		dir = d
 	}
-	remotecommand.ServeExec(w, r, &localExec{environ: environ, dir: dir}, pod, string(rec.uid), container, cmd, opts,
+	remotecommand.ServeExec(w, r, &localExec{environ: environ, dir: dir, procs: rec.procs}, pod, string(rec.uid), container, cmd, opts,
 		5*time.Minute, remotecommand.DefaultStreamCreationTimeout, remotecommand.SupportedStreamingProtocols)
 }

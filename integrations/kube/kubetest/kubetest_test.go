@@ -4,7 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -202,4 +206,76 @@ func waitPodReady(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns
 		}
 	}
 	t.Fatalf("pod %s did not become ready: %v", name, ctx.Err())
+}
+
+// TestAnExecdProcessOutlivesItsStream: as with a container runtime, a
+// client that stops waiting closes the stream and nothing more; the
+// process runs on, still writing, until the pod stops.
+func TestAnExecdProcessOutlivesItsStream(t *testing.T) {
+	t.Parallel()
+	cp := Shared(t)
+	ns := cp.Namespace(t)
+	kl := &Kubelet{}
+	kl.Start(t, cp.Config, ns)
+	cs := cp.Clientset(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "app"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "app"}}},
+	}
+	if _, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitPodReady(t, ctx, cs, ns, "app")
+
+	marker := filepath.Join(t.TempDir(), "still-running")
+	short, stop := context.WithTimeout(ctx, time.Second)
+	defer stop()
+	var stdout, stderr bytes.Buffer
+	script := `echo $$ >"$0.pid"; echo started; while :; do echo tick; date +%s%N >"$0"; sleep 0.1; done`
+	if err := execIn(short, cp, cs, ns, "app", "main", []string{"sh", "-c", script, marker}, nil, &stdout, &stderr); err == nil {
+		t.Fatal("an endless command returned without error")
+	}
+	if !strings.HasPrefix(stdout.String(), "started") {
+		t.Fatalf("the command did not start: stdout %q, stderr %q", stdout.String(), stderr.String())
+	}
+	first, err := os.ReadFile(marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It goes on writing, to its closed stream and its file, after the
+	// client left.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		now, _ := os.ReadFile(marker)
+		if !bytes.Equal(now, first) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the process stopped when its client went away")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if ps := kl.Processes("app"); len(ps) == 0 || ps[0][0] != "sh" {
+		t.Fatalf("ps in the pod: %q, want the sh loop", ps)
+	}
+
+	b, err := os.ReadFile(marker + ".pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.CoreV1().Pods(ns).Delete(ctx, "app", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Stopping the pod stops it (and the kubelet reaps it).
+	for syscall.Kill(pid, 0) == nil {
+		if ctx.Err() != nil {
+			t.Fatal("the process outlived its pod")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
