@@ -38,6 +38,10 @@ type Signon interface {
 	Revoke(ctx context.Context, req RevokeRequest) (Revoked, error)
 }
 
+// TokenLife is ApiUser::DEFAULT_TOKEN_LIFE, Rails' 2.years in seconds (two
+// years of 365.2425 days): the life of every token the bot issues.
+const TokenLife = 63113904 * time.Second
+
 // APIUser is a Signon API user.
 type APIUser struct {
 	ID        int64  `json:"id"`

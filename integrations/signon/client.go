@@ -34,7 +34,7 @@ const (
 	DefaultClockSkew = time.Minute
 	// DefaultTokenLife is ApiUser::DEFAULT_TOKEN_LIFE, Rails' 2.years in
 	// seconds (two years of 365.2425 days).
-	DefaultTokenLife = 63113904 * time.Second
+	DefaultTokenLife = flows.TokenLife
 	// maxOutput caps what a run may print; an expiry report of every API
 	// user's tokens is well under it.
 	maxOutput = 8 << 20

@@ -282,13 +282,22 @@ func TestBadInputNeverReachesSignon(t *testing.T) {
 		"tokens: long name":      func() error { _, err := c.Tokens(ctx, email, strings.Repeat("a", 256)); return err },
 		"expiring: zero window":  func() error { _, err := c.Expiring(ctx, 0); return err },
 		"expiring: huge window":  func() error { _, err := c.Expiring(ctx, 100*366*24*time.Hour); return err },
-		"issue: no intent":       func() error { _, err := c.Issue(ctx, flows.IssueRequest{RunID: "r-test0001", Email: email, Application: "x"}); return err },
+		"issue: no intent": func() error {
+			_, err := c.Issue(ctx, flows.IssueRequest{RunID: "r-test0001", Email: email, Application: "x"})
+			return err
+		},
 		"issue: bad initiator": func() error {
 			_, err := c.Issue(ctx, flows.IssueRequest{RunID: "r-test0001", Email: email, Application: "x", IntentAt: botNow, Initiator: "<!channel>"})
 			return err
 		},
-		"revoke: no token id":     func() error { _, err := c.Revoke(ctx, flows.RevokeRequest{RunID: "r-test0001", Email: email, Application: "x"}); return err },
-		"revoke: bad application": func() error { _, err := c.Revoke(ctx, flows.RevokeRequest{RunID: "r-test0001", Email: email, TokenID: 3}); return err },
+		"revoke: no token id": func() error {
+			_, err := c.Revoke(ctx, flows.RevokeRequest{RunID: "r-test0001", Email: email, Application: "x"})
+			return err
+		},
+		"revoke: bad application": func() error {
+			_, err := c.Revoke(ctx, flows.RevokeRequest{RunID: "r-test0001", Email: email, TokenID: 3})
+			return err
+		},
 	} {
 		err := call()
 		var e *signon.Error

@@ -104,4 +104,3 @@ func (s *Signon) appByID(id int64) *app {
 	}
 	return nil
 }
-
