@@ -416,9 +416,10 @@ func (s *Signon) mustApp(name string) *app {
 	panic(fmt.Sprintf("signontest: no application %s", name))
 }
 
+// userByEmail matches as Signon's database does (collate).
 func (s *Signon) userByEmail(email string) *user {
 	for _, u := range s.users {
-		if u.email == email {
+		if collate(u.email) == collate(email) {
 			return u
 		}
 	}
