@@ -350,6 +350,134 @@ func behaviours() []behaviour {
 				t.Errorf("a requester with an account was recorded as the service identity")
 			}
 		}},
+		{"tokens name the sync job's choice: the latest expiry, not the newest, with a token that never expires last", func(t *testing.T, w World, s *seen) {
+			now := w.Now().Truncate(time.Second)
+			// Made before 10 January 2019: ten years.
+			legacy, _ := w.AddToken(shortURL, pubAPI, now.AddDate(-8, 0, 10), 10*365*day)
+			newer, _ := w.AddToken(shortURL, pubAPI, now.Add(-day), twoYears)
+			forever, _ := w.AddToken(shortURL, pubAPI, now.Add(-time.Hour), 0)
+			set := must(w.Tokens(ctx(t), shortURL, pubAPI))(t)
+			if !set.Synced || set.SyncedTokenID != legacy.ID {
+				t.Errorf("synced %v token %d, want token %d (expires last) over the newer %d", set.Synced, set.SyncedTokenID, legacy.ID, newer.ID)
+			}
+			if got := set.Tokens[0]; got.ID != forever.ID || got.Expires() {
+				t.Errorf("the token without expires_in is listed as %+v, want it first and never expiring", got)
+			}
+			only := must(w.Tokens(ctx(t), shortURL, store))(t)
+			if !only.Synced || only.SyncedTokenID != 0 {
+				t.Errorf("a pair without tokens: synced %v token %d", only.Synced, only.SyncedTokenID)
+			}
+			w.AddToken(tagger, store, now.Add(-time.Hour), 0)
+			if set := must(w.Tokens(ctx(t), tagger, store))(t); set.SyncedTokenID != set.Tokens[0].ID {
+				t.Errorf("with only a never-expiring token, the sync writes it: got %d", set.SyncedTokenID)
+			}
+		}},
+		{"issue refuses when an unrevoked token outlives a new one, and changes nothing", func(t *testing.T, w World, s *seen) {
+			now := w.Now().Truncate(time.Second)
+			legacy, secret := w.AddToken(shortURL, pubAPI, now.AddDate(-8, 0, 10), 10*365*day)
+			s.add(secret)
+			err := refused(t, w, s, flows.ErrOutlived, signon.KindOutlived, func() error {
+				_, err := w.Issue(ctx(t), flows.IssueRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, IntentAt: w.Now()})
+				return err
+			})
+			if !strings.Contains(err.Error(), fmt.Sprintf("token %d", legacy.ID)) || !strings.Contains(err.Error(), string(legacy.Fingerprint)) {
+				t.Errorf("error %q does not name token %d and its fingerprint", err, legacy.ID)
+			}
+		}},
+		{"a retired application's pair is listed but not synced, and hidden from changes", func(t *testing.T, w World, s *seen) {
+			tok, _ := w.AddToken(shortURL, search, w.Now().Add(-day), twoYears)
+			w.RetireApplication(search)
+			set := must(w.Tokens(ctx(t), shortURL, search))(t)
+			if set.Synced || set.SyncedTokenID != 0 || !set.Application.Retired || len(set.Tokens) != 1 {
+				t.Errorf("Tokens = synced %v token %d retired %v, %d tokens; want a listed, unsynced pair", set.Synced, set.SyncedTokenID, set.Application.Retired, len(set.Tokens))
+			}
+			refused(t, w, s, flows.ErrUnknownApplication, signon.KindUnknownApplication, func() error {
+				_, err := w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: search, TokenID: tok.ID})
+				return err
+			})
+		}},
+		{"a repeated issue of one run finds its token by the run id, long after the intent", func(t *testing.T, w World, s *seen) {
+			run := newRun()
+			first := must(w.Issue(ctx(t), flows.IssueRequest{RunID: run, Email: shortURL, Application: pubAPI, IntentAt: w.Now().Add(-2 * time.Hour)}))(t)
+			s.add(first.Secret)
+			// A later intent than any clock skew allows: only the run id
+			// ties the token to the run.
+			again := must(w.Issue(ctx(t), flows.IssueRequest{RunID: run, Email: shortURL, Application: pubAPI, IntentAt: w.Now().Add(time.Hour)}))(t)
+			if !again.Existing || again.Token.ID != first.Token.ID {
+				t.Errorf("re-issue = token %d existing %v, want token %d", again.Token.ID, again.Existing, first.Token.ID)
+			}
+			other := must(w.Issue(ctx(t), flows.IssueRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, IntentAt: w.Now().Add(time.Hour)}))(t)
+			s.add(other.Secret)
+			if other.Existing {
+				t.Errorf("another run's issue found token %d", other.Token.ID)
+			}
+		}},
+		{"the Sunday clean-up deletes expired tokens, revoked or not, and a revoke then finds none", func(t *testing.T, w World, s *seen) {
+			now := w.Now().Truncate(time.Second)
+			expired, _ := w.AddToken(shortURL, pubAPI, now.Add(-3*day-twoYears), twoYears)
+			revoked, _ := w.AddToken(shortURL, store, now.Add(-3*day-twoYears), twoYears)
+			must(w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: store, TokenID: revoked.ID}))(t)
+			live, _ := w.AddToken(shortURL, pubAPI, now.Add(-day), twoYears)
+			forever, _ := w.AddToken(tagger, pubAPI, now.AddDate(-12, 0, 0), 0)
+			w.DeleteExpired()
+			if n := w.TokenCount(shortURL, pubAPI); n != 1 {
+				t.Errorf("%d tokens left, want only %d", n, live.ID)
+			}
+			if n := w.TokenCount(shortURL, store) + w.TokenCount(tagger, pubAPI); n != 1 {
+				t.Errorf("the revoked expired token is kept, or the never-expiring %d went", forever.ID)
+			}
+			refused(t, w, s, flows.ErrUnknownToken, signon.KindUnknownToken, func() error {
+				_, err := w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, TokenID: expired.ID})
+				return err
+			})
+			got := w.Events()
+			if last := got[len(got)-1]; last.Name != EventTokensDeleted || last.User != shortURL || last.TrailingMessage != "for Publishing API and Content Store" {
+				t.Errorf("last event %+v, want one ACCESS_TOKENS_DELETED for both applications", last)
+			}
+		}},
+		{"the 01:00 auto-renew makes a two-year token for internal users' expiring tokens, with no initiator", func(t *testing.T, w World, s *seen) {
+			now := w.Now().Truncate(time.Second)
+			w.AddAPIUser("Partner", "feed@partner.example.com")
+			w.AddToken(shortURL, pubAPI, now.Add(20*day-twoYears), twoYears) // renewed
+			w.AddToken(shortURL, store, now.Add(20*day-twoYears), twoYears)  // a newer, revoked token stops it
+			stop, _ := w.AddToken(shortURL, store, now.Add(-day), twoYears)
+			must(w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: store, TokenID: stop.ID}))(t)
+			w.AddToken(tagger, pubAPI, now.Add(40*day-twoYears), twoYears)                    // not within a month
+			w.AddToken("feed@partner.example.com", pubAPI, now.Add(5*day-twoYears), twoYears) // not internal
+			before := len(w.Events())
+			w.AutoRenew()
+			set := must(w.Tokens(ctx(t), shortURL, pubAPI))(t)
+			if len(set.Tokens) != 2 || set.SyncedTokenID != set.Tokens[0].ID || set.Tokens[0].ExpiresAt.Sub(set.Tokens[0].CreatedAt) != twoYears {
+				t.Errorf("Tokens after auto-renew = %+v, want a new two-year token that the sync writes", set.Tokens)
+			}
+			for email, app := range map[string]string{tagger: pubAPI, "feed@partner.example.com": pubAPI} {
+				if n := w.TokenCount(email, app); n != 1 {
+					t.Errorf("%s has %d tokens for %s, want 1", email, n, app)
+				}
+			}
+			if n := w.TokenCount(shortURL, store); n != 2 {
+				t.Errorf("a newer revoked token did not stop the renewal: %d tokens", n)
+			}
+			if !w.HasSignin(shortURL, pubAPI) {
+				t.Errorf("the renewed user was not granted signin")
+			}
+			got := w.Events()[before:]
+			if len(got) != 1 || got[0] != (Event{Name: EventAutoGenerated, User: shortURL, Application: pubAPI}) {
+				t.Errorf("events %+v, want one ACCESS_TOKEN_AUTO_GENERATED without initiator", got)
+			}
+		}},
+		{"suspending a user revokes all of its tokens", func(t *testing.T, w World, s *seen) {
+			now := w.Now()
+			w.AddToken(tagger, pubAPI, now.Add(-day), twoYears)
+			w.AddToken(tagger, store, now.Add(-day), 0)
+			w.Suspend(tagger)
+			for _, app := range []string{pubAPI, store} {
+				set := must(w.Tokens(ctx(t), tagger, app))(t)
+				if set.Synced || set.SyncedTokenID != 0 || len(set.Tokens) != 1 || !set.Tokens[0].Revoked() {
+					t.Errorf("%s after suspension: %+v", app, set)
+				}
+			}
+		}},
 		{"revoke revokes the token and records it", func(t *testing.T, w World, s *seen) {
 			tok, secret := w.AddToken(shortURL, pubAPI, w.Now().Add(-day), twoYears)
 			s.add(secret)
