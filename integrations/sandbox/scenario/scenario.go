@@ -160,7 +160,8 @@ func New(name string, clock flows.Clock) (*World, error) {
 	w.Signon = signontest.New(clock)
 	w.Cluster = &clustertest.Cluster{Tokens: w.Signon, Clock: clock}
 	for _, p := range People() {
-		w.Signon.AddHumanUser(strings.ToUpper(p.Name[:1])+p.Name[1:], p.Email)
+		// Superadmins: Signon records them as the initiator of their changes.
+		w.Signon.AddSuperadmin(strings.ToUpper(p.Name[:1])+p.Name[1:], p.Email)
 	}
 	alice, bob := Alice, Bob
 	switch name {
