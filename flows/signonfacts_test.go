@@ -182,3 +182,23 @@ func TestSignonAPITokensAreNeverOfferedAsDisused(t *testing.T) {
 		t.Fatalf("revoke-disused = %v, want a refusal saying Signon does not record use", err)
 	}
 }
+
+// TestARetiredApplicationIsNotRotated: the sync job skips a retired
+// application and Signon hides it from changes, so the bot explains and
+// starts nothing.
+func TestARetiredApplicationIsNotRotated(t *testing.T) {
+	w := newWorld(t, setup{})
+	w.signon.RetireApplication(appName)
+	e := newEnv(t, w)
+	eng, _ := e.engine("replica-a", nil)
+	a, err := eng.Assess(context.Background(), key(flows.Production))
+	if err != nil || !strings.Contains(a.Error, "retired") {
+		t.Fatalf("Assess = %+v, %v: want it to say the application is retired", a, err)
+	}
+	if _, err := eng.Start(context.Background(), flows.StartRequest{Key: key(flows.Production), Actor: alice, Thread: flows.Thread{Channel: channel}, Origin: flows.Origin{Kind: "command"}}); err == nil || !strings.Contains(err.Error(), "retired") {
+		t.Fatalf("Start = %v, want a refusal naming the retirement", err)
+	}
+	if n := w.signon.Calls(signon.OpIssue); n != 0 {
+		t.Errorf("Signon was asked to issue %d times", n)
+	}
+}

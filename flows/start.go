@@ -79,6 +79,10 @@ func (e *Engine) assessTokens(key Key, ts TokenSet) Assessment {
 		a.Error = "the API user is suspended in Signon"
 		return a
 	}
+	if ts.Application.Retired {
+		a.Error = "the application is retired in Signon, so the sync job no longer writes its tokens and Signon refuses changes to them"
+		return a
+	}
 	now := e.clock.Now()
 	live := unrevoked(ts.Tokens)
 	if len(live) > 0 {

@@ -466,6 +466,14 @@ func behaviours() []behaviour {
 				t.Errorf("events %+v, want one ACCESS_TOKEN_AUTO_GENERATED without initiator", got)
 			}
 		}},
+		{"times are UTC whatever the server's time zone, in British Summer Time too", func(t *testing.T, w World, s *seen) {
+			summer := time.Date(2026, time.July, 1, 12, 30, 0, 0, time.UTC)
+			tok, _ := w.AddToken(shortURL, pubAPI, summer, twoYears)
+			got := must(w.Tokens(ctx(t), shortURL, pubAPI))(t).Tokens[0]
+			if !got.CreatedAt.Equal(summer) || !got.ExpiresAt.Equal(tok.ExpiresAt) || got.CreatedAt.Location() != time.UTC {
+				t.Errorf("token made %v expiring %v reads back as %v expiring %v", summer, tok.ExpiresAt, got.CreatedAt, got.ExpiresAt)
+			}
+		}},
 		{"suspending a user revokes all of its tokens", func(t *testing.T, w World, s *seen) {
 			now := w.Now()
 			w.AddToken(tagger, pubAPI, now.Add(-day), twoYears)
