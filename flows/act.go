@@ -192,7 +192,7 @@ func (e *Engine) reveal(ctx context.Context, run *Run, req ActRequest) error {
 	if in, ok := run.Intent(EffectIssue, ""); ok {
 		at = in.At
 	}
-	issued, err := e.envs[run.Key.Environment].Signon.Issue(ctx, IssueRequest{Email: run.Key.APIUser, Application: run.ApplicationName, IntentAt: at, Initiator: e.email(ctx, req.Actor)})
+	issued, err := e.envs[run.Key.Environment].Signon.Issue(ctx, IssueRequest{Email: run.Key.APIUser, Application: run.ApplicationName, IntentAt: at, Initiator: e.email(ctx, req.Actor), RunID: run.ID, Requester: req.Actor})
 	if err != nil {
 		return fmt.Errorf("fetch the new token from Signon: %w", err)
 	}
@@ -241,7 +241,7 @@ func (e *Engine) rollback(ctx context.Context, run *Run) error {
 				return err
 			}
 		}
-		_, err := e.envs[run.Key.Environment].Signon.Revoke(ctx, RevokeRequest{Email: run.Key.APIUser, Application: run.ApplicationName, TokenID: run.NewToken.ID, Initiator: e.email(ctx, run.rolledBackBy())})
+		_, err := e.envs[run.Key.Environment].Signon.Revoke(ctx, RevokeRequest{Email: run.Key.APIUser, Application: run.ApplicationName, TokenID: run.NewToken.ID, Initiator: e.email(ctx, run.rolledBackBy()), RunID: run.ID, Requester: run.rolledBackBy()})
 		if err != nil && !errors.Is(err, ErrAlreadyRevoked) {
 			return fmt.Errorf("revoke the new token %d: %w", run.NewToken.ID, err)
 		}

@@ -20,6 +20,9 @@ var (
 	ErrAlreadyRevoked = errors.New("token already revoked")
 	// ErrUnknownToken: no token with that id.
 	ErrUnknownToken = errors.New("unknown token")
+	// ErrOutlived: an unrevoked token expires after a new two-year token
+	// would, so the sync job would never write the new one.
+	ErrOutlived = errors.New("a longer-lived token would stay the synced one")
 	// ErrUnavailable: a backend (Signon, the cluster, the state store) did
 	// not answer in time or at all. Safe to retry.
 	ErrUnavailable = errors.New("unavailable")

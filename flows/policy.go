@@ -20,9 +20,13 @@ type Policy struct {
 	// HumanEmailSuffixes mark API users that belong to a person, who
 	// should rotate their own token.
 	HumanEmailSuffixes []string
-	// DisusedAfter: a token its application has not used for this long
-	// may be revoked instead of rotated.
+	// DisusedAfter: a token its application has not checked with Signon
+	// for this long may be revoked instead of rotated.
 	DisusedAfter time.Duration
+	// UntrackedApplications (slugs) are those whose use Signon's
+	// last_synced_at cannot show: tokens used against Signon's own API
+	// never set it. Their tokens are never offered as disused.
+	UntrackedApplications []string
 	// ExpiryWindow is the alert's rule: a token expiring within it is due.
 	ExpiryWindow time.Duration
 	// GateTTL is how long a confirmation stays open. The run waits after
@@ -96,10 +100,11 @@ func GOVUKPolicy() Policy {
 			APIUsers:  []string{"Trade Tariff Admin", "Trade Tariff Backend"},
 			Procedure: `"Trade Tariff Admin" on the GOV.UK wiki`,
 		}},
-		DisusedAfter: 30 * 24 * time.Hour,
-		ExpiryWindow: 14 * 24 * time.Hour,
-		GateTTL:      4 * time.Hour,
-		HandoffTTL:   24 * time.Hour,
+		DisusedAfter:          30 * 24 * time.Hour,
+		UntrackedApplications: []string{"signon-api"},
+		ExpiryWindow:          14 * 24 * time.Hour,
+		GateTTL:               4 * time.Hour,
+		HandoffTTL:            24 * time.Hour,
 	}
 }
 
@@ -121,6 +126,10 @@ func (p Policy) Validate() error {
 	}
 	return nil
 }
+
+// Untracked reports whether Signon's last_synced_at cannot reflect use of
+// the application's tokens.
+func (p Policy) Untracked(slug string) bool { return slices.Contains(p.UntrackedApplications, slug) }
 
 // EnvironmentNames lists the configured environments in order.
 func (p Policy) EnvironmentNames() []string {

@@ -194,9 +194,12 @@ type Run struct {
 	EndAs Phase `json:"end_as,omitempty"`
 
 	// What inspect found.
-	Tokens       []Token    `json:"tokens,omitempty"`
-	LastSyncedAt time.Time  `json:"last_synced_at,omitzero"`
-	Consumers    []Consumer `json:"consumers,omitempty"`
+	Tokens       []Token   `json:"tokens,omitempty"`
+	LastSyncedAt time.Time `json:"last_synced_at,omitzero"`
+	// Unsynced: kubernetes:sync_token_secrets skips the pair (a suspended
+	// user, a retired application), so no workload can hold its token.
+	Unsynced  bool       `json:"unsynced,omitempty"`
+	Consumers []Consumer `json:"consumers,omitempty"`
 
 	// OldTokens are the unrevoked tokens the run will revoke once the new
 	// one is verified (or, in ModeRevokeDisused, the disused one).

@@ -38,6 +38,10 @@ type Signon interface {
 	Revoke(ctx context.Context, req RevokeRequest) (Revoked, error)
 }
 
+// TokenLife is ApiUser::DEFAULT_TOKEN_LIFE, Rails' 2.years in seconds (two
+// years of 365.2425 days): the life of every token the bot issues.
+const TokenLife = 63113904 * time.Second
+
 // APIUser is a Signon API user.
 type APIUser struct {
 	ID        int64  `json:"id"`
@@ -52,13 +56,16 @@ type Application struct {
 	Name string `json:"name"`
 	// Slug is the parameterised name the alert uses.
 	Slug string `json:"slug"`
+	// Retired applications are hidden in Signon and skipped by the sync.
+	Retired bool `json:"retired,omitempty"`
 }
 
 // Token is one access token, as far as it is safe to know it.
 type Token struct {
-	ID          int64             `json:"id"`
-	CreatedAt   time.Time         `json:"created_at"`
-	ExpiresAt   time.Time         `json:"expires_at"`
+	ID        int64     `json:"id"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is zero for a token that never expires (no expires_in).
+	ExpiresAt   time.Time         `json:"expires_at,omitzero"`
 	RevokedAt   time.Time         `json:"revoked_at,omitzero"`
 	Fingerprint token.Fingerprint `json:"fingerprint"`
 }
@@ -66,23 +73,50 @@ type Token struct {
 // Revoked reports whether the token has been revoked.
 func (t Token) Revoked() bool { return !t.RevokedAt.IsZero() }
 
+// Expires reports whether the token has an expiry at all.
+func (t Token) Expires() bool { return !t.ExpiresAt.IsZero() }
+
+// ExpiresBefore reports whether the token expires before at; a token that
+// never expires does not.
+func (t Token) ExpiresBefore(at time.Time) bool { return t.Expires() && t.ExpiresAt.Before(at) }
+
 // TokenSet is an API user's tokens for one application.
 type TokenSet struct {
 	User        APIUser     `json:"user"`
 	Application Application `json:"application"`
 	// Tokens, newest first, revoked ones included.
 	Tokens []Token `json:"tokens"`
-	// LastSyncedAt is when the application last validated this user's
-	// token with Signon; zero if never.
+	// LastSyncedAt is user_application_permissions.last_synced_at: when
+	// the application last checked one of this user's tokens with Signon
+	// (/user.json, cached 5 minutes by the client) or had permissions
+	// pushed to it. It is per pair, not per token; zero if never.
 	LastSyncedAt time.Time `json:"last_synced_at,omitzero"`
+	// Synced is false when kubernetes:sync_token_secrets skips the pair
+	// (a suspended user, a retired application): nothing in the cluster
+	// can hold its token.
+	Synced bool `json:"synced"`
+	// SyncedTokenID is the token the sync writes: the unrevoked one that
+	// expires last. Zero when there is none or Synced is false.
+	SyncedTokenID int64 `json:"synced_token_id,omitempty"`
+}
+
+// SyncChoice is the token the sync job writes for the pair, if any.
+func (s TokenSet) SyncChoice() (Token, bool) {
+	for _, t := range s.Tokens {
+		if s.SyncedTokenID != 0 && t.ID == s.SyncedTokenID {
+			return t, true
+		}
+	}
+	return Token{}, false
 }
 
 // ExpiringToken is one row of Signon's expiry report.
 type ExpiringToken struct {
-	User         APIUser     `json:"user"`
-	Application  Application `json:"application"`
-	Token        Token       `json:"token"`
-	LastSyncedAt time.Time   `json:"last_synced_at,omitzero"`
+	User        APIUser     `json:"user"`
+	Application Application `json:"application"`
+	// Token is the one the sync job writes (the alert's max expiry).
+	Token        Token     `json:"token"`
+	LastSyncedAt time.Time `json:"last_synced_at,omitzero"`
 }
 
 // IssueRequest asks for a new token.
@@ -93,8 +127,14 @@ type IssueRequest struct {
 	// or after it is the run's token.
 	IntentAt time.Time
 	// Initiator is the email of the person who asked (their Slack email);
-	// Signon records the matching Signon user, else the service identity.
+	// Signon records the matching Signon user if Signon would let them make
+	// the change (a superadmin), else the service identity.
 	Initiator string
+	// RunID is the run that asks. It goes into the EventLog entry, and a
+	// repeated Issue of the same run finds its token by it first.
+	RunID string
+	// Requester is the Slack user id the EventLog entry names.
+	Requester string
 }
 
 // Issued is the result of Issue. Secret is the only plaintext the bot ever
@@ -112,6 +152,8 @@ type RevokeRequest struct {
 	Application string
 	TokenID     int64
 	Initiator   string
+	RunID       string
+	Requester   string
 }
 
 // Revoked is the result of Revoke.

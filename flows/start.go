@@ -1,6 +1,7 @@
 package flows
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,16 +79,54 @@ func (e *Engine) assessTokens(key Key, ts TokenSet) Assessment {
 		a.Error = "the API user is suspended in Signon"
 		return a
 	}
+	if ts.Application.Retired {
+		a.Error = "the application is retired in Signon, so the sync job no longer writes its tokens and Signon refuses changes to them"
+		return a
+	}
 	now := e.clock.Now()
 	live := unrevoked(ts.Tokens)
 	if len(live) > 0 {
-		cur := live[0]
+		// Current is what the sync job writes, as Signon says; the order
+		// of unrevoked is the same rule, for a Signon that did not say.
+		cur, ok := ts.SyncChoice()
+		if !ok {
+			cur = live[0]
+		}
 		a.Current = &cur
 		due := now.Add(e.policy.ExpiryWindow)
-		a.Renewed = cur.ExpiresAt.After(due) && slices.ContainsFunc(live[1:], func(t Token) bool { return !t.ExpiresAt.After(due) })
+		a.Renewed = !cur.ExpiresBefore(due) && slices.ContainsFunc(live, func(t Token) bool { return t.ID != cur.ID && t.ExpiresBefore(due) })
+		if sc := outlived(cur, now); sc != nil {
+			a.Special = sc
+			return a
+		}
 	}
-	a.Disused = ts.LastSyncedAt.IsZero() || now.Sub(ts.LastSyncedAt) > e.policy.DisusedAfter
+	a.Disused = e.disused(key.Application, ts.LastSyncedAt, now)
 	return a
+}
+
+// disused: the application has not checked the user's token with Signon
+// for the policy's time. Where Signon does not record checks at all, no
+// token looks disused.
+func (e *Engine) disused(app string, lastSynced, now time.Time) bool {
+	if e.policy.Untracked(app) {
+		return false
+	}
+	return lastSynced.IsZero() || now.Sub(lastSynced) > e.policy.DisusedAfter
+}
+
+// outlived explains why the bot will not issue a token for a pair whose
+// synced token expires after a new two-year token would: the sync job
+// writes the token that expires last, so the new one would never reach
+// the cluster.
+func outlived(cur Token, now time.Time) *SpecialCase {
+	fresh := now.Add(TokenLife)
+	if !cur.Expires() || !cur.ExpiresAt.After(fresh) {
+		return nil
+	}
+	return &SpecialCase{Kind: "outlived", Reason: fmt.Sprintf(
+		"Token #%d (fingerprint %s) expires %s, later than a new two-year token would (%s). Signon's sync job writes the token that expires last, so a new token would never reach the cluster: the bot changes nothing. "+
+			"Tokens made before 10 January 2019 live 10 years; revoke this one in Signon first if it should go.",
+		cur.ID, cur.Fingerprint.Short(), Date(cur.ExpiresAt), Date(fresh))}
 }
 
 // Expiring lists the tokens of an environment that expire within the
@@ -119,7 +158,7 @@ func (e *Engine) Expiring(ctx context.Context, env string) ([]Assessment, error)
 			Current:         &tok,
 			LastSyncedAt:    row.LastSyncedAt,
 			Special:         e.policy.Special(env, key.APIUser, row.User.Name),
-			Disused:         row.LastSyncedAt.IsZero() || now.Sub(row.LastSyncedAt) > e.policy.DisusedAfter,
+			Disused:         e.disused(key.Application, row.LastSyncedAt, now),
 		}
 		out = append(out, a)
 	}
@@ -185,6 +224,20 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (*Run, error) {
 	if a.Error != "" {
 		return nil, fmt.Errorf("%w: %s", ErrSuspended, a.Error)
 	}
+	// From here the run follows Signon's identity, not the typed text:
+	// Signon matches emails case- and accent-insensitively, so two
+	// spellings can reach one API user, and must share one lock.
+	if canon := canonicalKey(req.Key, ts); canon != req.Key {
+		req.Key = canon
+		if existing, err := e.store.ActiveRun(ctx, req.Key); err == nil {
+			return existing, &ActiveRunError{RunID: existing.ID}
+		} else if !errors.Is(err, ErrRunNotFound) {
+			return nil, fmt.Errorf("look for an active run: %w", err)
+		}
+	}
+	if req.Mode == ModeRevokeDisused && e.policy.Untracked(req.Key.Application) {
+		return nil, fmt.Errorf("%w: Signon does not record use of tokens for %s, so the bot cannot tell that this one is disused; rotate it instead", ErrBadInput, ts.Application.Name)
+	}
 	if req.Mode == ModeRevokeDisused && !a.Disused {
 		return nil, fmt.Errorf("%w: the application used this token %s ago, so it is not disused; rotate it instead", ErrBadInput, Span(e.clock.Now().Sub(a.LastSyncedAt)))
 	}
@@ -202,6 +255,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (*Run, error) {
 		ApplicationName: ts.Application.Name,
 		Tokens:          ts.Tokens,
 		LastSyncedAt:    ts.LastSyncedAt,
+		Unsynced:        !ts.Synced,
 		Thread:          req.Thread,
 		Origin:          req.Origin,
 		StartedBy:       req.Actor,
@@ -235,8 +289,21 @@ func classifyNote(u APIUser) string {
 	return fmt.Sprintf("API user %s", u.Name)
 }
 
-// unrevoked returns the unrevoked tokens, latest expiry first: the order in
-// which the sync job picks them.
+// canonicalKey is the key under Signon's own identity for the pair: the
+// email as Signon stores it and the slug of the application's name.
+func canonicalKey(k Key, ts TokenSet) Key {
+	if ts.User.Email != "" {
+		k.APIUser = strings.ToLower(ts.User.Email)
+	}
+	if slug := Parameterize(ts.Application.Name); slug != "" {
+		k.Application = slug
+	}
+	return k
+}
+
+// unrevoked returns the unrevoked tokens in the sync job's order of
+// preference: latest expiry first, the higher id on a tie, and tokens that
+// never expire last (SQL orders their NULL expiry first).
 func unrevoked(ts []Token) []Token {
 	var out []Token
 	for _, t := range ts {
@@ -244,7 +311,15 @@ func unrevoked(ts []Token) []Token {
 			out = append(out, t)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b Token) int { return b.ExpiresAt.Compare(a.ExpiresAt) })
+	slices.SortStableFunc(out, func(a, b Token) int {
+		if a.Expires() != b.Expires() {
+			if a.Expires() {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(b.ExpiresAt.Compare(a.ExpiresAt), cmp.Compare(b.ID, a.ID))
+	})
 	return out
 }
 

@@ -55,6 +55,10 @@ func (e *Engine) inspect(ctx context.Context, run *Run) error {
 	if err != nil {
 		return fmt.Errorf("find the workloads that read Secret %s: %w", secret, err)
 	}
+	if run.Unsynced {
+		// What reads the Secret holds a token the sync no longer writes.
+		consumers = nil
+	}
 	state, err := cl.Secret(ctx, secret)
 	if err != nil {
 		return fmt.Errorf("read Secret %s: %w", secret, err)
@@ -63,7 +67,7 @@ func (e *Engine) inspect(ctx context.Context, run *Run) error {
 	run.SecretName, run.Consumers, run.Secret = secret, consumers, state
 
 	live := unrevoked(run.Tokens)
-	lines := []string{fmt.Sprintf("Last used by %s: %s.", run.ApplicationName, lastUsed(run.LastSyncedAt, now))}
+	lines := []string{lastChecked(run.ApplicationName, run.LastSyncedAt, now, e.policy.Untracked(run.Key.Application))}
 	for _, t := range live {
 		lines = append(lines, "Unrevoked: "+describeToken(t)+".")
 	}
@@ -79,12 +83,12 @@ func (e *Engine) inspect(ctx context.Context, run *Run) error {
 
 	due := now.Add(e.policy.ExpiryWindow)
 	switch {
-	case len(live) > 0 && live[0].ExpiresAt.After(due) && len(live) == 1:
+	case len(live) > 0 && !live[0].ExpiresBefore(due) && len(live) == 1:
 		run.mark(StepInspect, StepOK, "nothing to rotate", now)
 		run.post(Post{Step: StepInspect, At: now, Title: "Nothing to rotate for " + run.Label(), Outcome: "ok",
 			Lines: append(lines, fmt.Sprintf("The only unrevoked token expires %s, outside the %s alert window: it was rotated already.", Date(live[0].ExpiresAt), Elapsed(e.policy.ExpiryWindow)))})
 		return e.end(ctx, run, PhaseDone, "nothing to rotate")
-	case len(live) > 0 && live[0].ExpiresAt.After(due):
+	case len(live) > 0 && !live[0].ExpiresBefore(due):
 		nt := live[0]
 		run.NewToken, run.NewTokenExisting = &nt, true
 		run.OldTokens = olderThan(live[1:], nt)
@@ -126,6 +130,8 @@ func (e *Engine) issue(ctx context.Context, run *Run) error {
 		Application: run.ApplicationName,
 		IntentAt:    in.At,
 		Initiator:   e.email(ctx, run.StartedBy),
+		RunID:       run.ID,
+		Requester:   run.StartedBy,
 	})
 	if err != nil {
 		return fmt.Errorf("issue a token in Signon: %w", err)
@@ -367,7 +373,7 @@ func (e *Engine) openRevokeGate(run *Run, s Step, now time.Time) {
 		lines = append(lines, "Revokes "+describeToken(t)+".")
 	}
 	if s == StepRevokeDisused {
-		lines = append(lines, fmt.Sprintf("%s last used this API user's token %s.", run.ApplicationName, lastUsed(run.LastSyncedAt, now)))
+		lines = append(lines, lastChecked(run.ApplicationName, run.LastSyncedAt, now, false))
 		if len(run.Consumers) > 0 {
 			lines = append(lines, fmt.Sprintf("Careful: %d workload(s) still read Secret %s.", len(run.Consumers), Code(run.SecretName)))
 		}
@@ -409,12 +415,19 @@ func (e *Engine) revoke(ctx context.Context, run *Run) error {
 				return err
 			}
 		}
-		res, err := sn.Revoke(ctx, RevokeRequest{Email: run.Key.APIUser, Application: run.ApplicationName, TokenID: t.ID, Initiator: initiator})
+		res, err := sn.Revoke(ctx, RevokeRequest{Email: run.Key.APIUser, Application: run.ApplicationName, TokenID: t.ID, Initiator: initiator, RunID: run.ID, Requester: actor})
 		switch {
 		case errors.Is(err, ErrAlreadyRevoked):
 			lines = append(lines, fmt.Sprintf("Token #%d was already revoked.", t.ID))
+		case errors.Is(err, ErrUnknownToken) && t.ExpiresBefore(e.clock.Now()):
+			// Signon's Sunday clean-up (oauth_access_grants:delete_expired)
+			// deletes expired tokens, revoked or not: nothing is left to do.
+			lines = append(lines, fmt.Sprintf("Token #%d expired %s and was removed by Signon's cleanup: nothing to revoke.", t.ID, Date(t.ExpiresAt)))
 		case err != nil:
 			return fmt.Errorf("revoke token %d: %w", t.ID, err)
+		case t.ExpiresBefore(res.Token.RevokedAt):
+			run.Initiator = res.Initiator
+			lines = append(lines, fmt.Sprintf("Revoked token #%d (fingerprint %s), which had expired %s.", t.ID, Code(t.Fingerprint.Short()), Date(t.ExpiresAt)))
 		default:
 			run.Initiator = res.Initiator
 			lines = append(lines, fmt.Sprintf("Revoked token #%d (fingerprint %s).", t.ID, Code(t.Fingerprint.Short())))
@@ -579,11 +592,12 @@ func pendingIntent(run *Run, e Effect) (Intent, bool) {
 	return Intent{}, false
 }
 
-// olderThan keeps the tokens that expire before nt.
+// olderThan keeps the tokens that expire before nt. A token that never
+// expires is never older.
 func olderThan(ts []Token, nt Token) []Token {
 	var out []Token
 	for _, t := range ts {
-		if t.ID != nt.ID && t.ExpiresAt.Before(nt.ExpiresAt) {
+		if t.ID != nt.ID && t.Expires() && (!nt.Expires() || t.ExpiresAt.Before(nt.ExpiresAt)) {
 			out = append(out, t)
 		}
 	}
@@ -625,11 +639,17 @@ func consumerLines(run *Run) []string {
 	return lines
 }
 
-func lastUsed(t, now time.Time) string {
-	if t.IsZero() {
-		return "never"
+// lastChecked says what Signon's last_synced_at is: when the application
+// last checked one of the user's tokens with Signon (or had permissions
+// pushed), not when a token was last used.
+func lastChecked(app string, t, now time.Time, untracked bool) string {
+	switch {
+	case untracked:
+		return fmt.Sprintf("Signon does not record use of tokens for %s itself, so there is no sign of when this one was last used.", app)
+	case t.IsZero():
+		return fmt.Sprintf("Last checked with Signon by %s: never.", app)
 	}
-	return fmt.Sprintf("%s (%s ago)", Date(t), Span(now.Sub(t)))
+	return fmt.Sprintf("Last checked with Signon by %s: %s (%s ago). Signon records this per API user and application, not per token; clients cache the check for 5 minutes.", app, Date(t), Span(now.Sub(t)))
 }
 
 func initiatorText(in Initiator, actor string) string {
@@ -637,7 +657,7 @@ func initiatorText(in Initiator, actor string) string {
 	case in.Email == "":
 		return "no user"
 	case in.Service:
-		return "the bot's service identity " + in.Email + " (" + Mention(actor) + " has no Signon account under their Slack email)"
+		return "the bot's service identity " + in.Email + " (" + Mention(actor) + " has no Signon account under their Slack email that may manage API tokens: a superadmin's, neither suspended nor locked)"
 	default:
 		return in.Email + " (" + Mention(actor) + "'s own Signon account)"
 	}

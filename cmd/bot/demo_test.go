@@ -109,11 +109,16 @@ func TestDemoScenarios(t *testing.T) {
 			"still live, in deploy/collections and deploy/draft-collections", "PASS verify-failure:",
 		},
 		scenario.Disused: {
-			"*Licence Finder* → *Publishing API*", "last used 94 days ago",
+			"*Licence Finder* → *Publishing API*", "last checked with Signon by Publishing API 94 days ago",
 			"*Revoke the disused token?*", "✅ Confirmed by @bob",
 			"✅ *Disused token revoked: Licence Finder → Publishing API (production)*",
 			"alice start ok revoke-disused", "bob approve ok revoke-disused",
 			"disused token #", "none issued", "PASS disused:",
+		},
+		scenario.LegacyToken: {
+			"*Whitehall* → *Asset Manager*", "ℹ️ Token #", "later than a new two-year token would",
+			"so a new token would never reach the cluster: the bot changes nothing.",
+			"Whitehall → Asset Manager: nothing changed", "PASS legacy-token:",
 		},
 	}
 	for _, s := range scenario.List() {
@@ -206,13 +211,13 @@ func TestDemoFlags(t *testing.T) {
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		names = append(names, strings.Fields(l)[0])
 	}
-	if got := strings.Join(names, " "); got != "alert grouped auto-renewed external verify-failure disused" {
+	if got := strings.Join(names, " "); got != "alert grouped auto-renewed external verify-failure disused legacy-token" {
 		t.Errorf("-list names %s", got)
 	}
 
 	_, _, err = demoRun(t, nil, "", "-scenario", "nope")
 	var unknown *scenario.UnknownError
-	if !errors.As(err, &unknown) || err.Error() != `demo: unknown scenario "nope": choose one of alert, grouped, auto-renewed, external, verify-failure, disused` {
+	if !errors.As(err, &unknown) || err.Error() != `demo: unknown scenario "nope": choose one of alert, grouped, auto-renewed, external, verify-failure, disused, legacy-token` {
 		t.Errorf("unknown scenario: %v", err)
 	}
 	if _, _, err := demoRun(t, nil, "", "-frobnicate"); err == nil || !strings.Contains(err.Error(), "flag provided but not defined: -frobnicate") {

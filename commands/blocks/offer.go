@@ -88,9 +88,9 @@ func (r Renderer) offerItem(o *flows.Offer, it flows.OfferItem, run *flows.Run, 
 	switch {
 	case a.Current != nil && a.Renewed:
 		// Current is the newer token; the expiring one is older.
-		lines = append(lines, fmt.Sprintf("Newest token expires %s · last used %s", flows.Date(a.Current.ExpiresAt), lastUsed(a.LastSyncedAt, now)))
+		lines = append(lines, fmt.Sprintf("Newest token expires %s · last checked with Signon by %s %s", flows.Date(a.Current.ExpiresAt), Escape(app), lastUsed(a.LastSyncedAt, now)))
 	case a.Current != nil:
-		lines = append(lines, fmt.Sprintf("Expires %s (%s) · last used %s", flows.Date(a.Current.ExpiresAt), until(a.Current.ExpiresAt, now), lastUsed(a.LastSyncedAt, now)))
+		lines = append(lines, fmt.Sprintf("Expires %s (%s) · last checked with Signon by %s %s", flows.Date(a.Current.ExpiresAt), until(a.Current.ExpiresAt, now), Escape(app), lastUsed(a.LastSyncedAt, now)))
 	}
 	value := OfferValue(o.ID, it.ID)
 	var actions []slack.BlockElement
@@ -169,6 +169,9 @@ var outcomeWords = map[flows.Phase]string{
 }
 
 func until(t, now time.Time) string {
+	if t.IsZero() {
+		return "no expiry"
+	}
 	if d := t.Sub(now); d > 0 {
 		return "in " + flows.Span(d)
 	}

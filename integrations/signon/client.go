@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -34,7 +35,7 @@ const (
 	DefaultClockSkew = time.Minute
 	// DefaultTokenLife is ApiUser::DEFAULT_TOKEN_LIFE, Rails' 2.years in
 	// seconds (two years of 365.2425 days).
-	DefaultTokenLife = 63113904 * time.Second
+	DefaultTokenLife = flows.TokenLife
 	// maxOutput caps what a run may print; an expiry report of every API
 	// user's tokens is well under it.
 	maxOutput = 8 << 20
@@ -130,7 +131,7 @@ func (c *Client) Tokens(ctx context.Context, email, application string) (flows.T
 	if err := c.call(ctx, req, &out); err != nil {
 		return flows.TokenSet{}, err
 	}
-	set := flows.TokenSet{User: out.User, Application: out.Application, LastSyncedAt: out.LastSyncedAt, Tokens: []flows.Token{}}
+	set := flows.TokenSet{User: out.User, Application: out.Application, LastSyncedAt: out.LastSyncedAt, Synced: out.Synced, SyncedTokenID: out.SyncedTokenID, Tokens: []flows.Token{}}
 	for _, w := range out.Tokens {
 		t, err := w.token()
 		if err != nil {
@@ -176,7 +177,7 @@ func (c *Client) Issue(ctx context.Context, req flows.IssueRequest) (flows.Issue
 	if req.IntentAt.IsZero() {
 		return flows.Issued{}, &Error{Op: r.Op, Kind: KindBadInput, Message: "no intent time"}
 	}
-	if err := c.initiator(&r, req.Initiator); err != nil {
+	if err := c.initiator(&r, req.Initiator, req.RunID, req.Requester); err != nil {
 		return flows.Issued{}, err
 	}
 	var out wireIssued
@@ -206,7 +207,7 @@ func (c *Client) Revoke(ctx context.Context, req flows.RevokeRequest) (flows.Rev
 	if req.TokenID <= 0 {
 		return flows.Revoked{}, &Error{Op: r.Op, Kind: KindBadInput, Message: fmt.Sprintf("token id %d is not a token id", req.TokenID)}
 	}
-	if err := c.initiator(&r, req.Initiator); err != nil {
+	if err := c.initiator(&r, req.Initiator, req.RunID, req.Requester); err != nil {
 		return flows.Revoked{}, err
 	}
 	var out wireRevoked
@@ -239,12 +240,35 @@ func (c *Client) target(r *request, email, application string) error {
 	return nil
 }
 
-func (c *Client) initiator(r *request, email string) error {
-	if email != "" && flows.ValidateEmail(email) != nil {
-		return &Error{Op: r.Op, Kind: KindBadInput, Message: fmt.Sprintf("initiator %q is not an email address", email)}
+// initiator fills in who the change is recorded for: the Signon account,
+// and the run and Slack user the EventLog's trailing message names.
+func (c *Client) initiator(r *request, email, runID, requester string) error {
+	if err := CheckAudit(email, runID, requester); err != nil {
+		return &Error{Op: r.Op, Kind: KindBadInput, Message: err.Error()}
 	}
 	r.Initiator = strings.ToLower(email)
 	r.ServiceIdentity = c.service
+	r.RunID, r.Requester = runID, requester
+	return nil
+}
+
+var (
+	runIDPattern     = regexp.MustCompile(`^[a-z]{1,8}-[A-Za-z0-9]{4,40}$`)
+	slackUserPattern = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
+)
+
+// CheckAudit checks what a change's EventLog entry will name, as the
+// script does: an optional initiator email, the run id (required) and an
+// optional Slack user id.
+func CheckAudit(initiator, runID, requester string) error {
+	switch {
+	case initiator != "" && flows.ValidateEmail(initiator) != nil:
+		return fmt.Errorf("initiator %q is not an email address", initiator)
+	case !runIDPattern.MatchString(runID):
+		return fmt.Errorf("run id %q is not a run id", flows.Clip(runID))
+	case requester != "" && !slackUserPattern.MatchString(requester):
+		return fmt.Errorf("requester %q is not a Slack user id", flows.Clip(requester))
+	}
 	return nil
 }
 

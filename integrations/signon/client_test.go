@@ -23,8 +23,8 @@ import (
 )
 
 // recorded is a Runner that answers with recorded output. In the output,
-// {{NONCE}} becomes the call's nonce and {{SECRET}} / {{SHA256}} a fresh
-// token and its digest, so no token is ever stored in testdata.
+// {{NONCE}} becomes the call's nonce and {{SECRET}} / {{FINGERPRINT}} a fresh
+// token and its fingerprint, so no token is ever stored in testdata.
 type recorded struct {
 	stdout, stderr string
 	err            error
@@ -56,7 +56,7 @@ func (r *recorded) Run(ctx context.Context, command []string, stdin io.Reader, s
 	r.secrets = append(r.secrets, r.secret)
 	sum := sha256.Sum256([]byte(r.secret.Reveal()))
 	nonce, _ := r.request["nonce"].(string)
-	fill := strings.NewReplacer("{{NONCE}}", nonce, "{{SECRET}}", r.secret.Reveal(), "{{SHA256}}", hex.EncodeToString(sum[:]))
+	fill := strings.NewReplacer("{{NONCE}}", nonce, "{{SECRET}}", r.secret.Reveal(), "{{FINGERPRINT}}", hex.EncodeToString(sum[:])[:16])
 	_, _ = io.WriteString(stdout, fill.Replace(r.stdout))
 	_, _ = io.WriteString(stderr, fill.Replace(r.stderr))
 	if r.block {
@@ -102,7 +102,7 @@ func TestCommandLineIsEnvThenRailsRunnerWithTheScriptOnStdin(t *testing.T) {
 	r := &recorded{stdout: testdata(t, "issue.stdout")}
 	c := client(t, r, signon.Config{Timeout: 45 * time.Second})
 	intent := botNow.Add(-time.Minute)
-	if _, err := c.Issue(t.Context(), flows.IssueRequest{Email: "Short-URL-Manager@alphagov.co.uk", Application: "Publishing API", IntentAt: intent, Initiator: "Ada.Lovelace@digital.cabinet-office.gov.uk"}); err != nil {
+	if _, err := c.Issue(t.Context(), flows.IssueRequest{RunID: "r-test0001", Email: "Short-URL-Manager@alphagov.co.uk", Application: "Publishing API", IntentAt: intent, Initiator: "Ada.Lovelace@digital.cabinet-office.gov.uk"}); err != nil {
 		t.Fatal(err)
 	}
 	// env(1) first, with the quiet environment and the request, replacing
@@ -132,7 +132,7 @@ func TestCommandLineIsEnvThenRailsRunnerWithTheScriptOnStdin(t *testing.T) {
 
 	r2 := &recorded{stdout: testdata(t, "revoke.stdout")}
 	c2 := client(t, r2, signon.Config{Rails: []string{"bundle", "exec", "rails"}})
-	if _, err := c2.Revoke(t.Context(), flows.RevokeRequest{Email: email, Application: "publishing-api", TokenID: 17}); err != nil {
+	if _, err := c2.Revoke(t.Context(), flows.RevokeRequest{RunID: "r-test0001", Email: email, Application: "publishing-api", TokenID: 17}); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(r2.command[8:], []string{"timeout", "-k", "5s", "70s", "bundle", "exec", "rails", "runner", "-"}) {
@@ -172,7 +172,7 @@ func TestRecordedResultsAmidNoise(t *testing.T) {
 	}
 
 	r := &recorded{stdout: testdata(t, "issue.stdout")}
-	issued, err := client(t, r, signon.Config{}).Issue(ctx, flows.IssueRequest{Email: email, Application: "Publishing API", IntentAt: botNow})
+	issued, err := client(t, r, signon.Config{}).Issue(ctx, flows.IssueRequest{RunID: "r-test0001", Email: email, Application: "Publishing API", IntentAt: botNow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestRecordedResultsAmidNoise(t *testing.T) {
 		t.Errorf("an Issued marshals its secret: %v", err)
 	}
 
-	revoked, err := client(t, &recorded{stdout: testdata(t, "revoke.stdout")}, signon.Config{}).Revoke(ctx, flows.RevokeRequest{Email: email, Application: "Publishing API", TokenID: 17})
+	revoked, err := client(t, &recorded{stdout: testdata(t, "revoke.stdout")}, signon.Config{}).Revoke(ctx, flows.RevokeRequest{RunID: "r-test0001", Email: email, Application: "Publishing API", TokenID: 17})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,9 @@ func TestEveryErrorKindBecomesATypedError(t *testing.T) {
 		{"two result lines", &recorded{stdout: ok + ok}, 0, signon.KindBadResult, flows.ErrUnavailable},
 		{"result of another run", &recorded{stdout: strings.ReplaceAll(ok, "{{NONCE}}", "0123456789abcdef0123456789abcdef")}, 0, signon.KindNoResult, flows.ErrUnavailable},
 		{"issued token malformed", &recorded{stdout: strings.ReplaceAll(ok, "{{SECRET}}", "{{SECRET}}!")}, 0, signon.KindBadResult, flows.ErrUnavailable},
-		{"issued token not matching its digest", &recorded{stdout: strings.ReplaceAll(ok, "{{SHA256}}", strings.Repeat("ab", 32))}, 0, signon.KindBadResult, flows.ErrUnavailable},
+		{"issued token not matching its fingerprint", &recorded{stdout: strings.ReplaceAll(ok, "{{FINGERPRINT}}", strings.Repeat("ab", 8))}, 0, signon.KindBadResult, flows.ErrUnavailable},
+		// The script prints 16 hex digits; a whole SHA-256 is not its output.
+		{"a full digest instead of a fingerprint", &recorded{stdout: strings.ReplaceAll(ok, `"fingerprint":"{{FINGERPRINT}}"`, `"fingerprint":"{{FINGERPRINT}}`+strings.Repeat("0", 48)+`"`)}, 0, signon.KindBadResult, flows.ErrUnavailable},
 		{"no result, exit 0", &recorded{stdout: "Loading production environment (Rails 8.1.3)\n"}, 0, signon.KindNoResult, flows.ErrUnavailable},
 		{"exit status with a token on stderr", &recorded{stderr: testdata(t, "internal.stderr"), err: exit(1)}, 0, signon.KindExec, flows.ErrUnavailable},
 		{"exec failed", &recorded{err: errors.New("container signon-app not found in pod signon-5d9f")}, 0, signon.KindExec, flows.ErrUnavailable},
@@ -240,7 +242,7 @@ func TestEveryErrorKindBecomesATypedError(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := c.run
-			_, err := client(t, r, signon.Config{Timeout: c.timeout}).Issue(t.Context(), flows.IssueRequest{Email: email, Application: "Publishing API", IntentAt: botNow})
+			_, err := client(t, r, signon.Config{Timeout: c.timeout}).Issue(t.Context(), flows.IssueRequest{RunID: "r-test0001", Email: email, Application: "Publishing API", IntentAt: botNow})
 			if !errors.Is(err, c.sentinel) {
 				t.Fatalf("error %v, want %v", err, c.sentinel)
 			}
@@ -265,7 +267,7 @@ func TestEveryErrorKindBecomesATypedError(t *testing.T) {
 
 func TestAResultWinsOverATimeout(t *testing.T) {
 	r := &recorded{stdout: testdata(t, "issue.stdout"), block: true}
-	got, err := client(t, r, signon.Config{Timeout: 20 * time.Millisecond}).Issue(t.Context(), flows.IssueRequest{Email: email, Application: "publishing-api", IntentAt: botNow})
+	got, err := client(t, r, signon.Config{Timeout: 20 * time.Millisecond}).Issue(t.Context(), flows.IssueRequest{RunID: "r-test0001", Email: email, Application: "publishing-api", IntentAt: botNow})
 	if err != nil {
 		t.Fatalf("the script committed and printed its result, but: %v", err)
 	}
@@ -286,13 +288,22 @@ func TestBadInputNeverReachesSignon(t *testing.T) {
 		"tokens: long name":      func() error { _, err := c.Tokens(ctx, email, strings.Repeat("a", 256)); return err },
 		"expiring: zero window":  func() error { _, err := c.Expiring(ctx, 0); return err },
 		"expiring: huge window":  func() error { _, err := c.Expiring(ctx, 100*366*24*time.Hour); return err },
-		"issue: no intent":       func() error { _, err := c.Issue(ctx, flows.IssueRequest{Email: email, Application: "x"}); return err },
-		"issue: bad initiator": func() error {
-			_, err := c.Issue(ctx, flows.IssueRequest{Email: email, Application: "x", IntentAt: botNow, Initiator: "<!channel>"})
+		"issue: no intent": func() error {
+			_, err := c.Issue(ctx, flows.IssueRequest{RunID: "r-test0001", Email: email, Application: "x"})
 			return err
 		},
-		"revoke: no token id":     func() error { _, err := c.Revoke(ctx, flows.RevokeRequest{Email: email, Application: "x"}); return err },
-		"revoke: bad application": func() error { _, err := c.Revoke(ctx, flows.RevokeRequest{Email: email, TokenID: 3}); return err },
+		"issue: bad initiator": func() error {
+			_, err := c.Issue(ctx, flows.IssueRequest{RunID: "r-test0001", Email: email, Application: "x", IntentAt: botNow, Initiator: "<!channel>"})
+			return err
+		},
+		"revoke: no token id": func() error {
+			_, err := c.Revoke(ctx, flows.RevokeRequest{RunID: "r-test0001", Email: email, Application: "x"})
+			return err
+		},
+		"revoke: bad application": func() error {
+			_, err := c.Revoke(ctx, flows.RevokeRequest{RunID: "r-test0001", Email: email, TokenID: 3})
+			return err
+		},
 	} {
 		err := call()
 		var e *signon.Error
@@ -323,7 +334,7 @@ func TestNewChecksItsConfig(t *testing.T) {
 
 func TestOversizedOutputIsRefused(t *testing.T) {
 	r := &recorded{stdout: strings.Repeat("x", 9<<20) + testdata(t, "issue.stdout")}
-	_, err := client(t, r, signon.Config{}).Issue(t.Context(), flows.IssueRequest{Email: email, Application: "x", IntentAt: botNow})
+	_, err := client(t, r, signon.Config{}).Issue(t.Context(), flows.IssueRequest{RunID: "r-test0001", Email: email, Application: "x", IntentAt: botNow})
 	var e *signon.Error
 	if !errors.As(err, &e) || e.Kind != signon.KindBadResult {
 		t.Fatalf("error %v, want bad result", err)

@@ -22,7 +22,7 @@ const (
 // Kind is what went wrong, as the script reports it or the client found it.
 type Kind string
 
-// The kinds of Error. The script refuses with the first ten and writes
+// The kinds of Error. The script refuses with the first eleven and writes
 // nothing; the last four are the client's own.
 const (
 	KindBadInput           Kind = "bad_input"
@@ -32,6 +32,9 @@ const (
 	KindWrongOwner         Kind = "wrong_owner"
 	KindAlreadyRevoked     Kind = "already_revoked"
 	KindUnknownToken       Kind = "unknown_token"
+	// KindOutlived: a new two-year token would not be the one the sync
+	// job writes, because an unrevoked token expires later.
+	KindOutlived Kind = "outlived"
 	// KindNoInitiator: the configured service identity has no active
 	// Signon account, so Signon's event log cannot name anyone.
 	KindNoInitiator Kind = "no_initiator"
@@ -59,6 +62,7 @@ var sentinels = map[Kind]error{
 	KindWrongOwner:         flows.ErrWrongOwner,
 	KindAlreadyRevoked:     flows.ErrAlreadyRevoked,
 	KindUnknownToken:       flows.ErrUnknownToken,
+	KindOutlived:           flows.ErrOutlived,
 	// A misconfiguration, not a request to retry, but the request (with
 	// the bot's configuration) names a user Signon does not have.
 	KindNoInitiator: flows.ErrBadInput,

@@ -52,14 +52,14 @@ func TestThroughTheKubernetesExecPath(t *testing.T) {
 		t.Fatalf("FindAPIUser = %+v, %v", user, err)
 	}
 	intent := time.Now().UTC()
-	issued, err := client.Issue(ctx, flows.IssueRequest{Email: liteUser, Application: liteApp, IntentAt: intent})
+	issued, err := client.Issue(ctx, flows.IssueRequest{RunID: "r-test0001", Email: liteUser, Application: liteApp, IntentAt: intent})
 	if err != nil {
 		t.Fatalf("Issue: %v", err)
 	}
 	if issued.Existing || issued.Secret.Fingerprint() != issued.Token.Fingerprint || !issued.Initiator.Service {
 		t.Fatalf("Issue = %+v", issued)
 	}
-	again, err := client.Issue(ctx, flows.IssueRequest{Email: liteUser, Application: liteApp, IntentAt: intent})
+	again, err := client.Issue(ctx, flows.IssueRequest{RunID: "r-test0001", Email: liteUser, Application: liteApp, IntentAt: intent})
 	if err != nil || !again.Existing || again.Token.ID != issued.Token.ID {
 		t.Fatalf("a retried Issue made or found %+v (%v), want token %d again", again.Token, err, issued.Token.ID)
 	}
@@ -70,13 +70,13 @@ func TestThroughTheKubernetesExecPath(t *testing.T) {
 	if err != nil || len(set.Tokens) != 2 || set.Tokens[0].ID != issued.Token.ID {
 		t.Fatalf("Tokens = %+v, %v", set, err)
 	}
-	if _, err := client.Revoke(ctx, flows.RevokeRequest{Email: "nobody@alphagov.co.uk", Application: liteApp, TokenID: old.ID}); !errors.Is(err, flows.ErrUnknownAPIUser) {
+	if _, err := client.Revoke(ctx, flows.RevokeRequest{RunID: "r-test0001", Email: "nobody@alphagov.co.uk", Application: liteApp, TokenID: old.ID}); !errors.Is(err, flows.ErrUnknownAPIUser) {
 		t.Fatalf("revoking as an unknown user: %v", err)
 	}
-	if _, err := client.Revoke(ctx, flows.RevokeRequest{Email: liteUser, Application: liteApp, TokenID: old.ID}); err != nil {
+	if _, err := client.Revoke(ctx, flows.RevokeRequest{RunID: "r-test0001", Email: liteUser, Application: liteApp, TokenID: old.ID}); err != nil {
 		t.Fatalf("Revoke: %v", err)
 	}
-	if _, err := client.Revoke(ctx, flows.RevokeRequest{Email: liteUser, Application: liteApp, TokenID: old.ID}); !errors.Is(err, flows.ErrAlreadyRevoked) {
+	if _, err := client.Revoke(ctx, flows.RevokeRequest{RunID: "r-test0001", Email: liteUser, Application: liteApp, TokenID: old.ID}); !errors.Is(err, flows.ErrAlreadyRevoked) {
 		t.Fatalf("revoking twice: %v, want ErrAlreadyRevoked", err)
 	}
 	var events []string

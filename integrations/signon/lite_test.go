@@ -76,12 +76,12 @@ func TestWritesRefusedWhenTheClocksDisagree(t *testing.T) {
 		w := furnished(t, signon.Config{Clock: shifted{c.by}})
 		tok, _ := w.AddToken(liteUser, liteApp, time.Now().Add(-time.Hour), signon.DefaultTokenLife)
 		before := w.Snapshot()
-		_, err := w.Issue(t.Context(), flows.IssueRequest{Email: liteUser, Application: liteApp, IntentAt: shifted{c.by}.Now()})
+		_, err := w.Issue(t.Context(), flows.IssueRequest{RunID: "r-test0001", Email: liteUser, Application: liteApp, IntentAt: shifted{c.by}.Now()})
 		var e *signon.Error
 		if !errors.Is(err, flows.ErrUnavailable) || !errors.As(err, &e) || e.Kind != c.kind {
 			t.Errorf("bot clock %v: Issue error %v, want %s", c.by, err, c.kind)
 		}
-		_, err = w.Revoke(t.Context(), flows.RevokeRequest{Email: liteUser, Application: liteApp, TokenID: tok.ID})
+		_, err = w.Revoke(t.Context(), flows.RevokeRequest{RunID: "r-test0001", Email: liteUser, Application: liteApp, TokenID: tok.ID})
 		if !errors.As(err, &e) || e.Kind != c.kind {
 			t.Errorf("bot clock %v: Revoke error %v, want %s", c.by, err, c.kind)
 		}
@@ -102,7 +102,7 @@ func TestConcurrentIssuesWithOneIntentMakeOneToken(t *testing.T) {
 	errs := make(chan error, 3)
 	for range 3 {
 		go func() {
-			got, err := w.Issue(t.Context(), flows.IssueRequest{Email: liteUser, Application: liteApp, IntentAt: intent})
+			got, err := w.Issue(t.Context(), flows.IssueRequest{RunID: "r-test0001", Email: liteUser, Application: liteApp, IntentAt: intent})
 			results <- got
 			errs <- err
 		}()
@@ -147,7 +147,7 @@ func TestAnIssueLostAfterCommitIsSafeToRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := flows.IssueRequest{Email: liteUser, Application: liteApp, IntentAt: w.Now()}
+	req := flows.IssueRequest{RunID: "r-test0001", Email: liteUser, Application: liteApp, IntentAt: w.Now()}
 	if _, err := broken.Issue(t.Context(), req); !errors.Is(err, flows.ErrUnavailable) {
 		t.Fatalf("lost Issue: %v, want unavailable", err)
 	}
@@ -169,7 +169,7 @@ func TestATimeoutKillsRailsAndWritesNothing(t *testing.T) {
 	t.Parallel()
 	w := furnished(t, signon.Config{Timeout: 50 * time.Millisecond})
 	start := time.Now()
-	_, err := w.Issue(t.Context(), flows.IssueRequest{Email: liteUser, Application: liteApp, IntentAt: w.Now()})
+	_, err := w.Issue(t.Context(), flows.IssueRequest{RunID: "r-test0001", Email: liteUser, Application: liteApp, IntentAt: w.Now()})
 	var e *signon.Error
 	if !errors.As(err, &e) || e.Kind != signon.KindTimeout || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Issue: %v, want a timeout", err)
@@ -196,7 +196,7 @@ func TestAnUnexpectedFailureRollsBackAndQuotesNoToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := w.Snapshot()
-	_, err = c.Issue(t.Context(), flows.IssueRequest{Email: liteUser, Application: liteApp, IntentAt: w.Now()})
+	_, err = c.Issue(t.Context(), flows.IssueRequest{RunID: "r-test0001", Email: liteUser, Application: liteApp, IntentAt: w.Now()})
 	var e *signon.Error
 	if !errors.As(err, &e) || e.Kind != signon.KindInternal || !strings.Contains(err.Error(), "Duplicate entry '[redacted]'") {
 		t.Fatalf("Issue: %v, want an internal error with the token redacted", err)

@@ -31,6 +31,10 @@ type request struct {
 	TokenID         int64     `json:"token_id,omitempty"`
 	Initiator       string    `json:"initiator,omitempty"`
 	ServiceIdentity string    `json:"service_identity,omitempty"`
+	// RunID and Requester (a Slack user id) go into the trailing message
+	// of every EventLog entry the script writes.
+	RunID     string `json:"run_id,omitempty"`
+	Requester string `json:"requester,omitempty"`
 }
 
 // reply is the result line after the marker.
@@ -44,29 +48,31 @@ type reply struct {
 	} `json:"error"`
 }
 
-// wireToken is a token as the script describes it: the SHA-256 of the
-// plaintext, from which the client keeps only the fingerprint.
+// wireToken is a token as the script describes it: the first 16 hex
+// digits of the plaintext's SHA-256. A null expires_at never expires.
 type wireToken struct {
-	ID        int64     `json:"id"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-	RevokedAt time.Time `json:"revoked_at"`
-	SHA256    string    `json:"sha256"`
+	ID          int64     `json:"id"`
+	CreatedAt   time.Time `json:"created_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	RevokedAt   time.Time `json:"revoked_at"`
+	Fingerprint string    `json:"fingerprint"`
 }
 
 func (w wireToken) token() (flows.Token, error) {
-	fp := token.FromHexDigest(w.SHA256)
-	if w.ID <= 0 || fp == "" || w.CreatedAt.IsZero() {
+	fp := token.FromHexDigest(w.Fingerprint)
+	if w.ID <= 0 || len(w.Fingerprint) != token.FingerprintLen || fp == "" || w.CreatedAt.IsZero() {
 		return flows.Token{}, fmt.Errorf("token %d is incomplete", w.ID)
 	}
 	return flows.Token{ID: w.ID, CreatedAt: w.CreatedAt, ExpiresAt: w.ExpiresAt, RevokedAt: w.RevokedAt, Fingerprint: fp}, nil
 }
 
 type wireTokens struct {
-	User         flows.APIUser     `json:"user"`
-	Application  flows.Application `json:"application"`
-	Tokens       []wireToken       `json:"tokens"`
-	LastSyncedAt time.Time         `json:"last_synced_at"`
+	User          flows.APIUser     `json:"user"`
+	Application   flows.Application `json:"application"`
+	Tokens        []wireToken       `json:"tokens"`
+	LastSyncedAt  time.Time         `json:"last_synced_at"`
+	Synced        bool              `json:"synced"`
+	SyncedTokenID int64             `json:"synced_token_id"`
 }
 
 type wireExpiring struct {

@@ -26,6 +26,11 @@ require "time"
 module SignonTokenBot
   MARKER = "signon-token-bot-result"
   EMAIL = /\A[^@\s<>"'`]+@[^@\s<>"'`]+\z/
+  # Every EventLog entry the bot writes names it, so that Signon's own
+  # audit trail tells the bot's changes from a person's in the UI.
+  USER_AGENT = "signon-token-bot"
+  RUN_ID = /\A[a-z]{1,8}-[A-Za-z0-9]{4,40}\z/
+  SLACK_USER = /\A[A-Z0-9]{2,20}\z/
   OPS = %w[find_api_user tokens expiring issue revoke].freeze
 
   # An expected refusal: bad input, an unknown user, application or token.
@@ -87,16 +92,33 @@ module SignonTokenBot
     { user: user_json(find_api_user!(email!(request, "email"))) }
   end
 
+  # Lists a pair's tokens with the one kubernetes:sync_token_secrets would
+  # write: that is what "current" means to every consumer in the cluster.
+  # A retired application is found here (its tokens still exist) but the
+  # sync skips it, as it skips a suspended user.
   def op_tokens(request)
     user = find_api_user!(email!(request, "email"))
-    application = find_application!(application!(request))
-    tokens = user.authorisations.where(application_id: application.id).order(created_at: :desc, id: :desc).to_a
+    application = find_application!(application!(request), retired: true)
+    tokens = Doorkeeper::AccessToken.where(resource_owner_id: user.id, application_id: application.id).order(created_at: :desc, id: :desc).to_a
+    synced = !user.suspended? && !application.retired?
     {
       user: user_json(user),
       application: application_json(application),
       tokens: tokens.map { |t| token_json(t) },
       last_synced_at: iso(last_synced_at(user, application)),
+      synced: synced,
+      synced_token_id: (sync_choice(user, application)&.id if synced),
     }
+  end
+
+  # kubernetes:sync_token_secrets' choice: api_user.authorisations
+  # .not_revoked.ordered_by_expires_at, last. Expired tokens are not left
+  # out, and a token without expires_in orders first (NULL), so it is the
+  # choice only when no token has an expiry. The id breaks ties as InnoDB's
+  # primary key order does.
+  def sync_choice(user, application)
+    Doorkeeper::AccessToken.where(resource_owner_id: user.id, application_id: application.id)
+                           .not_revoked.ordered_by_expires_at.order(:id).to_a.last
   end
 
   # The alert's rule: for each API user and application, the unrevoked token
@@ -127,13 +149,17 @@ module SignonTokenBot
     { rows: rows.sort_by { |r| [r[:token][:expires_at], r[:user][:email], r[:application][:slug]] } }
   end
 
-  # Makes a token as Signon's "Add application token" does, unless one made
-  # at or after the run's intent (less the allowed clock skew) exists: then
-  # that one is the run's, and nothing is written.
+  # Makes a token as Signon's "Add application token" does, unless the run
+  # has one already: first by its run id, which the EventLog entry of its
+  # issue carries (so whatever the bot's own store lost, Signon remembers),
+  # then, for a token someone else made meanwhile (the nightly auto-renew),
+  # one made at or after the run's intent less the allowed clock skew. It
+  # refuses when the new token would not be the one the sync job writes.
   def op_issue(request)
     user = find_api_user!(email!(request, "email"))
     application = find_application!(application!(request))
     refuse("suspended", "API user #{user.email} is suspended") if user.suspended?
+    audit = audit!(request)
     initiator, service = find_initiator!(request)
     skew = number!(request, "skew", 0, 86_400)
     since = time!(request, "intent_at") - skew
@@ -141,25 +167,55 @@ module SignonTokenBot
 
     ApiUser.transaction do
       user.lock!
-      existing = user.authorisations.not_revoked.where(application_id: application.id)
+      existing = issued_by_run(user, application, audit[:run_id]) ||
+                 user.authorisations.not_revoked.where(application_id: application.id)
                      .where("oauth_access_tokens.created_at >= ?", since)
                      .order(created_at: :desc, id: :desc).first
       if existing
         issued_json(user, application, existing, true, initiator, service)
       else
+        outlived!(user, application)
         authorisation = user.authorisations.build(expires_in: ApiUser::DEFAULT_TOKEN_LIFE, application_id: application.id)
         authorisation.save!
         user.grant_application_signin_permission(authorisation.application)
-        EventLog.record_event(user, EventLog::ACCESS_TOKEN_GENERATED, initiator: initiator, application: authorisation.application)
+        EventLog.record_event(user, EventLog::ACCESS_TOKEN_GENERATED, initiator: initiator, application: authorisation.application,
+                                                                      **event_options(audit, "token #{authorisation.id}"))
         issued_json(user, application, authorisation, false, initiator, service)
       end
     end
+  end
+
+  # The unrevoked token this run's issue made, read back from the
+  # trailing message of its ACCESS_TOKEN_GENERATED entry.
+  def issued_by_run(user, application, run_id)
+    EventLog.where(event_id: EventLog::ACCESS_TOKEN_GENERATED.id, uid: user.uid, application_id: application.id)
+            .where(user_agent_string: USER_AGENT).order(id: :desc).each do |event|
+      match = event.trailing_message.to_s.match(/\Arun (\S+) .*\btoken (\d+)\z/)
+      next unless match && match[1] == run_id
+
+      token = Doorkeeper::AccessToken.not_revoked.find_by(id: match[2].to_i, resource_owner_id: user.id, application_id: application.id)
+      return token if token
+    end
+    nil
+  end
+
+  # The sync job writes the unrevoked token that expires last, so a new
+  # two-year token behind a longer-lived one (a 10-year token from before
+  # 10 January 2019, or SSOPushCredential's) would never reach the cluster.
+  def outlived!(user, application)
+    fresh = Time.current + ApiUser::DEFAULT_TOKEN_LIFE
+    longer = sync_choice(user, application)
+    return if longer.nil? || longer.expires_at.nil? || longer.expires_at <= fresh
+
+    refuse("outlived", "token #{longer.id} (fingerprint #{fingerprint(longer)}) expires #{iso(longer.expires_at)}, " \
+                       "after a new token would (#{iso(fresh)}): the sync job would keep writing it; nothing was written")
   end
 
   def op_revoke(request)
     user = find_api_user!(email!(request, "email"))
     application = find_application!(application!(request))
     refuse("suspended", "API user #{user.email} is suspended") if user.suspended?
+    audit = audit!(request)
     id = number!(request, "token_id", 1, 2**62)
     refuse("bad_input", "token id #{id} is not a whole number") unless id.is_a?(Integer)
 
@@ -175,7 +231,8 @@ module SignonTokenBot
       check_clock!(request, number!(request, "skew", 0, 86_400))
 
       token.revoke
-      EventLog.record_event(user, EventLog::ACCESS_TOKEN_REVOKED, initiator: initiator, application: application)
+      EventLog.record_event(user, EventLog::ACCESS_TOKEN_REVOKED, initiator: initiator, application: application,
+                                                                **event_options(audit, "token #{token.id}"))
       { token: token_json(token.reload), initiator: { email: initiator.email, service: service } }
     end
   end
@@ -192,9 +249,10 @@ module SignonTokenBot
 
   # By Signon name ("Publishing API") or its parameterised form
   # ("publishing-api"), compared in Ruby: exact, whatever the collation.
-  # Retired applications are hidden by Signon's default scope.
-  def find_application!(name)
-    applications = Doorkeeper::Application.all.to_a
+  # Retired applications are hidden by Signon's default scope; only a
+  # read asks for them.
+  def find_application!(name, retired: false)
+    applications = (retired ? Doorkeeper::Application.unscoped : Doorkeeper::Application.all).to_a
     exact = applications.select { |a| a.name == name }
     return exact.first if exact.size == 1
 
@@ -208,14 +266,16 @@ module SignonTokenBot
   end
 
   # Signon's event log needs a Signon user as initiator: the requester's own
-  # account when they have one (a person, not suspended), else the bot's
-  # service identity.
+  # account when Signon would let them make the change themselves (a
+  # superadmin, neither suspended nor locked: only superadmins may create or
+  # revoke API tokens in the UI), else the bot's service identity.
   def find_initiator!(request)
     requester = request["initiator"].to_s.downcase
     unless requester.empty?
       refuse("bad_input", "initiator #{requester.inspect} is not an email address") unless requester.match?(EMAIL)
       person = User.find_by(email: requester)
-      return [person, false] if person && !person.api_user? && !person.suspended?
+      # The raw attribute: Signon's User#role is a Roles class.
+      return [person, false] if person && !person.api_user? && !person.suspended? && !person.access_locked? && person[:role] == "superadmin"
     end
     service = email!(request, "service_identity")
     identity = User.find_by(email: service)
@@ -261,17 +321,38 @@ module SignonTokenBot
   end
 
   def application_json(application)
-    { id: application.id, name: application.name, slug: application.name.to_s.parameterize }
+    { id: application.id, name: application.name, slug: application.name.to_s.parameterize, retired: application.retired? }
   end
 
+  # expires_at is null for a token without expires_in: it never expires.
   def token_json(token)
     {
       id: token.id,
       created_at: iso(token.created_at),
       expires_at: iso(token.expires_at),
       revoked_at: iso(token.revoked_at),
-      sha256: Digest::SHA256.hexdigest(token.token),
+      fingerprint: fingerprint(token),
     }
+  end
+
+  # The first 16 hex digits of the token's SHA-256: enough to tell tokens
+  # apart, and no more of a digest than the bot compares.
+  def fingerprint(token)
+    Digest::SHA256.hexdigest(token.token)[0, 16]
+  end
+
+  # Who and what a change is for: the run and the Slack user who asked,
+  # for every EventLog entry the bot writes.
+  def audit!(request)
+    run_id = request["run_id"]
+    refuse("bad_input", "run_id #{run_id.to_s[0, 40].inspect} is not a run id") unless run_id.is_a?(String) && run_id.match?(RUN_ID)
+    requester = request["requester"].to_s
+    refuse("bad_input", "requester #{requester[0, 40].inspect} is not a Slack user id") unless requester.empty? || requester.match?(SLACK_USER)
+    { run_id: run_id, requester: requester.empty? ? "unknown" : requester }
+  end
+
+  def event_options(audit, what)
+    { user_agent_string: USER_AGENT, trailing_message: "run #{audit[:run_id]} for Slack user #{audit[:requester]}: #{what}" }
   end
 
   def email!(request, field)

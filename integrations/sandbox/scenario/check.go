@@ -34,6 +34,10 @@ func (w *World) Check(runs []*flows.Run, fake *slacktest.Server) ([]string, erro
 	seen := map[string]bool{}
 	for _, e := range w.expects {
 		label := e.user + " → " + e.app
+		if e.explained != "" {
+			lines = append(lines, w.checkExplained(e, label, runs, fake, bad))
+			continue
+		}
 		i := slices.IndexFunc(runs, func(r *flows.Run) bool { return r.Key.APIUser == e.email })
 		if i < 0 {
 			bad("%s: no run was started", label)
@@ -140,6 +144,39 @@ func (w *World) Check(runs []*flows.Run, fake *slacktest.Server) ([]string, erro
 		return lines, &MismatchError{Scenario: w.Name, Problems: problems}
 	}
 	return lines, nil
+}
+
+// checkExplained: the bot started no run, Signon's tokens are as they
+// were, and the offer in the thread carries the explanation.
+func (w *World) checkExplained(e *expect, label string, runs []*flows.Run, fake *slacktest.Server, bad func(string, ...any)) string {
+	for _, r := range runs {
+		if r.Key.APIUser == e.email {
+			bad("%s: run %s was started, want none", label, r.ID)
+		}
+	}
+	got, err := w.Signon.Tokens(context.Background(), e.email, e.app)
+	if err != nil {
+		bad("%s: Signon: %v", label, err)
+		return ""
+	}
+	if n := len(got.Tokens); n != e.tokens {
+		bad("%s: Signon holds %d tokens, want the %d it had", label, n, e.tokens)
+	}
+	for _, t := range got.Tokens {
+		if t.Revoked() {
+			bad("%s: token #%d was revoked", label, t.ID)
+		}
+	}
+	said := false
+	for _, c := range fake.Calls("chat.postMessage", "chat.update") {
+		if strings.Contains(c.Args["blocks"]+c.Args["text"], e.explained) {
+			said = true
+		}
+	}
+	if !said {
+		bad("%s: the bot did not explain %q in the thread", label, e.explained)
+	}
+	return fmt.Sprintf("%s: nothing changed; the bot explained that the 10-year token outlives any new one (%d tokens, none revoked).", label, len(got.Tokens))
 }
 
 // checkReveal: the run's requester, and only they, has a modal showing the

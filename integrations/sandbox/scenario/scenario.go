@@ -33,6 +33,7 @@ const (
 	External      = "external"
 	VerifyFailure = "verify-failure"
 	Disused       = "disused"
+	LegacyToken   = "legacy-token"
 )
 
 // Person is someone in the workspace. Alice and Bob may start rotations
@@ -80,6 +81,7 @@ var catalogue = []Info{
 	{External, "no workload in the cluster reads the token: Alice alone sees the new token in a private modal and confirms its delivery"},
 	{VerifyFailure, "a consumer keeps the old token after the sync: Alice rolls back, the new token is revoked and the old one stays"},
 	{Disused, "the token has not been used for three months: Alice chooses Revoke (disused) instead of rotating, Bob confirms"},
+	{LegacyToken, "a 10-year token from before 2019 outlives any new token, so the sync job would never write one: the bot explains, offers no Rotate, and changes nothing"},
 }
 
 // List returns every scenario, the default (alert) first.
@@ -139,6 +141,9 @@ type expect struct {
 	keep string
 	// reveal: the requester must have been shown the new token privately.
 	reveal bool
+	// explained: the bot must start no run and change nothing, and its
+	// offer must carry this explanation instead of buttons.
+	explained string
 }
 
 // New builds the named scenario's world with tokens dated by clock, which
@@ -155,7 +160,8 @@ func New(name string, clock flows.Clock) (*World, error) {
 	w.Signon = signontest.New(clock)
 	w.Cluster = &clustertest.Cluster{Tokens: w.Signon, Clock: clock}
 	for _, p := range People() {
-		w.Signon.AddHumanUser(strings.ToUpper(p.Name[:1])+p.Name[1:], p.Email)
+		// Superadmins: Signon records them as the initiator of their changes.
+		w.Signon.AddSuperadmin(strings.ToUpper(p.Name[:1])+p.Name[1:], p.Email)
 	}
 	alice, bob := Alice, Bob
 	switch name {
@@ -223,6 +229,15 @@ func New(name string, clock flows.Clock) (*World, error) {
 		w.Script = []Press{{alice, "Rotate"}, {alice, "Run sync"}, {alice, "Roll back"}}
 		// The sync, and the one that puts the old token back.
 		w.jobs = 2
+	case LegacyToken:
+		e := w.expiring("Whitehall", "whitehall@alphagov.co.uk", "Asset Manager", 8, 2*time.Hour)
+		w.consume(e, "whitehall-admin")
+		// Made in December 2018, when tokens lived 10 years: the sync job
+		// writes it, and will until 2028, whatever is issued now.
+		legacy, _ := w.Signon.AddToken(e.email, e.app, clock.Now().AddDate(-8, 0, 10), 10*365*24*time.Hour)
+		e.tokens++
+		e.explained = fmt.Sprintf("Token #%d (fingerprint %s) expires", legacy.ID, legacy.Fingerprint.Short())
+		w.Alert = alertFor(e.email, flows.Parameterize(e.app))
 	case Disused:
 		e := w.expiring("Licence Finder", "licence-finder@alphagov.co.uk", "Publishing API", 10, 94*24*time.Hour)
 		w.Cluster.AddSecret(e.user, e.app)

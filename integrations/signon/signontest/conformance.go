@@ -3,6 +3,8 @@ package signontest
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,11 +21,21 @@ type World interface {
 	// Now is the Signon's clock.
 	Now() time.Time
 	AddAPIUser(name, email string) flows.APIUser
+	// AddHumanUser adds a person with Signon's normal role;
+	// AddSuperadmin one with the role that may create and revoke tokens.
 	AddHumanUser(name, email string)
+	AddSuperadmin(name, email string)
+	Lock(email string)
 	AddApplication(name string) flows.Application
+	RetireApplication(name string)
 	AddToken(email, application string, created time.Time, life time.Duration) (flows.Token, token.Secret)
 	SetLastSynced(email, application string, at time.Time)
+	// Suspend suspends a user and revokes all of its tokens.
 	Suspend(email string)
+	// DeleteExpired is Signon's Sunday clean-up; AutoRenew its 01:00
+	// renewal of internal users' tokens.
+	DeleteExpired()
+	AutoRenew()
 	TokenCount(email, application string) int
 	HasSignin(email, application string) bool
 	Events() []Event
@@ -34,11 +46,13 @@ type World interface {
 // configured with; the suite adds its account.
 const SuiteServiceIdentity = "token-bot@digital.cabinet-office.gov.uk"
 
-// The suite's world: two API users, a person and three applications.
+// The suite's world: two API users, a person, a superadmin and three
+// applications.
 const (
 	shortURL   = "short-url-manager@alphagov.co.uk"
 	tagger     = "content-tagger@alphagov.co.uk"
 	person     = "ada.lovelace@digital.cabinet-office.gov.uk"
+	admin      = "grace.hopper@digital.cabinet-office.gov.uk"
 	pubAPI     = "Publishing API"
 	store      = "Content Store"
 	search     = "Search API"
@@ -70,6 +84,7 @@ func Run(t *testing.T, newWorld func(t *testing.T) World) {
 			w.AddAPIUser("Short URL Manager", shortURL)
 			w.AddAPIUser("Content Tagger", tagger)
 			w.AddHumanUser("Ada Lovelace", person)
+			w.AddSuperadmin("Grace Hopper", admin)
 			w.AddApplication(pubAPI)
 			w.AddApplication(store)
 			w.AddApplication(search)
@@ -120,7 +135,7 @@ func behaviours() []behaviour {
 			s.add(recentSecret)
 			w.AddToken(shortURL, store, now.Add(-time.Hour), twoYears)
 			w.AddToken(tagger, pubAPI, now.Add(-time.Hour), twoYears)
-			must(w.Revoke(ctx(t), flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: old.ID, Initiator: person}))(t)
+			must(w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, TokenID: old.ID, Initiator: person}))(t)
 
 			set := must(w.Tokens(ctx(t), shortURL, pubAPI))(t)
 			if set.User.Email != shortURL || set.Application.Name != pubAPI || set.Application.Slug != "publishing-api" || set.Application.ID <= 0 {
@@ -187,7 +202,7 @@ func behaviours() []behaviour {
 			expired, _ := w.AddToken(tagger, store, now.Add(-3*day-twoYears), twoYears)
 			w.AddToken(person, pubAPI, now.Add(5*day-twoYears), twoYears) // not an API user
 			gone, _ := w.AddToken(shortURL, search, now.Add(2*day-twoYears), twoYears)
-			must(w.Revoke(ctx(t), flows.RevokeRequest{Email: shortURL, Application: search, TokenID: gone.ID}))(t)
+			must(w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: search, TokenID: gone.ID}))(t)
 
 			rows := must(w.Expiring(ctx(t), 14*day))(t)
 			if len(rows) != 2 {
@@ -211,10 +226,11 @@ func behaviours() []behaviour {
 		{"issue makes a two-year token as Signon's UI does", func(t *testing.T, w World, s *seen) {
 			before := w.Now()
 			count := w.TokenCount(shortURL, pubAPI)
-			got := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: "publishing-api", IntentAt: before, Initiator: person}))(t)
+			run := newRun()
+			got := must(w.Issue(ctx(t), flows.IssueRequest{RunID: run, Requester: "U0ALICE", Email: shortURL, Application: "publishing-api", IntentAt: before, Initiator: admin}))(t)
 			s.add(got.Secret)
 			after := w.Now()
-			if got.Existing || got.Initiator != (flows.Initiator{Email: person}) {
+			if got.Existing || got.Initiator != (flows.Initiator{Email: admin}) {
 				t.Errorf("Issue = existing %v, initiator %+v", got.Existing, got.Initiator)
 			}
 			if !token.ValidFormat(got.Secret.Reveal()) || len(got.Secret.Reveal()) != 43 || got.Secret.Fingerprint() != got.Token.Fingerprint {
@@ -232,18 +248,19 @@ func behaviours() []behaviour {
 			if !w.HasSignin(shortURL, pubAPI) {
 				t.Errorf("the API user was not granted signin")
 			}
-			wantEvents(t, w, Event{Name: EventGenerated, User: shortURL, Initiator: person, Application: pubAPI})
+			wantEvents(t, w, Event{Name: EventGenerated, User: shortURL, Initiator: admin, Application: pubAPI, UserAgent: UserAgent,
+				TrailingMessage: fmt.Sprintf("run %s for Slack user U0ALICE: token %d", run, got.Token.ID)})
 			set := must(w.Tokens(ctx(t), shortURL, pubAPI))(t)
 			if len(set.Tokens) == 0 || set.Tokens[0].ID != got.Token.ID {
 				t.Errorf("Tokens does not list the new token first: %+v", set.Tokens)
 			}
 		}},
 		{"issue again after the same intent returns the same token and writes nothing", func(t *testing.T, w World, s *seen) {
-			intent := w.Now()
-			first := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: intent}))(t)
+			intent, run := w.Now(), newRun()
+			first := must(w.Issue(ctx(t), flows.IssueRequest{RunID: run, Email: shortURL, Application: pubAPI, IntentAt: intent}))(t)
 			s.add(first.Secret)
 			before := w.Snapshot()
-			again := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: intent}))(t)
+			again := must(w.Issue(ctx(t), flows.IssueRequest{RunID: run, Email: shortURL, Application: pubAPI, IntentAt: intent}))(t)
 			if !again.Existing || again.Token.ID != first.Token.ID || again.Secret.Fingerprint() != first.Secret.Fingerprint() {
 				t.Errorf("re-issue = token %d existing %v, want token %d existing", again.Token.ID, again.Existing, first.Token.ID)
 			}
@@ -258,7 +275,7 @@ func behaviours() []behaviour {
 			intent := w.Now().Truncate(time.Second)
 			made, secret := w.AddToken(shortURL, pubAPI, intent.Add(-skewMargin/2), twoYears)
 			s.add(secret)
-			got := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: intent}))(t)
+			got := must(w.Issue(ctx(t), flows.IssueRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, IntentAt: intent}))(t)
 			if !got.Existing || got.Token.ID != made.ID || got.Secret.Fingerprint() != secret.Fingerprint() {
 				t.Errorf("Issue = token %d existing %v, want the existing token %d", got.Token.ID, got.Existing, made.ID)
 			}
@@ -272,24 +289,26 @@ func behaviours() []behaviour {
 			revoked, _ := w.AddToken(shortURL, pubAPI, intent.Add(time.Second), twoYears)
 			w.AddToken(shortURL, store, intent.Add(time.Second), twoYears)
 			w.AddToken(tagger, pubAPI, intent.Add(time.Second), twoYears)
-			must(w.Revoke(ctx(t), flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: revoked.ID}))(t)
-			got := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: intent}))(t)
+			must(w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, TokenID: revoked.ID}))(t)
+			got := must(w.Issue(ctx(t), flows.IssueRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, IntentAt: intent}))(t)
 			s.add(got.Secret)
 			if got.Existing || w.TokenCount(shortURL, pubAPI) != 3 {
 				t.Errorf("Issue existing=%v with %d tokens, want a third, new token", got.Existing, w.TokenCount(shortURL, pubAPI))
 			}
 		}},
-		{"issue records the requester's account, else the service identity", func(t *testing.T, w World, s *seen) {
-			w.AddHumanUser("Suspended Person", "gone@digital.cabinet-office.gov.uk")
+		{"issue records the requester only if Signon would let them do it (a superadmin, not suspended or locked), else the service identity", func(t *testing.T, w World, s *seen) {
+			w.AddSuperadmin("Suspended Admin", "gone@digital.cabinet-office.gov.uk")
 			w.Suspend("gone@digital.cabinet-office.gov.uk")
+			w.AddSuperadmin("Locked Admin", "locked@digital.cabinet-office.gov.uk")
+			w.Lock("locked@digital.cabinet-office.gov.uk")
 			var want []Event
-			for i, requester := range []string{"", "stranger@example.com", "gone@digital.cabinet-office.gov.uk", tagger, strings.ToUpper(person)} {
+			for i, requester := range []string{"", "stranger@example.com", "gone@digital.cabinet-office.gov.uk", "locked@digital.cabinet-office.gov.uk", tagger, person, strings.ToUpper(admin)} {
 				intent := w.Now().Add(time.Duration(i) * time.Hour) // each asks for a new token
-				got := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: intent, Initiator: requester}))(t)
+				got := must(w.Issue(ctx(t), flows.IssueRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, IntentAt: intent, Initiator: requester}))(t)
 				s.add(got.Secret)
 				wantInit := flows.Initiator{Email: SuiteServiceIdentity, Service: true}
-				if requester == strings.ToUpper(person) {
-					wantInit = flows.Initiator{Email: person}
+				if requester == strings.ToUpper(admin) {
+					wantInit = flows.Initiator{Email: admin}
 				}
 				if got.Initiator != wantInit {
 					t.Errorf("requester %q: initiator %+v, want %+v", requester, got.Initiator, wantInit)
@@ -307,14 +326,14 @@ func behaviours() []behaviour {
 				sentinel error
 				kind     signon.Kind
 			}{
-				{flows.IssueRequest{Email: "nope", Application: pubAPI, IntentAt: now}, flows.ErrBadInput, signon.KindBadInput},
-				{flows.IssueRequest{Email: shortURL, Application: "", IntentAt: now}, flows.ErrBadInput, signon.KindBadInput},
-				{flows.IssueRequest{Email: shortURL, Application: pubAPI}, flows.ErrBadInput, signon.KindBadInput},
-				{flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: now, Initiator: "not an email"}, flows.ErrBadInput, signon.KindBadInput},
-				{flows.IssueRequest{Email: "nobody@alphagov.co.uk", Application: pubAPI, IntentAt: now}, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser},
-				{flows.IssueRequest{Email: person, Application: pubAPI, IntentAt: now}, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser},
-				{flows.IssueRequest{Email: shortURL, Application: "whitehall", IntentAt: now}, flows.ErrUnknownApplication, signon.KindUnknownApplication},
-				{flows.IssueRequest{Email: tagger, Application: pubAPI, IntentAt: now.Add(-time.Hour)}, flows.ErrSuspended, signon.KindSuspended},
+				{flows.IssueRequest{RunID: newRun(), Email: "nope", Application: pubAPI, IntentAt: now}, flows.ErrBadInput, signon.KindBadInput},
+				{flows.IssueRequest{RunID: newRun(), Email: shortURL, Application: "", IntentAt: now}, flows.ErrBadInput, signon.KindBadInput},
+				{flows.IssueRequest{RunID: newRun(), Email: shortURL, Application: pubAPI}, flows.ErrBadInput, signon.KindBadInput},
+				{flows.IssueRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, IntentAt: now, Initiator: "not an email"}, flows.ErrBadInput, signon.KindBadInput},
+				{flows.IssueRequest{RunID: newRun(), Email: "nobody@alphagov.co.uk", Application: pubAPI, IntentAt: now}, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser},
+				{flows.IssueRequest{RunID: newRun(), Email: person, Application: pubAPI, IntentAt: now}, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser},
+				{flows.IssueRequest{RunID: newRun(), Email: shortURL, Application: "whitehall", IntentAt: now}, flows.ErrUnknownApplication, signon.KindUnknownApplication},
+				{flows.IssueRequest{RunID: newRun(), Email: tagger, Application: pubAPI, IntentAt: now.Add(-time.Hour)}, flows.ErrSuspended, signon.KindSuspended},
 			} {
 				refused(t, w, s, c.sentinel, c.kind, func() error { _, err := w.Issue(ctx(t), c.req); return err })
 			}
@@ -322,27 +341,165 @@ func behaviours() []behaviour {
 		{"issue refuses when the service identity is needed and not active", func(t *testing.T, w World, s *seen) {
 			w.Suspend(SuiteServiceIdentity)
 			refused(t, w, s, flows.ErrBadInput, signon.KindNoInitiator, func() error {
-				_, err := w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: w.Now(), Initiator: "stranger@example.com"})
+				_, err := w.Issue(ctx(t), flows.IssueRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, IntentAt: w.Now(), Initiator: "stranger@example.com"})
 				return err
 			})
-			got := must(w.Issue(ctx(t), flows.IssueRequest{Email: shortURL, Application: pubAPI, IntentAt: w.Now(), Initiator: person}))(t)
+			got := must(w.Issue(ctx(t), flows.IssueRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, IntentAt: w.Now(), Initiator: admin}))(t)
 			s.add(got.Secret)
 			if got.Initiator.Service {
 				t.Errorf("a requester with an account was recorded as the service identity")
+			}
+		}},
+		{"tokens name the sync job's choice: the latest expiry, not the newest, with a token that never expires last", func(t *testing.T, w World, s *seen) {
+			now := w.Now().Truncate(time.Second)
+			// Made before 10 January 2019: ten years.
+			legacy, _ := w.AddToken(shortURL, pubAPI, now.AddDate(-8, 0, 10), 10*365*day)
+			newer, _ := w.AddToken(shortURL, pubAPI, now.Add(-day), twoYears)
+			forever, _ := w.AddToken(shortURL, pubAPI, now.Add(-time.Hour), 0)
+			set := must(w.Tokens(ctx(t), shortURL, pubAPI))(t)
+			if !set.Synced || set.SyncedTokenID != legacy.ID {
+				t.Errorf("synced %v token %d, want token %d (expires last) over the newer %d", set.Synced, set.SyncedTokenID, legacy.ID, newer.ID)
+			}
+			if got := set.Tokens[0]; got.ID != forever.ID || got.Expires() {
+				t.Errorf("the token without expires_in is listed as %+v, want it first and never expiring", got)
+			}
+			only := must(w.Tokens(ctx(t), shortURL, store))(t)
+			if !only.Synced || only.SyncedTokenID != 0 {
+				t.Errorf("a pair without tokens: synced %v token %d", only.Synced, only.SyncedTokenID)
+			}
+			w.AddToken(tagger, store, now.Add(-time.Hour), 0)
+			if set := must(w.Tokens(ctx(t), tagger, store))(t); set.SyncedTokenID != set.Tokens[0].ID {
+				t.Errorf("with only a never-expiring token, the sync writes it: got %d", set.SyncedTokenID)
+			}
+		}},
+		{"issue refuses when an unrevoked token outlives a new one, and changes nothing", func(t *testing.T, w World, s *seen) {
+			now := w.Now().Truncate(time.Second)
+			legacy, secret := w.AddToken(shortURL, pubAPI, now.AddDate(-8, 0, 10), 10*365*day)
+			s.add(secret)
+			err := refused(t, w, s, flows.ErrOutlived, signon.KindOutlived, func() error {
+				_, err := w.Issue(ctx(t), flows.IssueRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, IntentAt: w.Now()})
+				return err
+			})
+			if !strings.Contains(err.Error(), fmt.Sprintf("token %d", legacy.ID)) || !strings.Contains(err.Error(), string(legacy.Fingerprint)) {
+				t.Errorf("error %q does not name token %d and its fingerprint", err, legacy.ID)
+			}
+		}},
+		{"a retired application's pair is listed but not synced, and hidden from changes", func(t *testing.T, w World, s *seen) {
+			tok, _ := w.AddToken(shortURL, search, w.Now().Add(-day), twoYears)
+			w.RetireApplication(search)
+			set := must(w.Tokens(ctx(t), shortURL, search))(t)
+			if set.Synced || set.SyncedTokenID != 0 || !set.Application.Retired || len(set.Tokens) != 1 {
+				t.Errorf("Tokens = synced %v token %d retired %v, %d tokens; want a listed, unsynced pair", set.Synced, set.SyncedTokenID, set.Application.Retired, len(set.Tokens))
+			}
+			refused(t, w, s, flows.ErrUnknownApplication, signon.KindUnknownApplication, func() error {
+				_, err := w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: search, TokenID: tok.ID})
+				return err
+			})
+		}},
+		{"a repeated issue of one run finds its token by the run id, long after the intent", func(t *testing.T, w World, s *seen) {
+			run := newRun()
+			first := must(w.Issue(ctx(t), flows.IssueRequest{RunID: run, Email: shortURL, Application: pubAPI, IntentAt: w.Now().Add(-2 * time.Hour)}))(t)
+			s.add(first.Secret)
+			// A later intent than any clock skew allows: only the run id
+			// ties the token to the run.
+			again := must(w.Issue(ctx(t), flows.IssueRequest{RunID: run, Email: shortURL, Application: pubAPI, IntentAt: w.Now().Add(time.Hour)}))(t)
+			if !again.Existing || again.Token.ID != first.Token.ID {
+				t.Errorf("re-issue = token %d existing %v, want token %d", again.Token.ID, again.Existing, first.Token.ID)
+			}
+			other := must(w.Issue(ctx(t), flows.IssueRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, IntentAt: w.Now().Add(time.Hour)}))(t)
+			s.add(other.Secret)
+			if other.Existing {
+				t.Errorf("another run's issue found token %d", other.Token.ID)
+			}
+		}},
+		{"the Sunday clean-up deletes expired tokens, revoked or not, and a revoke then finds none", func(t *testing.T, w World, s *seen) {
+			now := w.Now().Truncate(time.Second)
+			expired, _ := w.AddToken(shortURL, pubAPI, now.Add(-3*day-twoYears), twoYears)
+			revoked, _ := w.AddToken(shortURL, store, now.Add(-3*day-twoYears), twoYears)
+			must(w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: store, TokenID: revoked.ID}))(t)
+			live, _ := w.AddToken(shortURL, pubAPI, now.Add(-day), twoYears)
+			forever, _ := w.AddToken(tagger, pubAPI, now.AddDate(-12, 0, 0), 0)
+			w.DeleteExpired()
+			if n := w.TokenCount(shortURL, pubAPI); n != 1 {
+				t.Errorf("%d tokens left, want only %d", n, live.ID)
+			}
+			if n := w.TokenCount(shortURL, store) + w.TokenCount(tagger, pubAPI); n != 1 {
+				t.Errorf("the revoked expired token is kept, or the never-expiring %d went", forever.ID)
+			}
+			refused(t, w, s, flows.ErrUnknownToken, signon.KindUnknownToken, func() error {
+				_, err := w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, TokenID: expired.ID})
+				return err
+			})
+			got := w.Events()
+			if last := got[len(got)-1]; last.Name != EventTokensDeleted || last.User != shortURL || last.TrailingMessage != "for Publishing API and Content Store" {
+				t.Errorf("last event %+v, want one ACCESS_TOKENS_DELETED for both applications", last)
+			}
+		}},
+		{"the 01:00 auto-renew makes a two-year token for internal users' expiring tokens, with no initiator", func(t *testing.T, w World, s *seen) {
+			now := w.Now().Truncate(time.Second)
+			w.AddAPIUser("Partner", "feed@partner.example.com")
+			w.AddToken(shortURL, pubAPI, now.Add(20*day-twoYears), twoYears) // renewed
+			w.AddToken(shortURL, store, now.Add(20*day-twoYears), twoYears)  // a newer, revoked token stops it
+			stop, _ := w.AddToken(shortURL, store, now.Add(-day), twoYears)
+			must(w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: store, TokenID: stop.ID}))(t)
+			w.AddToken(tagger, pubAPI, now.Add(40*day-twoYears), twoYears)                    // not within a month
+			w.AddToken("feed@partner.example.com", pubAPI, now.Add(5*day-twoYears), twoYears) // not internal
+			before := len(w.Events())
+			w.AutoRenew()
+			set := must(w.Tokens(ctx(t), shortURL, pubAPI))(t)
+			if len(set.Tokens) != 2 || set.SyncedTokenID != set.Tokens[0].ID || set.Tokens[0].ExpiresAt.Sub(set.Tokens[0].CreatedAt) != twoYears {
+				t.Errorf("Tokens after auto-renew = %+v, want a new two-year token that the sync writes", set.Tokens)
+			}
+			for email, app := range map[string]string{tagger: pubAPI, "feed@partner.example.com": pubAPI} {
+				if n := w.TokenCount(email, app); n != 1 {
+					t.Errorf("%s has %d tokens for %s, want 1", email, n, app)
+				}
+			}
+			if n := w.TokenCount(shortURL, store); n != 2 {
+				t.Errorf("a newer revoked token did not stop the renewal: %d tokens", n)
+			}
+			if !w.HasSignin(shortURL, pubAPI) {
+				t.Errorf("the renewed user was not granted signin")
+			}
+			got := w.Events()[before:]
+			if len(got) != 1 || got[0] != (Event{Name: EventAutoGenerated, User: shortURL, Application: pubAPI}) {
+				t.Errorf("events %+v, want one ACCESS_TOKEN_AUTO_GENERATED without initiator", got)
+			}
+		}},
+		{"times are UTC whatever the server's time zone, in British Summer Time too", func(t *testing.T, w World, s *seen) {
+			summer := time.Date(2026, time.July, 1, 12, 30, 0, 0, time.UTC)
+			tok, _ := w.AddToken(shortURL, pubAPI, summer, twoYears)
+			got := must(w.Tokens(ctx(t), shortURL, pubAPI))(t).Tokens[0]
+			if !got.CreatedAt.Equal(summer) || !got.ExpiresAt.Equal(tok.ExpiresAt) || got.CreatedAt.Location() != time.UTC {
+				t.Errorf("token made %v expiring %v reads back as %v expiring %v", summer, tok.ExpiresAt, got.CreatedAt, got.ExpiresAt)
+			}
+		}},
+		{"suspending a user revokes all of its tokens", func(t *testing.T, w World, s *seen) {
+			now := w.Now()
+			w.AddToken(tagger, pubAPI, now.Add(-day), twoYears)
+			w.AddToken(tagger, store, now.Add(-day), 0)
+			w.Suspend(tagger)
+			for _, app := range []string{pubAPI, store} {
+				set := must(w.Tokens(ctx(t), tagger, app))(t)
+				if set.Synced || set.SyncedTokenID != 0 || len(set.Tokens) != 1 || !set.Tokens[0].Revoked() {
+					t.Errorf("%s after suspension: %+v", app, set)
+				}
 			}
 		}},
 		{"revoke revokes the token and records it", func(t *testing.T, w World, s *seen) {
 			tok, secret := w.AddToken(shortURL, pubAPI, w.Now().Add(-day), twoYears)
 			s.add(secret)
 			before := w.Now()
-			got := must(w.Revoke(ctx(t), flows.RevokeRequest{Email: shortURL, Application: "publishing-api", TokenID: tok.ID, Initiator: person}))(t)
+			run := newRun()
+			got := must(w.Revoke(ctx(t), flows.RevokeRequest{RunID: run, Requester: "U0BOB", Email: shortURL, Application: "publishing-api", TokenID: tok.ID, Initiator: admin}))(t)
 			if got.Token.ID != tok.ID || !got.Token.Revoked() || got.Token.RevokedAt.Before(before.Add(-time.Second)) || got.Token.Fingerprint != tok.Fingerprint {
 				t.Errorf("Revoke = %+v", got.Token)
 			}
-			if got.Initiator != (flows.Initiator{Email: person}) {
+			if got.Initiator != (flows.Initiator{Email: admin}) {
 				t.Errorf("initiator %+v", got.Initiator)
 			}
-			wantEvents(t, w, Event{Name: EventRevoked, User: shortURL, Initiator: person, Application: pubAPI})
+			wantEvents(t, w, Event{Name: EventRevoked, User: shortURL, Initiator: admin, Application: pubAPI, UserAgent: UserAgent,
+				TrailingMessage: fmt.Sprintf("run %s for Slack user U0BOB: token %d", run, tok.ID)})
 			set := must(w.Tokens(ctx(t), shortURL, pubAPI))(t)
 			if len(set.Tokens) != 1 || !set.Tokens[0].Revoked() {
 				t.Errorf("Tokens after revoke = %+v", set.Tokens)
@@ -353,26 +510,26 @@ func behaviours() []behaviour {
 			mine, _ := w.AddToken(shortURL, pubAPI, now.Add(-day), twoYears)
 			other, _ := w.AddToken(shortURL, store, now.Add(-day), twoYears)
 			theirs, _ := w.AddToken(tagger, pubAPI, now.Add(-day), twoYears)
-			must(w.Revoke(ctx(t), flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: mine.ID}))(t)
+			must(w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, TokenID: mine.ID}))(t)
 			for _, c := range []struct {
 				req      flows.RevokeRequest
 				sentinel error
 				kind     signon.Kind
 			}{
-				{flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: mine.ID}, flows.ErrAlreadyRevoked, signon.KindAlreadyRevoked},
-				{flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: other.ID}, flows.ErrWrongOwner, signon.KindWrongOwner},
-				{flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: theirs.ID}, flows.ErrWrongOwner, signon.KindWrongOwner},
-				{flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: theirs.ID + 1000}, flows.ErrUnknownToken, signon.KindUnknownToken},
-				{flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: 0}, flows.ErrBadInput, signon.KindBadInput},
-				{flows.RevokeRequest{Email: "x", Application: pubAPI, TokenID: mine.ID}, flows.ErrBadInput, signon.KindBadInput},
-				{flows.RevokeRequest{Email: person, Application: pubAPI, TokenID: mine.ID}, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser},
-				{flows.RevokeRequest{Email: shortURL, Application: "whitehall", TokenID: mine.ID}, flows.ErrUnknownApplication, signon.KindUnknownApplication},
+				{flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, TokenID: mine.ID}, flows.ErrAlreadyRevoked, signon.KindAlreadyRevoked},
+				{flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, TokenID: other.ID}, flows.ErrWrongOwner, signon.KindWrongOwner},
+				{flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, TokenID: theirs.ID}, flows.ErrWrongOwner, signon.KindWrongOwner},
+				{flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, TokenID: theirs.ID + 1000}, flows.ErrUnknownToken, signon.KindUnknownToken},
+				{flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, TokenID: 0}, flows.ErrBadInput, signon.KindBadInput},
+				{flows.RevokeRequest{RunID: newRun(), Email: "x", Application: pubAPI, TokenID: mine.ID}, flows.ErrBadInput, signon.KindBadInput},
+				{flows.RevokeRequest{RunID: newRun(), Email: person, Application: pubAPI, TokenID: mine.ID}, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser},
+				{flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: "whitehall", TokenID: mine.ID}, flows.ErrUnknownApplication, signon.KindUnknownApplication},
 			} {
 				refused(t, w, s, c.sentinel, c.kind, func() error { _, err := w.Revoke(ctx(t), c.req); return err })
 			}
 			w.Suspend(tagger)
 			refused(t, w, s, flows.ErrSuspended, signon.KindSuspended, func() error {
-				_, err := w.Revoke(ctx(t), flows.RevokeRequest{Email: tagger, Application: pubAPI, TokenID: theirs.ID})
+				_, err := w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: tagger, Application: pubAPI, TokenID: theirs.ID})
 				return err
 			})
 		}},
@@ -413,6 +570,9 @@ func NoSecretIn(t testing.TB, text string, secrets ...token.Secret) {
 	}
 }
 
+// wantEvents compares the event log with want. Every entry the bot wrote
+// must name it and its run; a want without a trailing message takes any
+// such message.
 func wantEvents(t *testing.T, w World, want ...Event) {
 	t.Helper()
 	got := w.Events()
@@ -420,13 +580,22 @@ func wantEvents(t *testing.T, w World, want ...Event) {
 		t.Fatalf("events %+v, want %+v", got, want)
 	}
 	for i := range want {
+		bot := want[i].Name == EventGenerated || want[i].Name == EventRevoked
+		if bot && want[i].TrailingMessage == "" && botTrailer.MatchString(got[i].TrailingMessage) {
+			want[i].UserAgent, want[i].TrailingMessage = UserAgent, got[i].TrailingMessage
+		}
 		if got[i] != want[i] {
 			t.Errorf("event %d = %+v, want %+v", i, got[i], want[i])
 		}
 	}
 }
 
+var botTrailer = regexp.MustCompile(`^run r-[a-z2-7]+ for Slack user (unknown|U[A-Z0-9]+): token [0-9]+$`)
+
 func ctx(t *testing.T) context.Context { return t.Context() }
+
+// newRun is a fresh run id: each call stands for another run.
+func newRun() string { return flows.NewID("r") }
 
 // must(call())(t) fails the test if the call failed and returns its value.
 func must[T any](v T, err error) func(t *testing.T) T {

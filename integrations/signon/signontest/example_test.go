@@ -22,7 +22,7 @@ func Example() {
 	fmt.Println(len(rows), rows[0].User.Name, rows[0].Application.Slug)
 
 	intent := time.Now()
-	req := flows.IssueRequest{Email: "short-url-manager@alphagov.co.uk", Application: "publishing-api", IntentAt: intent}
+	req := flows.IssueRequest{RunID: "r-example1", Email: "short-url-manager@alphagov.co.uk", Application: "publishing-api", IntentAt: intent}
 	first, _ := s.Issue(ctx, req)
 	again, _ := s.Issue(ctx, req)
 	fmt.Println(first.Existing, again.Existing, again.Token.ID == first.Token.ID, first.Secret)

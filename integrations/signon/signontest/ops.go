@@ -41,13 +41,21 @@ func (s *Signon) Tokens(ctx context.Context, email, applicationName string) (flo
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, a, err := s.target(op, email, applicationName)
+	u, err := s.findAPIUser(op, email)
+	if err != nil {
+		return flows.TokenSet{}, err
+	}
+	a, err := s.findApp(op, applicationName, true)
 	if err != nil {
 		return flows.TokenSet{}, err
 	}
 	set := flows.TokenSet{User: apiUser(u), Application: application(a), LastSyncedAt: s.synced[pair{u.id, a.id}], Tokens: []flows.Token{}}
 	for _, t := range s.tokensOf(u, a) {
 		set.Tokens = append(set.Tokens, t.public())
+	}
+	set.Synced = u.suspendedAt.IsZero() && !a.retired
+	if t := s.newest(u, a); t != nil && set.Synced {
+		set.SyncedTokenID = t.id
 	}
 	return set, nil
 }
@@ -71,7 +79,7 @@ func (s *Signon) Expiring(ctx context.Context, within time.Duration) ([]flows.Ex
 			continue
 		}
 		for _, a := range s.apps {
-			if t := s.newest(u, a); t != nil && t.expires().Before(limit) {
+			if t := s.newest(u, a); t != nil && !a.retired && t.expiredAt(limit) {
 				rows = append(rows, flows.ExpiringToken{User: apiUser(u), Application: application(a), Token: t.public(), LastSyncedAt: s.synced[pair{u.id, a.id}]})
 			}
 		}
@@ -82,8 +90,9 @@ func (s *Signon) Expiring(ctx context.Context, within time.Duration) ([]flows.Ex
 	return rows, nil
 }
 
-// Issue makes a token, or returns the unrevoked one made at or after the
-// intent less the allowed skew.
+// Issue makes a token, or returns the run's: the one its EventLog entry
+// names, else the unrevoked one made at or after the intent less the
+// allowed skew. It refuses if a token outlives a new one.
 func (s *Signon) Issue(ctx context.Context, req flows.IssueRequest) (flows.Issued, error) {
 	op := signon.OpIssue
 	if err := s.enter(ctx, op); err != nil {
@@ -95,7 +104,7 @@ func (s *Signon) Issue(ctx context.Context, req flows.IssueRequest) (flows.Issue
 	if req.IntentAt.IsZero() {
 		return flows.Issued{}, refuse(op, signon.KindBadInput, "no intent time")
 	}
-	if err := checkInitiator(op, req.Initiator); err != nil {
+	if err := checkAudit(op, req.Initiator, req.RunID, req.Requester); err != nil {
 		return flows.Issued{}, err
 	}
 	s.mu.Lock()
@@ -112,19 +121,24 @@ func (s *Signon) Issue(ctx context.Context, req flows.IssueRequest) (flows.Issue
 		return flows.Issued{}, err
 	}
 
+	found := s.issuedByRun(u, a, req.RunID)
 	since := req.IntentAt.Add(-s.skew())
-	var found *tok
 	for _, t := range s.tokensOf(u, a) {
-		if t.revoked.IsZero() && !t.created.Before(since) {
+		if found == nil && t.revoked.IsZero() && !t.created.Before(since) {
 			found = t
-			break
 		}
 	}
 	out := flows.Issued{Existing: found != nil, Initiator: initiator}
 	if found == nil {
+		fresh := s.Now().Add(signon.DefaultTokenLife)
+		if t := s.newest(u, a); t != nil && t.life != 0 && t.expires().After(fresh) {
+			return flows.Issued{}, refuse(op, signon.KindOutlived, "token %d (fingerprint %s) expires %s, after a new token would (%s): the sync job would keep writing it; nothing was written",
+				t.id, t.secret.Fingerprint(), stamp(t.expires()), stamp(fresh))
+		}
 		found = s.addToken(u, a, s.Now(), signon.DefaultTokenLife)
 		s.signin[pair{u.id, a.id}] = true
-		s.events = append(s.events, Event{Name: EventGenerated, User: u.email, Initiator: initiator.Email, Application: a.name})
+		s.events = append(s.events, Event{Name: EventGenerated, User: u.email, Initiator: initiator.Email, Application: a.name,
+			UserAgent: UserAgent, TrailingMessage: trailing(req.RunID, req.Requester, found.id)})
 	}
 	out.Token, out.Secret = found.public(), found.secret
 	if s.TimeoutNextIssue {
@@ -146,7 +160,7 @@ func (s *Signon) Revoke(ctx context.Context, req flows.RevokeRequest) (flows.Rev
 	if req.TokenID <= 0 {
 		return flows.Revoked{}, refuse(op, signon.KindBadInput, "token id %d is not a token id", req.TokenID)
 	}
-	if err := checkInitiator(op, req.Initiator); err != nil {
+	if err := checkAudit(op, req.Initiator, req.RunID, req.Requester); err != nil {
 		return flows.Revoked{}, err
 	}
 	s.mu.Lock()
@@ -174,7 +188,8 @@ func (s *Signon) Revoke(ctx context.Context, req flows.RevokeRequest) (flows.Rev
 		return flows.Revoked{}, err
 	}
 	t.revoked = s.Now()
-	s.events = append(s.events, Event{Name: EventRevoked, User: u.email, Initiator: initiator.Email, Application: a.name})
+	s.events = append(s.events, Event{Name: EventRevoked, User: u.email, Initiator: initiator.Email, Application: a.name,
+		UserAgent: UserAgent, TrailingMessage: trailing(req.RunID, req.Requester, t.id)})
 	return flows.Revoked{Token: t.public(), Initiator: initiator}, nil
 }
 
@@ -230,9 +245,31 @@ func checkEmail(op signon.Op, email string) error {
 	return nil
 }
 
-func checkInitiator(op signon.Op, email string) error {
-	if email != "" && flows.ValidateEmail(email) != nil {
-		return refuse(op, signon.KindBadInput, "initiator %q is not an email address", email)
+func checkAudit(op signon.Op, initiator, runID, requester string) error {
+	if err := signon.CheckAudit(initiator, runID, requester); err != nil {
+		return refuse(op, signon.KindBadInput, "%s", err)
+	}
+	return nil
+}
+
+// issuedByRun is the unrevoked token whose ACCESS_TOKEN_GENERATED entry
+// names the run, read back from the trailing message as the script does.
+func (s *Signon) issuedByRun(u *user, a *app, runID string) *tok {
+	for i := len(s.events) - 1; i >= 0; i-- {
+		e := s.events[i]
+		if e.Name != EventGenerated || e.UserAgent != UserAgent || e.User != u.email || e.Application != a.name {
+			continue
+		}
+		var id int64
+		var run, requester string
+		if _, err := fmt.Sscanf(e.TrailingMessage, "run %s for Slack user %s token %d", &run, &requester, &id); err != nil || run != runID {
+			continue
+		}
+		for _, t := range s.tokens {
+			if t.id == id && t.user == u.id && t.app == a.id && t.revoked.IsZero() {
+				return t
+			}
+		}
 	}
 	return nil
 }
@@ -267,14 +304,19 @@ func (s *Signon) target(op signon.Op, email, applicationName string) (*user, *ap
 	if err != nil {
 		return nil, nil, err
 	}
-	a, err := s.findApp(op, applicationName)
+	a, err := s.findApp(op, applicationName, false)
 	return u, a, err
 }
 
-// findApp takes a Signon name, or else a parameterised one.
-func (s *Signon) findApp(op signon.Op, name string) (*app, error) {
+// findApp takes a Signon name, or else a parameterised one. Retired
+// applications are hidden, as Signon's default scope hides them, unless
+// retired is true.
+func (s *Signon) findApp(op signon.Op, name string, retired bool) (*app, error) {
 	var exact, bySlug []*app
 	for _, a := range s.apps {
+		if a.retired && !retired {
+			continue
+		}
 		if a.name == name {
 			exact = append(exact, a)
 		}
@@ -293,11 +335,12 @@ func (s *Signon) findApp(op signon.Op, name string) (*app, error) {
 	return nil, refuse(op, signon.KindUnknownApplication, "Signon has no application named %s", name)
 }
 
-// initiator is the requester's own account (a person, not suspended), else
-// the service identity's.
+// initiator is the requester's own account if Signon would let them make
+// the change (a superadmin, neither suspended nor locked), else the service
+// identity's.
 func (s *Signon) initiator(op signon.Op, requester string) (flows.Initiator, error) {
 	if requester != "" {
-		if u := s.userByEmail(strings.ToLower(requester)); u != nil && !u.api && u.suspendedAt.IsZero() {
+		if u := s.userByEmail(strings.ToLower(requester)); u != nil && !u.api && u.superadmin && u.suspendedAt.IsZero() && u.lockedAt.IsZero() {
 			return flows.Initiator{Email: u.email}, nil
 		}
 	}

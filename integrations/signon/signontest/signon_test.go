@@ -30,7 +30,7 @@ func world(t *testing.T) (*signontest.Signon, *fixedClock) {
 }
 
 func issue(s *signontest.Signon, intent time.Time) (flows.Issued, error) {
-	return s.Issue(context.Background(), flows.IssueRequest{Email: "short-url-manager@alphagov.co.uk", Application: "publishing-api", IntentAt: intent})
+	return s.Issue(context.Background(), flows.IssueRequest{RunID: "r-test0001", Email: "short-url-manager@alphagov.co.uk", Application: "publishing-api", IntentAt: intent})
 }
 
 func TestZeroValueHasTheDefaultServiceIdentity(t *testing.T) {
@@ -98,7 +98,7 @@ func TestDelayNextEndsWithTheContext(t *testing.T) {
 	s.DelayNext = map[signon.Op]time.Duration{signon.OpIssue: time.Hour}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
 	defer cancel()
-	_, err := s.Issue(ctx, flows.IssueRequest{Email: "short-url-manager@alphagov.co.uk", Application: "Publishing API", IntentAt: clock.t})
+	_, err := s.Issue(ctx, flows.IssueRequest{RunID: "r-test0001", Email: "short-url-manager@alphagov.co.uk", Application: "Publishing API", IntentAt: clock.t})
 	if !errors.Is(err, flows.ErrUnavailable) {
 		t.Fatalf("Issue: %v, want unavailable", err)
 	}

@@ -8,6 +8,7 @@ CREATE TABLE users (
   uid VARCHAR NOT NULL,
   api_user BOOLEAN DEFAULT 0 NOT NULL,
   role VARCHAR DEFAULT 'normal',
+  locked_at DATETIME,
   suspended_at DATETIME,
   reason_for_suspension VARCHAR,
   created_at DATETIME,

@@ -20,6 +20,12 @@ class User < ApplicationRecord
     suspended_at.present?
   end
 
+  # Devise's lockable as Signon configures it: a lock lifts after an hour
+  # (unlock_in) even though locked_at stays set.
+  def access_locked?
+    locked_at.present? && locked_at > 1.hour.ago
+  end
+
   def grant_application_signin_permission(application)
     grant_application_permissions(application, [SupportedPermission::SIGNIN_NAME]).first
   end

@@ -15,5 +15,6 @@ class Doorkeeper::AccessToken < ::ActiveRecord::Base
   scope :not_revoked, -> { where(revoked_at: nil) }
   scope :expires_after, ->(time) { where.not(expires_in: nil).where("#{expiration_time_sql} > julianday(?)", time.utc) }
   scope :expires_before, ->(time) { where.not(expires_in: nil).where("#{expiration_time_sql} < julianday(?)", time.utc) }
+  scope :expired, -> { where.not(expires_in: nil).where("#{expiration_time_sql} < julianday(?)", Time.current.utc) }
   scope :ordered_by_expires_at, -> { order(expiration_time_sql) }
 end
