@@ -15,7 +15,8 @@ FUZZTIME ?= 4s
 FUZZ_TARGETS = \
 	./commands:FuzzParseAlert ./commands:FuzzAlertMessage ./commands:FuzzSlashCommand \
 	./commands:FuzzBlockAction ./commands:FuzzViewSubmission \
-	./commands/blocks:FuzzParseGateValue ./commands/blocks:FuzzParseOfferValue ./commands/blocks:FuzzEscape
+	./commands/blocks:FuzzParseGateValue ./commands/blocks:FuzzParseOfferValue ./commands/blocks:FuzzEscape \
+	./commands/blocks:FuzzUntrustedMentionsNobody ./flows/token:FuzzRedact
 
 fuzz:
 	@GO="$(GO)" FUZZTIME="$(FUZZTIME)" scripts/fuzz.sh $(FUZZ_TARGETS)

@@ -15,6 +15,7 @@ import (
 type Engine interface {
 	Start(ctx context.Context, req flows.StartRequest) (*flows.Run, error)
 	Act(ctx context.Context, req flows.ActRequest) (*flows.Run, error)
+	Check(ctx context.Context, req flows.ActRequest) error
 	Assess(ctx context.Context, key flows.Key) (flows.Assessment, error)
 	Expiring(ctx context.Context, env string) ([]flows.Assessment, error)
 	Get(ctx context.Context, id string) (*flows.Run, error)

@@ -337,13 +337,13 @@ func TestExternalHandOffWithReveal(t *testing.T) {
 	run := w.waitRun(w.runOf(alertTS).ID, "the hand-off", atGate(flows.GateHandoff))
 	gate := gateMessage(t, run)
 
-	// Bob may not see Alice's token: his modal says so.
-	w.click(bob, alerts, gate, "Reveal token")
-	if err := waitUntil(w.ctx, func() bool {
-		v := w.fake.OpenViews(bob)
-		return len(v) == 1 && strings.Contains(string(v[0].Spec), "You may not reveal")
-	}); err != nil {
-		t.Fatalf("bob's modal: %+v", w.fake.OpenViews(bob))
+	// Bob may not see Alice's token: he is told privately, and no window
+	// opens for him.
+	if got := w.privateAnswer(w.click(bob, alerts, gate, "Reveal token")); !strings.Contains(got, "You may not reveal") {
+		t.Fatalf("bob's answer: %q", got)
+	}
+	if v := w.fake.OpenViews(bob); len(v) != 0 {
+		t.Fatalf("a window opened for bob, who may not reveal: %+v", v)
 	}
 	w.click(alice, alerts, gate, "Reveal token")
 	secret, ok := w.signon.NewestUnrevoked(userName, appName)
@@ -356,8 +356,18 @@ func TestExternalHandOffWithReveal(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("alice's modal does not show the token: %+v", w.fake.OpenViews(alice))
 	}
-	if v := w.fake.OpenViews(bob); strings.Contains(string(v[0].Spec), secret.Reveal()) {
-		t.Fatal("bob's modal shows the token")
+	// A second reveal shows the same token again, and the thread counts
+	// both.
+	first := w.fake.OpenViews(alice)[0].ID
+	w.click(alice, alerts, gate, "Reveal token")
+	if err := waitUntil(w.ctx, func() bool {
+		v := w.fake.OpenViews(alice)
+		return len(v) == 1 && v[0].ID != first && strings.Contains(string(v[0].Spec), secret.Reveal())
+	}); err != nil {
+		t.Fatalf("alice's second modal does not show the token: %+v", w.fake.OpenViews(alice))
+	}
+	if n := w.signon.TokenCount(userEmail, appName); n != 2 {
+		t.Fatalf("revealing made tokens: Signon has %d, want 2", n)
 	}
 	w.click(alice, alerts, gate, "Delivered")
 	run = w.waitRun(run.ID, "the revoke gate", atGate(flows.GateRevoke))
@@ -368,7 +378,7 @@ func TestExternalHandOffWithReveal(t *testing.T) {
 	}
 	story := w.fake.Transcript(alerts, alertTS)
 	wantInOrder(t, story, "*Hand-off: the new token goes to a consumer outside the cluster*",
-		"Delivery confirmed by <@U0ALICE>", "*Token delivered*",
+		"Delivery confirmed by <@U0ALICE>", "<@U0ALICE> saw the new token", "reveal 1 of this hand-off", "reveal 2 of this hand-off", "*Token delivered*",
 		":white_check_mark: *Rotation complete")
 	w.noPlaintext(story)
 	for _, c := range w.fake.Calls("chat.postMessage", "chat.update", "chat.postEphemeral") {

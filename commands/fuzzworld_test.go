@@ -197,6 +197,23 @@ func (e *fuzzEngine) Start(_ context.Context, req flows.StartRequest) (*flows.Ru
 func (e *fuzzEngine) Act(_ context.Context, req flows.ActRequest) (*flows.Run, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	run, err := e.check(req)
+	if err != nil {
+		return run, err
+	}
+	e.acts = append(e.acts, req)
+	return run, nil
+}
+
+func (e *fuzzEngine) Check(_ context.Context, req flows.ActRequest) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, err := e.check(req)
+	return err
+}
+
+// check is the engine's judgement of a click, under e.mu.
+func (e *fuzzEngine) check(req flows.ActRequest) (*flows.Run, error) {
 	if !wellFormedRunID.MatchString(req.RunID) {
 		e.t.Fatalf("the engine was asked to act on run %q", req.RunID)
 	}
@@ -216,7 +233,6 @@ func (e *fuzzEngine) Act(_ context.Context, req flows.ActRequest) (*flows.Run, e
 	if req.GateID != "" && !run.Gate.Accepts(req.Action) {
 		return run, fmt.Errorf("%w: %q is not a choice here", flows.ErrBadInput, req.Action)
 	}
-	e.acts = append(e.acts, req)
 	return run, nil
 }
 

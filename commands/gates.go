@@ -30,20 +30,25 @@ func (b *Bot) gateClick(action flows.Action) ActionHandler {
 }
 
 // revealClick shows the new token of an external consumer's run to the
-// one person who may see it, in a modal. The modal opens at once (the
-// click's trigger lasts 3 seconds and Signon takes longer); the Revealer
-// fills it in.
+// one person who may see it, in a modal. The click is checked first (a
+// store read and the role lookup, well within the trigger's 3 seconds), so
+// nobody else gets a window; then the modal opens at once (Signon takes
+// longer than the trigger lasts) and the Revealer fills it in.
 func (b *Bot) revealClick(ctx context.Context, a Action) error {
 	run, gateID, err := b.clickedRun(ctx, a)
 	if err != nil {
 		return b.answer(ctx, a.ResponseURL, a.UserID, err, "")
 	}
+	req := flows.ActRequest{RunID: run.ID, GateID: gateID, Action: flows.ActionReveal, Actor: a.UserID}
+	if err := b.engine.Check(ctx, req); err != nil {
+		return b.answer(ctx, a.ResponseURL, a.UserID, err, b.runLink(run))
+	}
 	view, err := b.slack.OpenView(ctx, a.TriggerID, blocks.RevealPending(run))
 	if err != nil {
 		return b.answer(ctx, a.ResponseURL, a.UserID, fmt.Errorf("open the reveal window: %w", err), "")
 	}
-	_, err = b.engine.Act(ctx, flows.ActRequest{RunID: run.ID, GateID: gateID, Action: flows.ActionReveal, Actor: a.UserID,
-		Handle: RevealHandle{ViewID: view.ID, User: a.UserID}})
+	req.Handle = RevealHandle{ViewID: view.ID, User: a.UserID}
+	_, err = b.engine.Act(ctx, req)
 	if err == nil {
 		b.log.InfoContext(ctx, "token revealed", "run", run.ID, "user", a.UserID)
 		return nil

@@ -238,3 +238,64 @@ func (w *world) startByCommand(user, text string) *flows.Run {
 	}
 	return w.waitRun(m[1], "the run", func(*flows.Run) bool { return true })
 }
+
+// TestUntrustedTextMentionsNobody puts Slack's mention syntax and the
+// flows' own mention markup in everything a run quotes that the bot did
+// not write: the API user's name in Signon, an environment variable's name
+// in a Deployment, and the sync Job's log and events. The thread mentions
+// only the people who acted, and quotes no token.
+func TestUntrustedTextMentionsNobody(t *testing.T) {
+	w := newWorld(t, worldSetup{})
+	const evil = "U0EVIL"
+	hostile := "@{" + evil + "} <@" + evil + "> <!channel> <!subteam^S0EVIL> <#C0EVIL> <https://evil.example|docs>"
+	email := "evil-bot@alphagov.co.uk"
+	w.signon.AddAPIUser("Evil "+hostile, email)
+	now := w.clock.Now()
+	created := now.AddDate(-2, 0, 9)
+	w.signon.AddToken(email, appName, created, now.AddDate(0, 0, 9).Sub(created))
+	secret := w.cluster.AddSecret("Evil "+hostile, appName)
+	w.cluster.AddDeployment("evil-bot", "app", "TOKEN_"+hostile, secret)
+	w.cluster.FailSyncs = 1
+	w.cluster.FailLog = []string{"rake aborted! " + hostile}
+
+	if got := w.privateAnswer(w.slash(alice, ops, email+" "+appSlug)); !strings.Contains(got, "Started run") {
+		t.Fatalf("answer %q", got)
+	}
+	runs, err := w.engine.Active(w.ctx)
+	if err != nil || len(runs) != 1 {
+		t.Fatalf("active runs %d (%v)", len(runs), err)
+	}
+	run := w.waitRun(runs[0].ID, "the sync gate", atGate(flows.GateSync))
+	w.click(alice, ops, gateMessage(t, run), "Run sync")
+	run = w.waitRun(run.ID, "the failed sync", atGate(flows.GateRecover))
+	w.click(alice, ops, gateMessage(t, run), "Retry")
+	run = w.waitRun(run.ID, "the revoke gate", atGate(flows.GateRevoke))
+
+	story := w.fake.Transcript(ops, run.Receipts[flows.StatusPostID].TS)
+	if !strings.Contains(story, "rake aborted!") || !strings.Contains(story, "TOKEN_") {
+		t.Fatalf("the thread does not quote the hostile text at all:\n%s", story)
+	}
+	var texts []string
+	for _, c := range w.fake.Calls("chat.postMessage", "chat.update", "chat.postEphemeral") {
+		// Blocks arrive as JSON, where < may be written \u003c.
+		texts = append(texts, jsonEscapes.Replace(c.Args["blocks"]+c.Args["text"]))
+	}
+	for _, text := range texts {
+		for _, bad := range []string{"<@" + evil, "<!channel", "<!subteam", "<#C0EVIL", "<https://evil"} {
+			if strings.Contains(text, bad) {
+				t.Fatalf("a message the bot sent holds %q: %s", bad, text)
+			}
+		}
+		for _, m := range mentionIn.FindAllString(text, -1) {
+			if m != "<@"+alice+">" && m != "<@"+bob+">" {
+				t.Fatalf("a message mentions %s: %s", m, text)
+			}
+		}
+	}
+	w.noPlaintext(story)
+}
+
+var (
+	mentionIn   = regexp.MustCompile(`<@[A-Z0-9]+>`)
+	jsonEscapes = strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&")
+)

@@ -67,6 +67,21 @@ func (e *Engine) Act(ctx context.Context, req ActRequest) (*Run, error) {
 	return nil, fmt.Errorf("act on run %s: %w", req.RunID, ErrConflict)
 }
 
+// Check says whether a click would be accepted now, and changes nothing
+// but the audit trail: the Slack layer asks before it opens the window a
+// reveal shows the token in, so that nobody who may not see it gets one.
+func (e *Engine) Check(ctx context.Context, req ActRequest) error {
+	run, err := e.store.Run(ctx, req.RunID)
+	if err != nil {
+		return err
+	}
+	err = e.checkAct(ctx, run, req)
+	if errors.As(err, new(*DeniedError)) {
+		e.audit(ctx, run, req.Actor, string(req.Action), "denied", err.Error())
+	}
+	return err
+}
+
 // checkAct decides whether the click may take effect; it changes nothing.
 func (e *Engine) checkAct(ctx context.Context, run *Run, req ActRequest) error {
 	if run.Ended() || run.EndAs != "" {
@@ -88,21 +103,51 @@ func (e *Engine) checkAct(ctx context.Context, run *Run, req ActRequest) error {
 			return fmt.Errorf("%w: %q is not a choice here", ErrBadInput, req.Action)
 		}
 	}
-	if g != nil && g.OnlyUser != "" && req.GateID != "" {
+	return e.checkRole(ctx, run, req)
+}
+
+// checkRole decides whether the clicker may take the action now. It asks
+// at every click, requester-reserved gates included: someone removed from
+// a role since the button was drawn loses it at once (within the group
+// cache's lifetime).
+func (e *Engine) checkRole(ctx context.Context, run *Run, req ActRequest) error {
+	env := run.Key.Environment
+	g := run.Gate
+	if g != nil && g.OnlyUser != "" && req.GateID != "" && (req.Action == ActionReveal || req.Action == ActionDelivered) {
 		if req.Actor != g.OnlyUser {
 			return &DeniedError{User: req.Actor, What: string(req.Action), Reason: "only " + Mention(g.OnlyUser) + ", who asked for this rotation, may do this"}
 		}
+		// The requester sees and hands over the token as a starter.
+		ok, err := e.auth.allowed(ctx, env, req.Actor, roleStart)
+		if err != nil {
+			return fmt.Errorf("check who may start runs in %s: %w", env, err)
+		}
+		if !ok {
+			return &DeniedError{User: req.Actor, What: string(req.Action), Reason: "you are no longer among the configured starters for " + env}
+		}
 		return nil
 	}
-	ok, err := e.auth.allowed(ctx, run.Key.Environment, req.Actor, roleApprove)
+	ok, err := e.auth.allowed(ctx, env, req.Actor, roleApprove)
 	if err != nil {
-		return fmt.Errorf("check who may approve in %s: %w", run.Key.Environment, err)
+		return fmt.Errorf("check who may approve in %s: %w", env, err)
 	}
-	if !ok && !(req.Action == ActionCancel && req.Actor == run.StartedBy) {
-		return &DeniedError{User: req.Actor, What: string(req.Action), Reason: "you are not among the configured approvers for " + run.Key.Environment}
+	if !ok && req.Action == ActionCancel && req.Actor == run.StartedBy {
+		// The starter may cancel their own run while they are still a
+		// starter.
+		if ok, err = e.auth.allowed(ctx, env, req.Actor, roleStart); err != nil {
+			return fmt.Errorf("check who may start runs in %s: %w", env, err)
+		}
+	}
+	if !ok {
+		return &DeniedError{User: req.Actor, What: string(req.Action), Reason: "you are not among the configured approvers for " + env}
 	}
 	if g != nil && req.Action == ActionApprove && g.NotUser != "" && g.NotUser == req.Actor {
 		return &DeniedError{User: req.Actor, What: "approve", Reason: "this needs a second person: someone other than " + Mention(g.NotUser) + ", who started the run"}
+	}
+	// A rollback revokes a token, so it takes the same second person as a
+	// revoke.
+	if req.Action == ActionRollback && e.policy.Environments[env].FourEyesRevoke && req.Actor == run.StartedBy {
+		return &DeniedError{User: req.Actor, What: "roll back", Reason: "rolling back revokes a token, so in " + env + " it needs a second person: someone other than " + Mention(run.StartedBy) + ", who started the run"}
 	}
 	return nil
 }
@@ -176,34 +221,6 @@ func (e *Engine) cancel(ctx context.Context, run *Run, actor string) error {
 	lines := append([]string{"Cancelled by " + Mention(actor) + "."}, tokenState(run)...)
 	run.post(Post{Step: run.Step, At: e.clock.Now(), Title: "Cancelled", Lines: lines, Outcome: "warning"})
 	return e.end(ctx, run, PhaseCancelled, "cancelled by "+actor)
-}
-
-// reveal shows the new token to the requester: Signon is asked again for
-// the token this run made (the same idempotent call), and the plaintext
-// goes straight to the Revealer.
-func (e *Engine) reveal(ctx context.Context, run *Run, req ActRequest) error {
-	if e.revealer == nil {
-		return errors.New("this bot has no way to reveal tokens")
-	}
-	if run.NewToken == nil {
-		return fmt.Errorf("%w: there is no new token yet", ErrBadInput)
-	}
-	at := run.NewToken.CreatedAt
-	if in, ok := run.Intent(EffectIssue, ""); ok {
-		at = in.At
-	}
-	issued, err := e.envs[run.Key.Environment].Signon.Issue(ctx, IssueRequest{Email: run.Key.APIUser, Application: run.ApplicationName, IntentAt: at, Initiator: e.email(ctx, req.Actor), RunID: run.ID, Requester: req.Actor})
-	if err != nil {
-		return fmt.Errorf("fetch the new token from Signon: %w", err)
-	}
-	if issued.Token.ID != run.NewToken.ID {
-		return fmt.Errorf("Signon returned token %d, not this run's token %d: reveal it in Signon instead", issued.Token.ID, run.NewToken.ID)
-	}
-	if err := e.revealer.Reveal(ctx, req.Handle, run, issued.Secret); err != nil {
-		return fmt.Errorf("reveal token: %w", err)
-	}
-	e.audit(ctx, run, req.Actor, "reveal", "ok", fmt.Sprintf("token %d fingerprint %s", issued.Token.ID, issued.Token.Fingerprint))
-	return nil
 }
 
 // expireGate marks a waiting run's gate expired; the run keeps waiting.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/alphagov/signon-token-bot/flows/token"
 )
 
 // Env is one environment's backends.
@@ -389,6 +391,7 @@ func (e *Engine) stepBudget(run *Run) time.Duration {
 // save writes the run with compare-and-set and wakes anyone waiting on it.
 func (e *Engine) save(ctx context.Context, run *Run) error {
 	run.UpdatedAt = e.clock.Now()
+	run.redactText()
 	if err := e.store.UpdateRun(ctx, run); err != nil {
 		return fmt.Errorf("save run %s: %w", run.ID, err)
 	}
@@ -483,7 +486,7 @@ func (e *Engine) AuditTrail(ctx context.Context, id string) ([]AuditEntry, error
 // audit appends to the run's trail; a failure is logged, not fatal: the
 // thread shows the same facts.
 func (e *Engine) audit(ctx context.Context, run *Run, actor, action, outcome, detail string) {
-	err := e.store.Audit(ctx, AuditEntry{RunID: run.ID, At: e.clock.Now(), Actor: actor, Action: action, Outcome: outcome, Detail: detail})
+	err := e.store.Audit(ctx, AuditEntry{RunID: run.ID, At: e.clock.Now(), Actor: actor, Action: action, Outcome: outcome, Detail: token.Redact(detail)})
 	if err != nil && ctx.Err() == nil {
 		e.runLog(run).Error("audit", "action", action, "err", err)
 	}

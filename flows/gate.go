@@ -47,8 +47,10 @@ type Gate struct {
 	Expired bool `json:"expired,omitempty"`
 	// Actions are the clicks this gate accepts.
 	Actions []Action `json:"actions"`
-	// OnlyUser, when set, is the only user who may pass the gate (the
-	// requester of a hand-off).
+	// OnlyUser, when set, is the only user who may reveal the token or
+	// confirm its delivery (the requester of a hand-off), and only while
+	// they still hold the starter role. Cancel and Roll back follow the
+	// usual rules.
 	OnlyUser string `json:"only_user,omitempty"`
 	// NotUser, when set, may not approve (four eyes: the run's starter).
 	NotUser string `json:"not_user,omitempty"`

@@ -165,5 +165,6 @@ func (r *Run) Label() string {
 	if app == "" {
 		app = r.Key.Application
 	}
-	return fmt.Sprintf("%s → %s (%s)", user, app, r.Key.Environment)
+	// Names come from Signon or a user's command: they may mention nobody.
+	return fmt.Sprintf("%s → %s (%s)", defuse(user), defuse(app), r.Key.Environment)
 }

@@ -209,6 +209,8 @@ type Run struct {
 	// (Signon's auto-rotation made it) and the run issued none.
 	NewTokenExisting bool      `json:"new_token_existing,omitempty"`
 	Initiator        Initiator `json:"initiator,omitzero"`
+	// Reveals counts the times the hand-off showed the new token.
+	Reveals int `json:"reveals,omitempty"`
 
 	SyncJob  *SyncJob    `json:"sync_job,omitempty"`
 	Sync     *SyncResult `json:"sync,omitempty"`

@@ -36,6 +36,11 @@ type Signon interface {
 	Issue(ctx context.Context, req IssueRequest) (Issued, error)
 	// Revoke revokes one token of the user and application.
 	Revoke(ctx context.Context, req RevokeRequest) (Revoked, error)
+	// Reveal reads the plaintext of one token of the user and application,
+	// by id, and writes nothing: a revoked or expired token is
+	// ErrAlreadyRevoked, a missing one ErrUnknownToken, another's
+	// ErrWrongOwner. It never makes a token.
+	Reveal(ctx context.Context, req RevealRequest) (Revealed, error)
 }
 
 // TokenLife is ApiUser::DEFAULT_TOKEN_LIFE, Rails' 2.years in seconds (two
@@ -160,6 +165,20 @@ type RevokeRequest struct {
 type Revoked struct {
 	Token     Token     `json:"token"`
 	Initiator Initiator `json:"initiator"`
+}
+
+// RevealRequest asks for the plaintext of one token.
+type RevealRequest struct {
+	Email       string
+	Application string
+	TokenID     int64
+}
+
+// Revealed is the result of Reveal. Like Issued's, its Secret is handed on
+// once and dropped.
+type Revealed struct {
+	Token  Token        `json:"token"`
+	Secret token.Secret `json:"-"`
 }
 
 // Initiator is who Signon's event log names for a change.

@@ -265,6 +265,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (*Run, error) {
 	}
 	run.mark(StepClassify, StepOK, classifyNote(ts.User), now)
 	run.moveTo(StepInspect, now)
+	run.redactText()
 	if err := e.store.CreateRun(ctx, run); err != nil {
 		var active *ActiveRunError
 		if errors.As(err, &active) {
@@ -286,7 +287,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (*Run, error) {
 }
 
 func classifyNote(u APIUser) string {
-	return fmt.Sprintf("API user %s", u.Name)
+	return fmt.Sprintf("API user %s", defuse(u.Name))
 }
 
 // canonicalKey is the key under Signon's own identity for the pair: the

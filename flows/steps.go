@@ -67,7 +67,7 @@ func (e *Engine) inspect(ctx context.Context, run *Run) error {
 	run.SecretName, run.Consumers, run.Secret = secret, consumers, state
 
 	live := unrevoked(run.Tokens)
-	lines := []string{lastChecked(run.ApplicationName, run.LastSyncedAt, now, e.policy.Untracked(run.Key.Application))}
+	lines := []string{lastChecked(defuse(run.ApplicationName), run.LastSyncedAt, now, e.policy.Untracked(run.Key.Application))}
 	for _, t := range live {
 		lines = append(lines, "Unrevoked: "+describeToken(t)+".")
 	}
@@ -324,9 +324,9 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 		}
 		run.Live = append(run.Live, lc)
 		if !lc.Passed {
-			return e.pause(ctx, run, StepVerify, fmt.Sprintf("The live check from deploy/%s to %s failed.", c.Name, run.ApplicationName), lc.Output, nil)
+			return e.pause(ctx, run, StepVerify, fmt.Sprintf("The live check from deploy/%s to %s failed.", c.Name, defuse(run.ApplicationName)), lc.Output, nil)
 		}
-		lines = append(lines, fmt.Sprintf("Live call from pod %s to %s with the new token succeeded.", lc.Pod, run.ApplicationName))
+		lines = append(lines, fmt.Sprintf("Live call from pod %s to %s with the new token succeeded.", lc.Pod, defuse(run.ApplicationName)))
 	}
 	now := e.clock.Now()
 	run.mark(StepVerify, StepOK, fmt.Sprintf("%d pod check(s)", len(run.Checks)), now)
@@ -373,7 +373,7 @@ func (e *Engine) openRevokeGate(run *Run, s Step, now time.Time) {
 		lines = append(lines, "Revokes "+describeToken(t)+".")
 	}
 	if s == StepRevokeDisused {
-		lines = append(lines, lastChecked(run.ApplicationName, run.LastSyncedAt, now, false))
+		lines = append(lines, lastChecked(defuse(run.ApplicationName), run.LastSyncedAt, now, false))
 		if len(run.Consumers) > 0 {
 			lines = append(lines, fmt.Sprintf("Careful: %d workload(s) still read Secret %s.", len(run.Consumers), Code(run.SecretName)))
 		}
@@ -381,9 +381,6 @@ func (e *Engine) openRevokeGate(run *Run, s Step, now time.Time) {
 		lines = append(lines, fmt.Sprintf("Keeps the new token #%d (fingerprint %s).", run.NewToken.ID, Code(run.NewToken.Fingerprint.Short())))
 	}
 	g := Gate{Kind: kind, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL), Actions: []Action{ActionApprove, ActionCancel}, Prompt: title}
-	if kind == GateRevoke {
-		g.Actions = append(g.Actions, ActionRollback)
-	}
 	if e.policy.Environments[run.Key.Environment].FourEyesRevoke {
 		g.NotUser = run.StartedBy
 		lines = append(lines, fmt.Sprintf("In %s someone other than %s must confirm.", run.Key.Environment, Mention(run.StartedBy)))
@@ -517,6 +514,9 @@ func (e *Engine) pause(ctx context.Context, run *Run, s Step, reason string, cod
 		actions = append(actions, ActionRollback)
 	}
 	actions = append(actions, ActionCancel)
+	// The reason and the quoted output come from the cluster or Signon.
+	reason = Untrusted(reason)
+	code, events = untrustedLines(code), untrustedLines(events)
 	lines := []string{reason}
 	if s == StepVerify || s == StepSync {
 		lines = append(lines, "The old token is still valid and untouched.")
@@ -549,10 +549,10 @@ func (e *Engine) pauseOnError(ctx context.Context, id string, at Step, cause err
 	if permanent(cause) {
 		now := e.clock.Now()
 		run.mark(run.Step, StepFailed, "", now)
-		lines := []string{cause.Error()}
+		lines := []string{Untrusted(cause.Error())}
 		lines = append(lines, tokenState(run)...)
 		run.post(Post{Step: run.Step, At: now, Title: "Failed at " + string(run.Step), Lines: lines, Outcome: "error"})
-		return e.end(ctx, run, PhaseFailed, cause.Error())
+		return e.end(ctx, run, PhaseFailed, Untrusted(cause.Error()))
 	}
 	return e.pause(ctx, run, run.Step, cause.Error(), nil, nil)
 }
@@ -566,9 +566,12 @@ func permanent(err error) bool {
 	return false
 }
 
-// canRollBack: there is a new token this run could revoke.
+// canRollBack: there is a new token this run could revoke, and no consumer
+// has been verified on it. Once every consumer holds it (or its requester
+// delivered it), revoking it would break what works: the way on is
+// revoking the old token, or cancelling.
 func (r *Run) canRollBack() bool {
-	return r.Mode == ModeRotate && r.NewToken != nil && !r.NewTokenExisting
+	return r.Mode == ModeRotate && r.NewToken != nil && !r.NewTokenExisting && !r.verified()
 }
 
 // inFlight reports whether a change in Signon or the cluster may have

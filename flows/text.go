@@ -10,8 +10,10 @@ import (
 // a mention. Everything else in a post is escaped.
 func Mention(user string) string { return "@{" + user + "}" }
 
-// Code marks text as code in a post.
-func Code(s string) string { return "`" + strings.ReplaceAll(s, "`", "'") + "`" }
+// Code marks text as code in a post. What it marks is often a name from
+// the cluster (an environment variable's, which may hold any printable
+// character), so it cannot carry a mention either.
+func Code(s string) string { return "`" + defuse(strings.ReplaceAll(s, "`", "'")) + "`" }
 
 // Date is how dates are written in posts.
 func Date(t time.Time) string {

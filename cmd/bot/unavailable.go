@@ -42,6 +42,10 @@ func (u unavailable) Revoke(context.Context, flows.RevokeRequest) (flows.Revoked
 	return flows.Revoked{}, u.err("signon: revoke a token")
 }
 
+func (u unavailable) Reveal(context.Context, flows.RevealRequest) (flows.Revealed, error) {
+	return flows.Revealed{}, u.err("signon: reveal a token")
+}
+
 func (u unavailable) SecretName(apiUserName, application string) string {
 	return flows.Parameterize("signon-token-" + apiUserName + "-" + application)
 }

@@ -112,6 +112,10 @@ func (e *effects) revokes(id int64) int {
 // signonSide is the Signon the bot reaches through the sandbox.
 type signonSide struct{ e *effects }
 
+func (s signonSide) Reveal(ctx context.Context, req flows.RevealRequest) (flows.Revealed, error) {
+	return s.e.signon.Reveal(ctx, req)
+}
+
 func (s signonSide) FindAPIUser(ctx context.Context, email string) (flows.APIUser, error) {
 	return s.e.signon.FindAPIUser(ctx, email)
 }

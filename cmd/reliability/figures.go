@@ -24,7 +24,10 @@ type figures struct {
 	StuckRuns      int `json:"stuck_runs"`
 	LostMessages   int `json:"lost_messages"`
 	TokensLeaked   int `json:"tokens_leaked"`
-	FuzzPanics     int `json:"fuzz_panics"`
+	// MentionsInjected counts mentions of the user every API user's name
+	// names in mention syntax that reached Slack as mentions.
+	MentionsInjected int `json:"mentions_injected"`
+	FuzzPanics       int `json:"fuzz_panics"`
 
 	// Crash injection.
 	CrashRotations int            `json:"crash_rotations"`
@@ -90,6 +93,7 @@ func (f *figures) mustBeZero() map[string]int {
 	return map[string]int{
 		"double_issues": f.DoubleIssues, "early_revokes": f.EarlyRevokes, "stuck_runs": f.StuckRuns,
 		"lost_messages": f.LostMessages, "tokens_leaked": f.TokensLeaked, "fuzz_panics": f.FuzzPanics,
+		"mentions_injected": f.MentionsInjected,
 	}
 }
 
@@ -164,6 +168,7 @@ func (f *figures) report(o options) string {
 	row("leaks", "reveals not to the requester", f.MisdirectedReveals, "0")
 	row("leaks", "reveals to a view closed meanwhile", f.RevealsUnseen, "")
 	row("leaks", "tokens found", f.TokensLeaked, "0")
+	row("leaks", "injected mentions that reached Slack", f.MentionsInjected, "0")
 	row("leaks", "e2e tests failed", f.E2EFailures, "")
 	row("leaks", "demo scenarios run (failed)", fmt.Sprintf("%d (%d)", f.DemoScenarios, f.DemoFailures), "")
 	row("fuzz", "targets fuzzed", f.FuzzTargets, "")

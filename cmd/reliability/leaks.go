@@ -159,6 +159,12 @@ func (h *harness) saveSlack(ctx context.Context) error {
 			}
 		}
 	}
+	if n := injectedMentions(b.String()); n > 0 {
+		h.count(func(f *figures) {
+			f.MentionsInjected += n
+			f.finding("leak: %d mention(s) injected through an API user's name reached Slack", n)
+		})
+	}
 	if v := h.tb.Violations(); len(v) > 0 {
 		h.count(func(f *figures) {
 			f.SlackViolations = len(v)
@@ -168,6 +174,14 @@ func (h *harness) saveSlack(ctx context.Context) error {
 		})
 	}
 	return h.save("slack.txt", []byte(b.String()))
+}
+
+// injectedMentions counts the mentions hostileName tries to make that
+// are in what reached Slack as mentions, not as escaped text.
+func injectedMentions(sent string) int {
+	// Blocks travel as JSON inside JSON, where < is written \\u003c.
+	sent = strings.NewReplacer("u003c", "<", "u003e", ">").Replace(strings.ReplaceAll(sent, `\`, ""))
+	return strings.Count(sent, "<@"+injectedUser+">") + strings.Count(sent, "<!channel>")
 }
 
 // e2eSuite runs the end-to-end tests with the Signon double recording

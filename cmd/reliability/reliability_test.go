@@ -183,3 +183,13 @@ func TestDemoScenarios(t *testing.T) {
 		t.Errorf("the placeholder's words were taken for scenarios: %q", got)
 	}
 }
+
+func TestInjectedMentionsAreCountedOnlyWhenTheyPing(t *testing.T) {
+	blocks, _ := json.Marshal(map[string]string{"blocks": `[{"text":"` + "\\u003c@" + injectedUser + "\\u003e" + `"}]`})
+	if n := injectedMentions("call chat.postMessage  " + string(blocks)); n != 1 {
+		t.Errorf("a mention inside JSON-encoded blocks counted %d, want 1", n)
+	}
+	if n := injectedMentions("message C1 1.1 Reliability Bot 1 @ {" + injectedUser + "} &lt;@" + injectedUser + "&gt; &lt;!channel&gt;"); n != 0 {
+		t.Errorf("escaped mention syntax counted %d, want 0", n)
+	}
+}

@@ -28,7 +28,7 @@ func (h *harness) newSpec(external bool) *tokenSpec {
 	n := h.nextSpec
 	h.mu.Unlock()
 	s := &tokenSpec{
-		name:  fmt.Sprintf("Reliability Bot %d", n),
+		name:  fmt.Sprintf("Reliability Bot %d %s", n, hostileName),
 		email: fmt.Sprintf("reliability-bot-%d@alphagov.co.uk", n),
 	}
 	s.key = flows.Key{Environment: env, APIUser: s.email, Application: appSlug}
@@ -49,6 +49,14 @@ func (h *harness) newSpec(external bool) *tokenSpec {
 	h.mu.Unlock()
 	return s
 }
+
+// injectedUser is the Slack user every API user's name tries to mention,
+// in Slack's syntax and in the flows' own marker; the leak scan counts
+// any mention of it that reaches Slack.
+const (
+	injectedUser = "U0INJECTED"
+	hostileName  = "@{" + injectedUser + "} <@" + injectedUser + "> <!channel>"
+)
 
 // spec finds a lineage by its API user's email.
 func (h *harness) spec(email string) *tokenSpec {

@@ -165,7 +165,7 @@ func (r Renderer) gate(run *flows.Run, p flows.Post) []slack.Block {
 			}
 			switch {
 			case g.OnlyUser != "":
-				note = fmt.Sprintf("Only <@%s> can press these.", g.OnlyUser)
+				note = fmt.Sprintf("Only <@%s> can reveal the token or confirm delivery.", g.OnlyUser)
 			case g.NotUser != "":
 				note = fmt.Sprintf("Needs an approver other than <@%s>.", g.NotUser)
 			}

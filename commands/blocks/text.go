@@ -7,15 +7,21 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/alphagov/signon-token-bot/flows/token"
 )
 
 // Escape makes text safe to echo in mrkdwn: &, < and > are the only
 // characters Slack treats as control sequences, so "<!channel>" or
 // "<https://evil|docs>" in user or alert text shows as typed and pings or
-// links nothing.
+// links nothing. Slack reads them inside code spans and blocks too, so
+// they are escaped there as well. Every text on its way to Slack passes
+// here, so here is where token.Redact's rule is applied on that path.
 func Escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return escaper.Replace(token.Redact(s))
 }
+
+var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 var mention = regexp.MustCompile(`@\{([UW][A-Z0-9]{2,20})\}`)
 

@@ -175,6 +175,17 @@ func (d *Directory) GroupMembers(ctx context.Context, group string) ([]string, e
 	return d.Groups[group], nil
 }
 
+// SetGroup replaces a user group's members, as an admin editing the group
+// in Slack would while runs are open.
+func (d *Directory) SetGroup(group string, members ...string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.Groups == nil {
+		d.Groups = map[string][]string{}
+	}
+	d.Groups[group] = members
+}
+
 // Revealer records which fingerprints were revealed to whom. It keeps no
 // plaintext.
 type Revealer struct {

@@ -20,7 +20,13 @@ func TestRedactHidesTokensAndKeepsNames(t *testing.T) {
 		{"Authorization: Bearer " + tok, "Authorization: Bearer [redacted]"},
 		{"token=" + tok + "&x=1", "token=[redacted]&x=1"},
 		{"old token " + legacy + ".", "old token [redacted]."},
-		{"a longer run " + tok + "xyz stays", "a longer run " + tok + "xyz stays"},
+		// Glued to a prefix or suffix, or cut short, a token is still one.
+		{"a longer run " + tok + "xyz", "a longer run [redacted]"},
+		{"auth bearer-" + tok, "auth [redacted]"},
+		{"X_" + tok + " set", "[redacted] set"},
+		{tok + "-x", "[redacted]"},
+		{"cut " + tok[:32], "cut [redacted]"},
+		{"event for @{U0EVIL} and <@U0EVIL>", "event for @ {U0EVIL} and <@U0EVIL>"},
 	} {
 		if got := redact(tc.in); got != tc.want {
 			t.Errorf("redact(%q) = %q, want %q", tc.in, got, tc.want)

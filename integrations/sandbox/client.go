@@ -97,6 +97,14 @@ func (c *Client) Revoke(ctx context.Context, req flows.RevokeRequest) (r flows.R
 	return r, c.call(ctx, "Revoke", &r, req)
 }
 
+func (c *Client) Reveal(ctx context.Context, req flows.RevealRequest) (flows.Revealed, error) {
+	var res revealed
+	err := c.call(ctx, "Reveal", &res, req)
+	out := res.Revealed
+	out.Secret = token.NewSecret(res.Plaintext)
+	return out, err
+}
+
 func (c *Client) Location() (namespace, cronJob string) { return c.location[0], c.location[1] }
 
 // SecretName follows the sync task's rule without a round trip.

@@ -33,6 +33,9 @@ func (w remoteWorld) Expiring(ctx context.Context, within time.Duration) ([]flow
 func (w remoteWorld) Issue(ctx context.Context, req flows.IssueRequest) (flows.Issued, error) {
 	return w.remote.Issue(ctx, req)
 }
+func (w remoteWorld) Reveal(ctx context.Context, req flows.RevealRequest) (flows.Revealed, error) {
+	return w.remote.Reveal(ctx, req)
+}
 func (w remoteWorld) Revoke(ctx context.Context, req flows.RevokeRequest) (flows.Revoked, error) {
 	return w.remote.Revoke(ctx, req)
 }

@@ -102,6 +102,13 @@ func dispatch(ctx context.Context, e flows.Env, method string, raw []json.RawMes
 			return nil, err
 		}
 		return e.Signon.Revoke(ctx, req)
+	case "Reveal":
+		var req flows.RevealRequest
+		if err := args(raw, &req); err != nil {
+			return nil, err
+		}
+		res, err := e.Signon.Reveal(ctx, req)
+		return revealed{Revealed: res, Plaintext: res.Secret.Reveal()}, err
 	case "Location":
 		ns, cj := e.Cluster.Location()
 		return [2]string{ns, cj}, nil

@@ -83,6 +83,12 @@ type issued struct {
 	Plaintext string `json:"plaintext"`
 }
 
+// revealed is flows.Revealed on the wire, with the plaintext, like issued.
+type revealed struct {
+	flows.Revealed
+	Plaintext string `json:"plaintext"`
+}
+
 // request is one call: its method's arguments, in order, as JSON.
 type request struct {
 	Args []json.RawMessage `json:"args"`

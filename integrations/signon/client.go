@@ -221,6 +221,34 @@ func (c *Client) Revoke(ctx context.Context, req flows.RevokeRequest) (flows.Rev
 	return flows.Revoked{Token: t, Initiator: out.Initiator}, nil
 }
 
+// Reveal reads the plaintext of one unrevoked, unexpired token of the user
+// and application by id. The script writes nothing, not even an event:
+// Signon records no event when a token is looked at.
+func (c *Client) Reveal(ctx context.Context, req flows.RevealRequest) (flows.Revealed, error) {
+	r := request{Op: OpReveal, TokenID: req.TokenID}
+	if err := c.target(&r, req.Email, req.Application); err != nil {
+		return flows.Revealed{}, err
+	}
+	if req.TokenID <= 0 {
+		return flows.Revealed{}, &Error{Op: r.Op, Kind: KindBadInput, Message: fmt.Sprintf("token id %d is not a token id", req.TokenID)}
+	}
+	var out wireRevealed
+	err := c.call(ctx, r, &out)
+	secret := token.NewSecret(out.Secret)
+	out.Secret = ""
+	if err != nil {
+		return flows.Revealed{}, err
+	}
+	t, err := out.Token.token()
+	if err != nil {
+		return flows.Revealed{}, &Error{Op: r.Op, Kind: KindBadResult, Message: err.Error()}
+	}
+	if t.ID != req.TokenID || !token.ValidFormat(secret.Reveal()) || secret.Fingerprint() != t.Fingerprint {
+		return flows.Revealed{}, &Error{Op: r.Op, Kind: KindBadResult, Message: fmt.Sprintf("token %d came back malformed, not matching its digest, or not the one asked for", t.ID)}
+	}
+	return flows.Revealed{Token: t, Secret: secret}, nil
+}
+
 func (c *Client) email(r *request, email string) error {
 	if flows.ValidateEmail(email) != nil {
 		return &Error{Op: r.Op, Kind: KindBadInput, Message: fmt.Sprintf("%q is not an email address", email)}

@@ -2,9 +2,9 @@ package signon
 
 import (
 	"fmt"
-	"regexp"
 
 	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/flows/token"
 )
 
 // Op names an operation, as the script and the errors call it.
@@ -17,6 +17,7 @@ const (
 	OpExpiring    Op = "expiring"
 	OpIssue       Op = "issue"
 	OpRevoke      Op = "revoke"
+	OpReveal      Op = "reveal"
 )
 
 // Kind is what went wrong, as the script reports it or the client found it.
@@ -101,12 +102,7 @@ func (e *Error) Unwrap() []error {
 	return []error{e.Sentinel(), e.Cause}
 }
 
-// tokenish is a run of characters a token could be made of, long enough to
-// be one (43 for today's tokens, 64 for older hex ones) or most of one.
-var tokenish = regexp.MustCompile(`[A-Za-z0-9_-]{32,}`)
-
 // scrub cuts anything that could be a token out of text quoted from the
-// script or Rails: a stack trace or a database error can echo a value.
-func scrub(s string) string {
-	return tokenish.ReplaceAllString(s, "[redacted]")
-}
+// script or Rails (a stack trace or a database error can echo a value), by
+// the bot's one rule, token.Redact.
+func scrub(s string) string { return token.Redact(s) }

@@ -91,6 +91,11 @@ type wireIssued struct {
 	Initiator flows.Initiator `json:"initiator"`
 }
 
+type wireRevealed struct {
+	Token  wireToken `json:"token"`
+	Secret string    `json:"secret"`
+}
+
 type wireRevoked struct {
 	Token     wireToken       `json:"token"`
 	Initiator flows.Initiator `json:"initiator"`

@@ -9,7 +9,7 @@
 # newline so that boot noise without one cannot swallow it. The nonce comes
 # from the request, so nothing else on stdout can pass for the result.
 #
-# The only token plaintext it prints is the one "issue" returns. Errors it
+# The only token plaintext it prints is the one "issue" or "reveal" returns. Errors it
 # expects are results ({"ok":false,"error":{"kind":...}}) and change nothing;
 # anything else is reported as kind "internal" with long runs of token
 # characters cut out of the message, and the transaction is rolled back.
@@ -31,7 +31,7 @@ module SignonTokenBot
   USER_AGENT = "signon-token-bot"
   RUN_ID = /\A[a-z]{1,8}-[A-Za-z0-9]{4,40}\z/
   SLACK_USER = /\A[A-Z0-9]{2,20}\z/
-  OPS = %w[find_api_user tokens expiring issue revoke].freeze
+  OPS = %w[find_api_user tokens expiring issue revoke reveal].freeze
 
   # An expected refusal: bad input, an unknown user, application or token.
   class Refusal < StandardError
@@ -235,6 +235,28 @@ module SignonTokenBot
                                                                 **event_options(audit, "token #{token.id}"))
       { token: token_json(token.reload), initiator: { email: initiator.email, service: service } }
     end
+  end
+
+  # Reads one token's plaintext by id, for the requester of a hand-off who
+  # asks to see it. It writes nothing: Signon's own UI records no event when
+  # a token is shown, and the bot announces and audits each reveal itself.
+  # Only an unrevoked, unexpired token of this user and application is
+  # shown; a token revoked outside the bot stays revoked.
+  def op_reveal(request)
+    user = find_api_user!(email!(request, "email"))
+    application = find_application!(application!(request))
+    id = number!(request, "token_id", 1, 2**62)
+    refuse("bad_input", "token id #{id} is not a whole number") unless id.is_a?(Integer)
+
+    token = Doorkeeper::AccessToken.find_by(id: id)
+    refuse("unknown_token", "there is no token #{id}") if token.nil?
+    unless token.resource_owner_id == user.id && token.application_id == application.id
+      refuse("wrong_owner", "token #{id} is not a token of #{user.email} for #{application.name}")
+    end
+    refuse("already_revoked", "token #{id} was revoked at #{iso(token.revoked_at)}") if token.revoked_at.present?
+    refuse("already_revoked", "token #{id} expired at #{iso(token.expires_at)}") if token.expires_at&.past?
+
+    { token: token_json(token), secret: token.token }
   end
 
   def find_api_user!(email)

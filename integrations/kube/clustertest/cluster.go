@@ -37,6 +37,10 @@ type Cluster struct {
 	Err error
 	// FailSyncs makes the next n sync Jobs fail.
 	FailSyncs int
+	// FailLog, when set, is a failed sync's log tail and events, as the
+	// real client reports them once it has redacted them: a test puts
+	// hostile text here.
+	FailLog []string
 	// NoReloader: Deployments do not roll when their Secret changes.
 	NoReloader bool
 	// Stuck names Deployments whose pods keep the old token even after
@@ -270,6 +274,9 @@ func (c *Cluster) WaitSync(ctx context.Context, jobName, secretName string, prog
 		c.FailSyncs--
 		res.LogTail = []string{"rake aborted!", "ActiveRecord::ConnectionNotEstablished: could not connect to server"}
 		res.Events = []string{"BackoffLimitExceeded: Job has reached the specified backoff limit"}
+		if c.FailLog != nil {
+			res.LogTail, res.Events = c.FailLog, c.FailLog
+		}
 	} else {
 		res.Succeeded = true
 		for name, s := range c.secrets {

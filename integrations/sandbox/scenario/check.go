@@ -127,7 +127,7 @@ func (w *World) Check(runs []*flows.Run, fake *slacktest.Server) ([]string, erro
 			if err := w.checkReveal(r, fresh, fake); err != nil {
 				bad("%s: %v", label, err)
 			} else if p, ok := PersonByID(r.StartedBy); ok {
-				line += ", shown once to " + p.Name + " alone"
+				line += ", shown to " + p.Name + " alone"
 			}
 		}
 		lines = append(lines, fmt.Sprintf("%s: %s (run %s, %s).", label, line, r.ID, r.Phase))

@@ -226,7 +226,7 @@ func New(name string, clock flows.Clock) (*World, error) {
 		w.Cluster.Stuck = map[string]bool{"draft-collections": true}
 		e.mode, e.phase, e.issued, e.keep = flows.ModeRotate, flows.PhaseRolledBack, 1, "old"
 		w.Alert = alertFor(e.email, flows.Parameterize(e.app))
-		w.Script = []Press{{alice, "Rotate"}, {alice, "Run sync"}, {alice, "Roll back"}}
+		w.Script = []Press{{alice, "Rotate"}, {alice, "Run sync"}, {bob, "Roll back"}}
 		// The sync, and the one that puts the old token back.
 		w.jobs = 2
 	case LegacyToken:

@@ -533,6 +533,41 @@ func behaviours() []behaviour {
 				return err
 			})
 		}},
+		{"reveal reads one live token by id, writes nothing, and refuses any other", func(t *testing.T, w World, s *seen) {
+			now := w.Now().Truncate(time.Second)
+			live, liveSecret := w.AddToken(shortURL, pubAPI, now.Add(-time.Hour), twoYears)
+			gone, goneSecret := w.AddToken(shortURL, pubAPI, now.Add(-2*time.Hour), twoYears)
+			expired, expiredSecret := w.AddToken(shortURL, pubAPI, now.Add(-3*day), day)
+			theirs, theirsSecret := w.AddToken(tagger, pubAPI, now.Add(-time.Hour), twoYears)
+			for _, x := range []token.Secret{liveSecret, goneSecret, expiredSecret, theirsSecret} {
+				s.add(x)
+			}
+			must(w.Revoke(ctx(t), flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: gone.ID, Initiator: person}))(t)
+			events, count, before := len(w.Events()), w.TokenCount(shortURL, pubAPI), w.Snapshot()
+
+			got := must(w.Reveal(ctx(t), flows.RevealRequest{Email: shortURL, Application: "publishing-api", TokenID: live.ID}))(t)
+			if got.Token.ID != live.ID || got.Token.Fingerprint != live.Fingerprint || got.Secret.Reveal() != liveSecret.Reveal() {
+				t.Fatalf("Reveal = token %d %s, want token %d %s", got.Token.ID, got.Token.Fingerprint, live.ID, live.Fingerprint)
+			}
+			if len(w.Events()) != events || w.TokenCount(shortURL, pubAPI) != count || w.Snapshot() != before {
+				t.Fatal("a reveal changed Signon")
+			}
+			for _, c := range []struct {
+				req      flows.RevealRequest
+				sentinel error
+				kind     signon.Kind
+			}{
+				{flows.RevealRequest{Email: shortURL, Application: pubAPI, TokenID: gone.ID}, flows.ErrAlreadyRevoked, signon.KindAlreadyRevoked},
+				{flows.RevealRequest{Email: shortURL, Application: pubAPI, TokenID: expired.ID}, flows.ErrAlreadyRevoked, signon.KindAlreadyRevoked},
+				{flows.RevealRequest{Email: shortURL, Application: pubAPI, TokenID: theirs.ID}, flows.ErrWrongOwner, signon.KindWrongOwner},
+				{flows.RevealRequest{Email: shortURL, Application: store, TokenID: live.ID}, flows.ErrWrongOwner, signon.KindWrongOwner},
+				{flows.RevealRequest{Email: shortURL, Application: pubAPI, TokenID: theirs.ID + 1000}, flows.ErrUnknownToken, signon.KindUnknownToken},
+				{flows.RevealRequest{Email: shortURL, Application: pubAPI, TokenID: 0}, flows.ErrBadInput, signon.KindBadInput},
+				{flows.RevealRequest{Email: person, Application: pubAPI, TokenID: live.ID}, flows.ErrUnknownAPIUser, signon.KindUnknownAPIUser},
+			} {
+				refused(t, w, s, c.sentinel, c.kind, func() error { _, err := w.Reveal(ctx(t), c.req); return err })
+			}
+		}},
 	}
 }
 

@@ -148,6 +148,42 @@ func (s *Signon) Issue(ctx context.Context, req flows.IssueRequest) (flows.Issue
 	return out, nil
 }
 
+// Reveal returns the plaintext of one unrevoked, unexpired token of the
+// user and application, and changes nothing.
+func (s *Signon) Reveal(ctx context.Context, req flows.RevealRequest) (flows.Revealed, error) {
+	op := signon.OpReveal
+	if err := s.enter(ctx, op); err != nil {
+		return flows.Revealed{}, err
+	}
+	if err := checkTarget(op, req.Email, req.Application); err != nil {
+		return flows.Revealed{}, err
+	}
+	if req.TokenID <= 0 {
+		return flows.Revealed{}, refuse(op, signon.KindBadInput, "token id %d is not a token id", req.TokenID)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, a, err := s.target(op, req.Email, req.Application)
+	if err != nil {
+		return flows.Revealed{}, err
+	}
+	i := slices.IndexFunc(s.tokens, func(t *tok) bool { return t.id == req.TokenID })
+	if i < 0 {
+		return flows.Revealed{}, refuse(op, signon.KindUnknownToken, "there is no token %d", req.TokenID)
+	}
+	t := s.tokens[i]
+	if t.user != u.id || t.app != a.id {
+		return flows.Revealed{}, refuse(op, signon.KindWrongOwner, "token %d is not a token of %s for %s", t.id, u.email, a.name)
+	}
+	if !t.revoked.IsZero() {
+		return flows.Revealed{}, refuse(op, signon.KindAlreadyRevoked, "token %d was revoked at %s", t.id, stamp(t.revoked))
+	}
+	if !t.expires().After(s.Now()) {
+		return flows.Revealed{}, refuse(op, signon.KindAlreadyRevoked, "token %d expired at %s", t.id, stamp(t.expires()))
+	}
+	return flows.Revealed{Token: t.public(), Secret: t.secret}, nil
+}
+
 // Revoke revokes one token of the user and application.
 func (s *Signon) Revoke(ctx context.Context, req flows.RevokeRequest) (flows.Revoked, error) {
 	op := signon.OpRevoke
