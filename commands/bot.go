@@ -20,6 +20,7 @@ type Engine interface {
 	Get(ctx context.Context, id string) (*flows.Run, error)
 	Active(ctx context.Context) ([]*flows.Run, error)
 	MayStart(ctx context.Context, env, user string) (bool, error)
+	MaySee(ctx context.Context, user string) (bool, error)
 	Policy() flows.Policy
 }
 

@@ -1,7 +1,9 @@
 package commands_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -86,6 +88,24 @@ func (m *ignoredAlerts) count(reason string) int {
 	return m.n[reason]
 }
 
+// lockedBuffer is a log sink tests read while the bot writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // deferred is the notifier's timer, fired only when a test says.
 type deferred struct {
 	mu sync.Mutex
@@ -141,8 +161,10 @@ type world struct {
 	clicks []*slacktest.Delivery
 	// ignored counts the alert-like messages the bot ignored.
 	ignored *ignoredAlerts
-	old     flows.Token
-	secret  string
+	// logs holds what the bot logged at warning and above.
+	logs   *lockedBuffer
+	old    flows.Token
+	secret string
 }
 
 // worldSetup varies the world.
@@ -167,7 +189,7 @@ func newWorld(t *testing.T, ws worldSetup) *world {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	w := &world{t: t, ctx: ctx, clock: &flowstest.Clock{}, timer: &deferred{}, ignored: &ignoredAlerts{}}
+	w := &world{t: t, ctx: ctx, clock: &flowstest.Clock{}, timer: &deferred{}, ignored: &ignoredAlerts{}, logs: &lockedBuffer{}}
 	w.redis = redistest.New(t)
 	st, err := state.New(w.redis.Client(), state.Options{})
 	if err != nil {
@@ -202,7 +224,7 @@ func newWorld(t *testing.T, ws worldSetup) *world {
 	w.fake.AddChannel(elsewhere, "random", alice, bob, mallory)
 	w.client = slack.New(slack.Config{BotToken: w.fake.BotToken, AppToken: w.fake.AppToken, APIURL: w.fake.URL(), Sleep: ws.sleep})
 
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), w.logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	render := blocks.Renderer{WorkspaceURL: "https://slacktest.slack.com/"}
 	notifier := commands.NewNotifier(commands.NotifierConfig{
 		Slack: w.client, Render: render, Offers: st, Runs: st, Clock: w.clock, Logger: log,

@@ -56,7 +56,11 @@ func queued[T any](ctx context.Context, q *queuedSignon, call func() (T, error))
 		return zero, err
 	}
 	defer release()
-	return call()
+	v, err := call()
+	if err != nil {
+		err = &signonError{err: err}
+	}
+	return v, err
 }
 
 func (q *queuedSignon) FindAPIUser(ctx context.Context, email string) (APIUser, error) {

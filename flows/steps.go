@@ -541,7 +541,7 @@ func (e *Engine) pauseOnError(ctx context.Context, id string, at Step, cause err
 		run.post(Post{Step: run.Step, At: now, Title: "Failed at " + string(run.Step), Lines: lines, Outcome: "error"})
 		return e.end(ctx, run, PhaseFailed, cause.Error())
 	}
-	return e.pause(ctx, run, run.Step, cause.Error(), nil, nil)
+	return e.pause(ctx, run, run.Step, Failure(ctx, e.runLog(run), cause)+". Press Retry to try again.", nil, nil)
 }
 
 func permanent(err error) bool {
