@@ -31,7 +31,11 @@ func failure(ctx context.Context, log *slog.Logger, err error, doing string) str
 	log.ErrorContext(ctx, "failure", "error_id", id, "err", err)
 	text := Plain(err)
 	if doing != "" {
-		text = "Could not " + doing + ": " + strings.ToLower(text[:1]) + text[1:]
+		// "the cluster", "something", but "Signon" keeps its capital.
+		if !strings.HasPrefix(text, "Signon") {
+			text = strings.ToLower(text[:1]) + text[1:]
+		}
+		text = "Could not " + doing + ": " + text
 	}
 	return fmt.Sprintf("%s (error %s; the details are in the bot's logs)", strings.TrimSuffix(text, "."), id)
 }
@@ -76,6 +80,10 @@ var internal = regexp.MustCompile(`://|\b\d{1,3}(?:\.\d{1,3}){3}\b|:\d{2,5}\b|\b
 // Deployment y to roll out"), which the flows write and name only what
 // the thread names already; "" when that context is not the flows' own.
 func doing(err error) string {
+	// Signon's own errors begin with the client's words, not the flows'.
+	if sn := new(signonError); errors.As(err, &sn) && sn.Error() == err.Error() {
+		return ""
+	}
 	first, _, ok := strings.Cut(err.Error(), ": ")
 	if !ok || internal.MatchString(first) || len(first) > 120 {
 		return ""
