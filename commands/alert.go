@@ -3,6 +3,7 @@ package commands
 import (
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -29,15 +30,47 @@ type AlertMessage struct {
 	Subtype     string
 	Text        string
 	Attachments []slackapi.Attachment
+	// BotID and AppID say which integration posted the message: Slack
+	// sets them, so unlike a username or an attachment's look, a person
+	// cannot forge them. A person's own message has neither.
+	BotID, AppID string
 }
 
 // AlertMessageOf takes the parts of a message event the parser reads.
+// slack-go does not decode a message event's top-level app_id, so the app
+// comes from bot_profile, which Slack sends beside it.
 func AlertMessageOf(ev *slackevents.MessageEvent) AlertMessage {
-	m := AlertMessage{Subtype: ev.SubType, Text: ev.Text}
+	m := AlertMessage{Subtype: ev.SubType, Text: ev.Text, BotID: ev.BotID}
 	if ev.Message != nil {
 		m.Attachments = ev.Message.Attachments
+		if m.BotID == "" {
+			m.BotID = ev.Message.BotID
+		}
+		if ev.Message.BotProfile != nil {
+			m.AppID = ev.Message.BotProfile.AppID
+		}
 	}
 	return m
+}
+
+// SentBy reports whether one of senders (bot ids B…, app ids A…) posted
+// the message. With no senders, nobody did.
+func (m AlertMessage) SentBy(senders []string) bool {
+	return (m.BotID != "" && slices.Contains(senders, m.BotID)) || (m.AppID != "" && slices.Contains(senders, m.AppID))
+}
+
+// Sender names who posted the message, for logs: its bot and app, or
+// "a person".
+func (m AlertMessage) Sender() string {
+	switch {
+	case m.BotID != "" && m.AppID != "":
+		return m.BotID + " (app " + m.AppID + ")"
+	case m.BotID != "":
+		return m.BotID
+	case m.AppID != "":
+		return "app " + m.AppID
+	}
+	return "a person"
 }
 
 // Alert is what a message says about SignonApiUserTokenExpirySoon. Its

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -22,8 +24,18 @@ func (b *Bot) onMessage(ctx context.Context, m Message) error {
 	if !b.isAlertChannel(ev.Channel) || (ev.ThreadTimeStamp != "" && ev.ThreadTimeStamp != ev.TimeStamp) {
 		return nil
 	}
-	al := ParseAlert(AlertMessageOf(ev))
+	msg := AlertMessageOf(ev)
+	al := ParseAlert(msg)
 	if al.Name == "" {
+		return nil
+	}
+	// Anyone in the channel can post a message that looks like
+	// Alertmanager's; only the configured integration's counts. A forgery
+	// gets no answer in the channel, which would only reward it.
+	if !msg.SentBy(b.cfg.AlertSenders) {
+		b.log.WarnContext(ctx, "alert ignored: its sender is not among alertSenders", "channel", ev.Channel, "alert", ev.TimeStamp,
+			"sender", msg.Sender(), "user", ev.User, "status", al.Status, "environment", al.Environment, "tokens", len(al.Tokens))
+		b.metrics.AlertIgnored(IgnoredSender)
 		return nil
 	}
 	alert := flows.Thread{Channel: ev.Channel, TS: ev.TimeStamp}
@@ -47,38 +59,52 @@ func (b *Bot) onMessage(ctx context.Context, m Message) error {
 }
 
 // offer answers a firing alert with an offer of the tokens it names, or
-// Signon's expiring tokens when it names none.
+// Signon's expiring tokens when it names none. What is in hand already
+// (a run, an open offer) is found in the state store before Signon is
+// asked, and Signon is asked once however many tokens the alert names.
 func (b *Bot) offer(ctx context.Context, log *slog.Logger, alert flows.Thread, al Alert) error {
-	var as []flows.Assessment
-	if len(al.Tokens) > 0 {
-		for _, t := range al.Tokens {
-			a, err := b.engine.Assess(ctx, flows.Key{Environment: al.Environment, APIUser: t.APIUser, Application: t.Application})
-			if err != nil {
-				log.WarnContext(ctx, "alert names a token the engine refuses", "api_user", t.APIUser, "application", t.Application, "err", err)
-				continue
-			}
-			as = append(as, a)
+	var (
+		as      []flows.Assessment
+		handled []blocks.Handled
+		err     error
+	)
+	inHand := func(key flows.Key) (bool, error) {
+		h, err := b.handled(ctx, key)
+		if err != nil || h == nil {
+			return false, err
 		}
+		handled = append(handled, *h)
+		return true, nil
+	}
+	if len(al.Tokens) > 0 {
+		var pending []flows.Key
+		for _, t := range al.Tokens {
+			key := flows.Key{Environment: al.Environment, APIUser: t.APIUser, Application: t.Application}
+			if ok, err := inHand(key); err != nil {
+				return b.storeDown(ctx, log, alert, al, err)
+			} else if !ok {
+				pending = append(pending, key)
+			}
+		}
+		as, err = b.assess(ctx, al.Environment, pending)
 	} else {
-		var err error
-		as, err = b.engine.Expiring(ctx, al.Environment)
-		if err != nil {
-			log.ErrorContext(ctx, "list expiring tokens", "err", err)
-			return b.replyOnce(ctx, alert, b.render.Unanswered(al.Environment, backend(err)+" did not list the expiring tokens (the details are in the bot's logs)"))
+		var all []flows.Assessment
+		all, err = b.engine.Expiring(ctx, al.Environment)
+		for _, a := range all {
+			if ok, herr := inHand(a.Key); herr != nil {
+				return b.storeDown(ctx, log, alert, al, herr)
+			} else if !ok {
+				as = append(as, a)
+			}
 		}
 	}
+	if err != nil {
+		id := flows.NewID("e")
+		log.ErrorContext(ctx, "list expiring tokens", "error_id", id, "err", err)
+		return b.replyOnce(ctx, alert, b.render.Unanswered(al.Environment, strings.ToLower(backend(err)[:1])+backend(err)[1:]+" did not list the expiring tokens (error "+id+"; the details are in the bot's logs)"))
+	}
 	var items []flows.OfferItem
-	var handled []blocks.Handled
 	for _, a := range as {
-		h, err := b.handled(ctx, a.Key)
-		if err != nil {
-			log.ErrorContext(ctx, "look for earlier offers and runs", "err", err)
-			return b.replyOnce(ctx, alert, b.render.Unanswered(al.Environment, "the state store did not answer"))
-		}
-		if h != nil {
-			handled = append(handled, *h)
-			continue
-		}
 		items = append(items, flows.OfferItem{ID: flows.NewID("i"), Key: a.Key, Assessment: a})
 	}
 	now := b.clock.Now()
@@ -88,8 +114,9 @@ func (b *Bot) offer(ctx context.Context, log *slog.Logger, alert flows.Thread, a
 			log.InfoContext(ctx, "alert answered already")
 			return nil
 		}
-		log.ErrorContext(ctx, "record the offer", "err", err)
-		return b.replyOnce(ctx, alert, b.render.Unanswered(al.Environment, "I could not record an offer, because the state store did not answer"))
+		id := flows.NewID("e")
+		log.ErrorContext(ctx, "record the offer", "error_id", id, "err", err)
+		return b.replyOnce(ctx, alert, b.render.Unanswered(al.Environment, "I could not record an offer, because the state store did not answer (error "+id+"; the details are in the bot's logs)"))
 	}
 	var errs []error
 	// The group learns of the offer before Slack shows it, so that a
@@ -111,6 +138,53 @@ func (b *Bot) offer(ctx context.Context, log *slog.Logger, alert flows.Thread, a
 	}
 	log.InfoContext(ctx, "alert answered", "offer", o.ID, "offered", len(items), "in_hand", len(handled))
 	return errors.Join(errs...)
+}
+
+// storeDown answers an alert the state store kept the bot from answering.
+func (b *Bot) storeDown(ctx context.Context, log *slog.Logger, alert flows.Thread, al Alert, err error) error {
+	id := flows.NewID("e")
+	log.ErrorContext(ctx, "look for earlier offers and runs", "error_id", id, "err", err)
+	return b.replyOnce(ctx, alert, b.render.Unanswered(al.Environment, "the state store did not answer (error "+id+"; the details are in the bot's logs)"))
+}
+
+// assess assesses the tokens an alert names: one, with Signon's record of
+// it; several, with one expiry query matched here, so that an alert costs
+// one Signon console however many tokens it lists.
+func (b *Bot) assess(ctx context.Context, env string, keys []flows.Key) ([]flows.Assessment, error) {
+	if len(keys) == 1 {
+		a, err := b.engine.Assess(ctx, keys[0])
+		if err != nil {
+			b.log.WarnContext(ctx, "alert names a token the engine refuses", "key", keys[0].String(), "err", err)
+			return nil, nil
+		}
+		return []flows.Assessment{a}, nil
+	}
+	var out, ask []flows.Assessment
+	p := b.engine.Policy()
+	for _, k := range keys {
+		if sc := p.Special(env, k.APIUser, ""); sc != nil {
+			out = append(out, flows.Assessment{Key: k, Special: sc})
+		} else {
+			ask = append(ask, flows.Assessment{Key: k})
+		}
+	}
+	if len(ask) == 0 {
+		return out, nil
+	}
+	expiring, err := b.engine.Expiring(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range ask {
+		i := slices.IndexFunc(expiring, func(e flows.Assessment) bool { return e.Key == a.Key })
+		if i < 0 {
+			a.Error = fmt.Sprintf("Signon has no unrevoked token of this API user for this application that expires within %s: it may have been renewed already", flows.Span(p.ExpiryWindow))
+			out = append(out, a)
+			continue
+		}
+		out = append(out, expiring[i])
+	}
+	return out, nil
 }
 
 // handled says whether a token is in hand already: an active run, or an

@@ -21,6 +21,7 @@ type Engine interface {
 	Get(ctx context.Context, id string) (*flows.Run, error)
 	Active(ctx context.Context) ([]*flows.Run, error)
 	MayStart(ctx context.Context, env, user string) (bool, error)
+	MaySee(ctx context.Context, user string) (bool, error)
 	Policy() flows.Policy
 }
 
@@ -52,22 +53,44 @@ type Config struct {
 	Render blocks.Renderer
 	// AlertChannels are the channels whose alerts the bot answers.
 	AlertChannels []string
+	// AlertSenders are the bot and app ids whose messages count as
+	// alerts; with none, no message does.
+	AlertSenders []string
+	// Metrics counts what the Slack surface ignores; nil counts nothing.
+	Metrics Metrics
 	// DefaultEnvironment is /rotate-token's when none is given.
 	DefaultEnvironment string
 	Clock              flows.Clock
 	Logger             *slog.Logger
 }
 
+// Metrics counts the messages the bot ignores, for an operator to see
+// attempts that leave no trace in Slack.
+type Metrics interface {
+	// AlertIgnored counts an alert-like message the bot did not answer,
+	// by reason (IgnoredSender).
+	AlertIgnored(reason string)
+}
+
+// IgnoredSender: the message looked like the alert but its sender is not
+// among the AlertSenders.
+const IgnoredSender = "sender"
+
+type nopMetrics struct{}
+
+func (nopMetrics) AlertIgnored(string) {}
+
 // Bot is the Slack surface of the rotation engine: alerts, offers, gate
 // buttons, the reveal modal and /rotate-token.
 type Bot struct {
-	cfg    Config
-	engine Engine
-	slack  SlackAPI
-	render blocks.Renderer
-	offers *offerPages
-	clock  flows.Clock
-	log    *slog.Logger
+	cfg     Config
+	engine  Engine
+	slack   SlackAPI
+	render  blocks.Renderer
+	offers  *offerPages
+	metrics Metrics
+	clock   flows.Clock
+	log     *slog.Logger
 }
 
 // New checks cfg and makes a Bot.
@@ -84,14 +107,18 @@ func New(cfg Config) (*Bot, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
+	}
 	return &Bot{
-		cfg:    cfg,
-		engine: cfg.Engine,
-		slack:  cfg.Slack,
-		render: cfg.Render,
-		clock:  cfg.Clock,
-		log:    cfg.Logger,
-		offers: &offerPages{slack: cfg.Slack, render: cfg.Render, store: cfg.Offers, runs: cfg.Engine.Get, clock: cfg.Clock, log: cfg.Logger},
+		metrics: cfg.Metrics,
+		cfg:     cfg,
+		engine:  cfg.Engine,
+		slack:   cfg.Slack,
+		render:  cfg.Render,
+		clock:   cfg.Clock,
+		log:     cfg.Logger,
+		offers:  &offerPages{slack: cfg.Slack, render: cfg.Render, store: cfg.Offers, runs: cfg.Engine.Get, clock: cfg.Clock, log: cfg.Logger},
 	}, nil
 }
 

@@ -268,6 +268,10 @@ func (e *fuzzEngine) MayStart(_ context.Context, env, user string) (bool, error)
 	return user == alice || user == bob, nil
 }
 
+func (e *fuzzEngine) MaySee(_ context.Context, user string) (bool, error) {
+	return user == alice || user == bob, nil
+}
+
 func (e *fuzzEngine) Policy() flows.Policy { return e.policy }
 
 func (e *fuzzEngine) calls() ([]flows.StartRequest, []flows.ActRequest) {

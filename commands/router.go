@@ -16,6 +16,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slackevents"
 
+	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/integrations/slack"
 )
@@ -321,15 +322,20 @@ func (r *Router) event(ctx context.Context, log *slog.Logger, eventID string, ev
 // fail logs err and tells the person privately what went wrong with
 // their input, or that the bot failed.
 func (r *Router) fail(ctx context.Context, log *slog.Logger, responseURL string, err error) {
+	text := Answer(err, "")
 	if expected(err) {
 		log.InfoContext(ctx, "refused", "err", err)
 	} else {
-		log.ErrorContext(ctx, "handler failed", "err", err)
+		// The person who asked sees the details, privately, under the id
+		// an operator finds them by in the log.
+		id := flows.NewID("e")
+		log.ErrorContext(ctx, "handler failed", "error_id", id, "err", err)
+		text += fmt.Sprintf(" (error `%s`: %s)", id, blocks.Escape(err.Error()))
 	}
 	if responseURL == "" {
 		return
 	}
-	if rerr := r.cfg.Responder.Respond(ctx, responseURL, slack.Reply{Text: Answer(err, "")}); rerr != nil {
+	if rerr := r.cfg.Responder.Respond(ctx, responseURL, slack.Reply{Text: text}); rerr != nil {
 		log.ErrorContext(ctx, "could not answer", "err", rerr)
 	}
 }

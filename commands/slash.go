@@ -164,6 +164,9 @@ func runArg(sub string, args []string) (string, error) {
 // statusCommand is `/rotate-token status <run>`.
 func (b *Bot) statusCommand(ctx context.Context, c Command) error {
 	id, err := runArg("status", c.Args)
+	if err == nil {
+		err = b.maySee(ctx, c.UserID)
+	}
 	if err != nil {
 		return b.answer(ctx, c.ResponseURL, c.UserID, err, "")
 	}
@@ -180,12 +183,28 @@ func (b *Bot) listCommand(ctx context.Context, c Command) error {
 	if len(c.Args) != 0 {
 		return b.answer(ctx, c.ResponseURL, c.UserID, fmt.Errorf("%w: `/rotate-token list` takes nothing after it", flows.ErrBadInput), "")
 	}
+	if err := b.maySee(ctx, c.UserID); err != nil {
+		return b.answer(ctx, c.ResponseURL, c.UserID, err, "")
+	}
 	runs, err := b.engine.Active(ctx)
 	if err != nil {
 		return b.answer(ctx, c.ResponseURL, c.UserID, err, "")
 	}
 	m := b.render.RunList(runs)
 	return b.slack.Respond(ctx, c.ResponseURL, slack.Reply{Text: m.Text, Blocks: m.Blocks})
+}
+
+// maySee refuses the runs under way to anyone who is not a starter or an
+// approver: their threads link into channels the asker may not be in.
+func (b *Bot) maySee(ctx context.Context, user string) error {
+	ok, err := b.engine.MaySee(ctx, user)
+	if err != nil {
+		return fmt.Errorf("check who may see the rotations under way: %w", err)
+	}
+	if !ok {
+		return &flows.DeniedError{User: user, What: "see the rotations under way", Reason: "only the configured starters and approvers may, as their threads can be in private channels"}
+	}
+	return nil
 }
 
 // cancelCommand is `/rotate-token cancel <run>`.

@@ -1,7 +1,9 @@
 package commands_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -65,6 +67,45 @@ func (g *memGroups) Take(_ context.Context, channel, env string) ([]string, erro
 	return ids, nil
 }
 
+// ignoredAlerts counts the alert-like messages the bot ignored, by reason.
+type ignoredAlerts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (m *ignoredAlerts) AlertIgnored(reason string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.n == nil {
+		m.n = map[string]int{}
+	}
+	m.n[reason]++
+}
+
+func (m *ignoredAlerts) count(reason string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.n[reason]
+}
+
+// lockedBuffer is a log sink tests read while the bot writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 // deferred is the notifier's timer, fired only when a test says.
 type deferred struct {
 	mu sync.Mutex
@@ -118,6 +159,10 @@ type world struct {
 	timer   *deferred
 	// clicks are every click so far, for counting response_url posts.
 	clicks []*slacktest.Delivery
+	// ignored counts the alert-like messages the bot ignored.
+	ignored *ignoredAlerts
+	// logs holds what the bot logged at warning and above.
+	logs   *lockedBuffer
 	old    flows.Token
 	secret string
 }
@@ -130,6 +175,9 @@ type worldSetup struct {
 	lastUsed time.Duration
 	// alertChannels are the bot's; alerts by default.
 	alertChannels []string
+	// alertSenders are the bot and app ids alerts come from: the fake's
+	// Alertmanager webhook by default.
+	alertSenders []string
 	// workers run handlers: 4 by default.
 	workers int
 	// sleep, when set, is the Slack client's wait between retries, so
@@ -141,7 +189,7 @@ func newWorld(t *testing.T, ws worldSetup) *world {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
-	w := &world{t: t, ctx: ctx, clock: &flowstest.Clock{}, timer: &deferred{}}
+	w := &world{t: t, ctx: ctx, clock: &flowstest.Clock{}, timer: &deferred{}, ignored: &ignoredAlerts{}, logs: &lockedBuffer{}}
 	w.redis = redistest.New(t)
 	st, err := state.New(w.redis.Client(), state.Options{})
 	if err != nil {
@@ -176,7 +224,7 @@ func newWorld(t *testing.T, ws worldSetup) *world {
 	w.fake.AddChannel(elsewhere, "random", alice, bob, mallory)
 	w.client = slack.New(slack.Config{BotToken: w.fake.BotToken, AppToken: w.fake.AppToken, APIURL: w.fake.URL(), Sleep: ws.sleep})
 
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), w.logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	render := blocks.Renderer{WorkspaceURL: "https://slacktest.slack.com/"}
 	notifier := commands.NewNotifier(commands.NotifierConfig{
 		Slack: w.client, Render: render, Offers: st, Runs: st, Clock: w.clock, Logger: log,
@@ -209,9 +257,12 @@ func newWorld(t *testing.T, ws worldSetup) *world {
 	if ws.alertChannels == nil {
 		ws.alertChannels = []string{alerts}
 	}
+	if ws.alertSenders == nil {
+		ws.alertSenders = []string{slacktest.AlertmanagerBotID}
+	}
 	bot, err := commands.New(commands.Config{
 		Engine: eng, Slack: w.client, Offers: st, Runs: st, Groups: &memGroups{}, Dedup: st, Render: render,
-		AlertChannels: ws.alertChannels, DefaultEnvironment: flows.Production, Clock: w.clock, Logger: log,
+		AlertChannels: ws.alertChannels, AlertSenders: ws.alertSenders, Metrics: w.ignored, DefaultEnvironment: flows.Production, Clock: w.clock, Logger: log,
 	})
 	if err != nil {
 		t.Fatal(err)

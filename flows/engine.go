@@ -49,6 +49,10 @@ type Config struct {
 	// SweepEvery is how often Run looks for runs nobody drives and gates
 	// that expired. Default 10s.
 	SweepEvery time.Duration
+	// SignonConcurrency bounds the calls to each environment's Signon
+	// running at once; the rest queue in turn. Default
+	// DefaultSignonConcurrency.
+	SignonConcurrency int
 }
 
 // Engine drives runs. Every replica has one; they share the Store.
@@ -103,7 +107,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		policy:   cfg.Policy,
-		envs:     cfg.Envs,
+		envs:     map[string]Env{},
 		store:    cfg.Store,
 		notifier: cfg.Notifier,
 		revealer: cfg.Revealer,
@@ -130,6 +134,12 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if e.obs == nil {
 		e.obs = nopObserver{}
+	}
+	for name, env := range cfg.Envs {
+		if env.Signon != nil {
+			env.Signon = newQueuedSignon(env.Signon, name, cfg.SignonConcurrency, e.obs)
+		}
+		e.envs[name] = env
 	}
 	if e.owner == "" {
 		host, _ := os.Hostname()

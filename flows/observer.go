@@ -12,6 +12,8 @@ type Observer interface {
 	// counted at every sweep: a run paused or waiting for hours is one
 	// an operator should look at.
 	Active(env string, phase Phase, n int)
+	// SignonWait is how long a Signon call waited for a free console.
+	SignonWait(env string, waited time.Duration)
 }
 
 type nopObserver struct{}
@@ -20,3 +22,4 @@ func (nopObserver) RunEnded(string, Phase, time.Duration)      {}
 func (nopObserver) StepDone(string, Step, bool, time.Duration) {}
 func (nopObserver) GatePassed(string, GateKind, time.Duration) {}
 func (nopObserver) Active(string, Phase, int)                  {}
+func (nopObserver) SignonWait(string, time.Duration)           {}

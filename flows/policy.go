@@ -207,6 +207,20 @@ func (a authoriser) allowed(ctx context.Context, env, user string, r role) (bool
 	return false, nil
 }
 
+// MaySee reports whether user may see the runs under way (`list`,
+// `status`), whose threads may be in private channels: the starters and
+// approvers of any environment may.
+func (e *Engine) MaySee(ctx context.Context, user string) (bool, error) {
+	for _, env := range e.policy.EnvironmentNames() {
+		for _, r := range []role{roleStart, roleApprove} {
+			if ok, err := e.auth.allowed(ctx, env, user, r); err != nil || ok {
+				return ok, err
+			}
+		}
+	}
+	return false, nil
+}
+
 // MayStart reports whether user may start runs in env. The Slack layer
 // asks before it acts on an offer itself (Ignore), where no run checks.
 func (e *Engine) MayStart(ctx context.Context, env, user string) (bool, error) {

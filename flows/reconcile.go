@@ -81,7 +81,7 @@ func (e *Engine) reportLost(ctx context.Context, last *Run) {
 		if last.APIUserName != "" && last.ApplicationName != "" {
 			secret := env.Cluster.SecretName(last.APIUserName, last.ApplicationName)
 			if st, err := env.Cluster.Secret(ctx, secret); err != nil {
-				lines = append(lines, fmt.Sprintf("Could not read Secret %s: %v.", Code(secret), err))
+				lines = append(lines, Failure(ctx, log, fmt.Errorf("read Secret %s: %w", secret, err))+".")
 			} else if st.Exists {
 				lines = append(lines, fmt.Sprintf("Secret %s holds fingerprint %s.", Code(secret), Code(st.Fingerprint.Short())))
 			}
@@ -102,7 +102,7 @@ func (e *Engine) reportLost(ctx context.Context, last *Run) {
 func (e *Engine) reconcileSignon(ctx context.Context, sn Signon, last *Run) []string {
 	ts, err := sn.Tokens(ctx, last.Key.APIUser, last.Key.Application)
 	if err != nil {
-		return []string{fmt.Sprintf("Could not ask Signon: %v.", err)}
+		return []string{Failure(ctx, e.log, fmt.Errorf("ask Signon about the tokens: %w", err)) + "."}
 	}
 	since := last.CreatedAt.Add(-time.Minute)
 	var lines []string

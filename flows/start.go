@@ -58,7 +58,7 @@ func (e *Engine) Assess(ctx context.Context, key Key) (Assessment, error) {
 	}
 	ts, err := e.envs[key.Environment].Signon.Tokens(ctx, key.APIUser, key.Application)
 	if err != nil {
-		a.Error = describe(err)
+		a.Error = e.describe(ctx, err)
 		return a, nil
 	}
 	return e.assessTokens(key, ts), nil
@@ -324,16 +324,16 @@ func unrevoked(ts []Token) []Token {
 	return out
 }
 
-// describe turns a port error into a sentence for the thread.
-func describe(err error) string {
+// describe turns a port error into a sentence for an offer in the
+// channel: Signon's own refusals as it words them, anything else plainly,
+// with the details in the log.
+func (e *Engine) describe(ctx context.Context, err error) string {
 	switch {
 	case errors.Is(err, ErrUnknownAPIUser), errors.Is(err, ErrUnknownApplication),
 		errors.Is(err, ErrSuspended), errors.Is(err, ErrBadInput):
 		return err.Error()
-	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrTimeout):
-		return "Signon did not answer: " + err.Error()
 	}
-	return err.Error()
+	return failure(ctx, e.log, err, "")
 }
 
 // Span says a duration in words, to the unit that matters: "45

@@ -549,12 +549,12 @@ func (e *Engine) pauseOnError(ctx context.Context, id string, at Step, cause err
 	if permanent(cause) {
 		now := e.clock.Now()
 		run.mark(run.Step, StepFailed, "", now)
-		lines := []string{Untrusted(cause.Error())}
-		lines = append(lines, tokenState(run)...)
+		reason := Failure(ctx, e.runLog(run), cause)
+		lines := append([]string{reason + "."}, tokenState(run)...)
 		run.post(Post{Step: run.Step, At: now, Title: "Failed at " + string(run.Step), Lines: lines, Outcome: "error"})
-		return e.end(ctx, run, PhaseFailed, Untrusted(cause.Error()))
+		return e.end(ctx, run, PhaseFailed, reason)
 	}
-	return e.pause(ctx, run, run.Step, cause.Error(), nil, nil)
+	return e.pause(ctx, run, run.Step, Failure(ctx, e.runLog(run), cause)+". Press Retry to try again.", nil, nil)
 }
 
 func permanent(err error) bool {

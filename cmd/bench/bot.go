@@ -48,6 +48,7 @@ type botProc struct {
 // explained only, as GOV.UK runs it.
 func (s botSetup) config() string {
 	return fmt.Sprintf(`alertChannels: [%s]
+alertSenders: [%s]
 environments:
   production:
     sandbox: %s
@@ -57,7 +58,7 @@ environments:
     starters: {users: [%s, %s]}
   staging:
     rotate: false
-`, alertsChannel, s.Sandbox, alice, bob, s.Sandbox, alice, bob)
+`, alertsChannel, slacktest.AlertmanagerBotID, s.Sandbox, alice, bob, s.Sandbox, alice, bob)
 }
 
 // startBot runs the bot against the fake Slack, Redis and the sandbox,

@@ -34,6 +34,12 @@ type Config struct {
 
 	// AlertChannels are the channel ids where alerts are recognised.
 	AlertChannels []string `json:"alertChannels"`
+	// AlertSenders are the bot ids (B…) and app ids (A…) whose messages
+	// count as alerts: Alertmanager's webhook. Nobody else's do.
+	AlertSenders []string `json:"alertSenders"`
+	// SignonConcurrency bounds the Signon consoles (rails runner) the bot
+	// runs at once in each environment; the rest wait in turn.
+	SignonConcurrency int `json:"signonConcurrency"`
 	// DefaultEnvironment is /rotate-token's when the command names none.
 	DefaultEnvironment string `json:"defaultEnvironment"`
 	// GateTimeout is how long a gate stays open before it expires (the
@@ -172,6 +178,7 @@ func defaultConfig() Config {
 		Retention:          30 * 24 * time.Hour,
 		LeaseTTL:           30 * time.Second,
 		SweepInterval:      10 * time.Second,
+		SignonConcurrency:  flows.DefaultSignonConcurrency,
 		SpecialCases: SpecialCases{
 			SelfRotating: []string{"signon+permissions@alphagov.co.uk"},
 			OtherTeam: []OtherTeam{{APIUsers: []string{"Trade Tariff Admin", "Trade Tariff Backend"},
@@ -210,6 +217,15 @@ func loadConfig(getenv func(string) string, configFlag string) (*Config, error) 
 	if err := cfg.fromEnv(getenv); err != nil {
 		return nil, err
 	}
+	if err := cfg.fromFile(getenv, configFlag); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// fromFile reads the YAML file (configFlag, else CONFIG_FILE), if any,
+// onto c and validates the result.
+func (c *Config) fromFile(getenv func(string) string, configFlag string) error {
 	key, path := "-config", configFlag
 	if path == "" {
 		key, path = "CONFIG_FILE", getenv("CONFIG_FILE")
@@ -217,18 +233,18 @@ func loadConfig(getenv func(string) string, configFlag string) (*Config, error) 
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", key, err)
+			return fmt.Errorf("%s: %w", key, err)
 		}
-		if err := decodeYAML(data, &cfg); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+		if err := decodeYAML(data, c); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
 		}
-		cfg.File = path
+		c.File = path
 	}
 	// Only the file can make these invalid; the defaults are valid.
-	if err := cfg.validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	return &cfg, nil
+	return nil
 }
 
 var (
@@ -236,6 +252,7 @@ var (
 	channelPattern     = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
 	userPattern        = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
 	groupPattern       = regexp.MustCompile(`^S[A-Z0-9]{2,}$`)
+	senderPattern      = regexp.MustCompile(`^[AB][A-Z0-9]{2,}$`)
 	dnsLabelPattern    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	dnsNamePattern     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
 	appNamePattern     = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
@@ -352,6 +369,14 @@ func (c *Config) validate() error {
 		if !channelPattern.MatchString(ch) {
 			return fmt.Errorf("alertChannels[%d]: %q is not a channel id (like C0123ABCD)", i, ch)
 		}
+	}
+	for i, s := range c.AlertSenders {
+		if !senderPattern.MatchString(s) {
+			return fmt.Errorf("alertSenders[%d]: %q is not a bot id (like B0123ABCD) or an app id (like A0123ABCD)", i, s)
+		}
+	}
+	if c.SignonConcurrency < 1 || c.SignonConcurrency > 16 {
+		return fmt.Errorf("signonConcurrency must be from 1 to 16, not %d", c.SignonConcurrency)
 	}
 	for _, d := range []struct {
 		key string

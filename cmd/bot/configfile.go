@@ -119,6 +119,13 @@ func decodeValue(path string, node any, v reflect.Value) error {
 			return fmt.Errorf("%s: want true or false, not %s", path, show(node))
 		}
 		v.SetBool(b)
+	case reflect.Int:
+		n, ok := node.(json.Number)
+		i, err := n.Int64()
+		if !ok || err != nil {
+			return fmt.Errorf("%s: want a whole number, not %s", path, show(node))
+		}
+		v.SetInt(i)
 	default:
 		panic(fmt.Sprintf("config: cannot decode into %s at %s", v.Type(), path))
 	}

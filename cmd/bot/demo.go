@@ -173,6 +173,7 @@ func demoConfig(fake *slacktest.Server, redisURL, prefix string) (*Config, error
 	cfg.StatePrefix = prefix
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.AlertChannels = []string{scenario.Channel}
+	cfg.AlertSenders = []string{slacktest.AlertmanagerBotID}
 	cfg.Retention = time.Hour
 	prod := defaultEnvironment(scenario.Environment)
 	prod.Starters = Principals{Users: []string{scenario.Alice.ID, scenario.Bob.ID}}

@@ -5,15 +5,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/alphagov/signon-token-bot/commands"
 	"github.com/alphagov/signon-token-bot/flows"
 )
 
-// observer turns the engine's events into Prometheus metrics.
+// observer turns the engine's and the Slack surface's events into
+// Prometheus metrics.
 type observer struct {
-	runs   *prometheus.HistogramVec
-	steps  *prometheus.HistogramVec
-	gates  *prometheus.HistogramVec
-	active *prometheus.GaugeVec
+	ignored *prometheus.CounterVec
+	runs    *prometheus.HistogramVec
+	steps   *prometheus.HistogramVec
+	gates   *prometheus.HistogramVec
+	active  *prometheus.GaugeVec
+	signon  *prometheus.HistogramVec
 }
 
 func newObserver(reg prometheus.Registerer) *observer {
@@ -38,7 +42,16 @@ func newObserver(reg prometheus.Registerer) *observer {
 			Help: "Active runs by environment and phase (running, waiting at a gate, paused on an error), as of the last sweep.",
 		}, []string{"environment", "phase"}),
 	}
-	reg.MustRegister(o.runs, o.steps, o.gates, o.active)
+	o.signon = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "signon_token_bot_signon_wait_seconds",
+		Help:    "Signon calls by environment, and how long each waited for a free console (signonConcurrency at once, the rest in turn).",
+		Buckets: []float64{.01, .1, .5, 1, 5, 15, 30, 60, 120, 300},
+	}, []string{"environment"})
+	o.ignored = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "signon_token_bot_alerts_ignored_total",
+		Help: "Messages in an alert channel that looked like the alert and were not answered, by reason (sender: not among alertSenders).",
+	}, []string{"reason"})
+	reg.MustRegister(o.runs, o.steps, o.gates, o.active, o.signon, o.ignored)
 	return o
 }
 
@@ -62,4 +75,15 @@ func (o *observer) Active(env string, phase flows.Phase, n int) {
 	o.active.WithLabelValues(env, string(phase)).Set(float64(n))
 }
 
-var _ flows.Observer = (*observer)(nil)
+func (o *observer) SignonWait(env string, waited time.Duration) {
+	o.signon.WithLabelValues(env).Observe(waited.Seconds())
+}
+
+func (o *observer) AlertIgnored(reason string) {
+	o.ignored.WithLabelValues(reason).Inc()
+}
+
+var (
+	_ flows.Observer   = (*observer)(nil)
+	_ commands.Metrics = (*observer)(nil)
+)

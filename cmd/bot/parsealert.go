@@ -23,12 +23,25 @@ type inputMessage struct {
 	Subtype     string                `json:"subtype"`
 	Text        string                `json:"text"`
 	Attachments []slackapi.Attachment `json:"attachments"`
+	BotID       string                `json:"bot_id"`
+	AppID       string                `json:"app_id"`
+	BotProfile  *slackapi.BotProfile  `json:"bot_profile"`
 	Event       *inputMessage         `json:"event"`
 }
 
+// parseAlertReport is the parser's reading plus who sent the message and
+// whether the bot takes alerts from them.
+type parseAlertReport struct {
+	commands.AlertReport
+	Sender string `json:"sender"`
+	// SenderAllowed is null when no configuration file names the senders.
+	SenderAllowed *bool `json:"sender_allowed"`
+}
+
 // parseAlert reads one message as JSON from in and prints what the bot
-// reads in it, with the parser the bot uses.
-func parseAlert(in io.Reader, out io.Writer) error {
+// reads in it, with the parser the bot uses. senders, when known, are the
+// configuration's alertSenders.
+func parseAlert(in io.Reader, out io.Writer, senders []string, known bool) error {
 	raw, err := io.ReadAll(io.LimitReader(in, maxMessage+1))
 	if err != nil {
 		return fmt.Errorf("parse-alert: read stdin: %w", err)
@@ -46,11 +59,30 @@ func parseAlert(in io.Reader, out io.Writer) error {
 	if m.Event != nil {
 		m = *m.Event
 	}
-	alert := commands.ParseAlert(commands.AlertMessage{Subtype: m.Subtype, Text: m.Text, Attachments: m.Attachments})
+	msg := commands.AlertMessage{Subtype: m.Subtype, Text: m.Text, Attachments: m.Attachments, BotID: m.BotID, AppID: m.AppID}
+	if m.BotProfile != nil && msg.AppID == "" {
+		msg.AppID = m.BotProfile.AppID
+	}
+	r := parseAlertReport{AlertReport: commands.ParseAlert(msg).Report(), Sender: msg.Sender()}
+	if known {
+		allowed := msg.SentBy(senders)
+		r.SenderAllowed = &allowed
+	}
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(alert.Report()); err != nil {
+	if err := enc.Encode(r); err != nil {
 		return fmt.Errorf("parse-alert: write: %w", err)
 	}
 	return nil
+}
+
+// alertSenders reads alertSenders from the configuration file, if there
+// is one: parse-alert needs no Slack tokens or Redis, so the environment's
+// settings are not required. known is false without a file.
+func alertSenders(getenv func(string) string, configFlag string) (senders []string, known bool, err error) {
+	cfg := defaultConfig()
+	if err := cfg.fromFile(getenv, configFlag); err != nil {
+		return nil, false, err
+	}
+	return cfg.AlertSenders, cfg.File != "", nil
 }

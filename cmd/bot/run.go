@@ -22,7 +22,8 @@ Commands:
   demo           run the bot against fakes on loopback and print the Slack
                  thread of a rotation (bot demo -h lists its flags)
   parse-alert    read one Slack message as JSON on stdin and print what the
-                 bot reads in it (is it the alert, which tokens, ...)
+                 bot reads in it (is it the alert, which tokens, is its
+                 sender among the configuration's alertSenders, ...)
   check-config   validate the configuration and exit
   version        print the version
 
@@ -63,7 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		_, err := fmt.Fprintf(stdout, "signon-token-bot %s (%s)\n", version, runtime.Version())
 		return err
 	case "parse-alert":
-		return parseAlert(stdin, stdout)
+		senders, known, err := alertSenders(getenv, *configPath)
+		if err != nil {
+			return err
+		}
+		return parseAlert(stdin, stdout, senders, known)
 	case "check-config":
 		cfg, err := loadConfig(getenv, *configPath)
 		if err != nil {
@@ -115,6 +120,15 @@ func summary(cfg *Config) string {
 		channels = strings.Join(cfg.AlertChannels, ", ")
 	}
 	fmt.Fprintf(&b, "alert channels: %s\n", channels)
+	senders := "none"
+	if len(cfg.AlertSenders) > 0 {
+		senders = strings.Join(cfg.AlertSenders, ", ")
+	}
+	fmt.Fprintf(&b, "alert senders: %s\n", senders)
+	if len(cfg.AlertChannels) > 0 && len(cfg.AlertSenders) == 0 {
+		fmt.Fprintln(&b, "warning: alertChannels are set but alertSenders is empty, so no message counts as an alert: add the bot id (B…) of Alertmanager's Slack integration")
+	}
+	fmt.Fprintf(&b, "signon consoles at once per environment: %d\n", cfg.SignonConcurrency)
 	names := make([]string, 0, len(cfg.Environments))
 	for n := range cfg.Environments {
 		names = append(names, n)

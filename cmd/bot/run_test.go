@@ -191,6 +191,18 @@ func httpBody(t *testing.T, url string) string {
 }
 
 // exampleAlert is ../shared/data's example alert as it reaches a channel.
+// exampleAttachments are the example alert's attachments, as JSON.
+func exampleAttachments(t *testing.T) string {
+	t.Helper()
+	var m struct {
+		Attachments json.RawMessage `json:"attachments"`
+	}
+	if err := json.Unmarshal([]byte(exampleAlert(t)), &m); err != nil {
+		t.Fatal(err)
+	}
+	return string(m.Attachments)
+}
+
 func exampleAlert(t *testing.T) string {
 	t.Helper()
 	raw, err := os.ReadFile("../../commands/testdata/example-alert-integration.json")
@@ -201,6 +213,8 @@ func exampleAlert(t *testing.T) string {
 }
 
 func TestSubcommands(t *testing.T) {
+	senders := writeFile(t, "alertChannels: [C0EXAMPLE1]\nalertSenders: [B0EXAMPLE1]\n")
+	channelsOnly := writeFile(t, "alertChannels: [C0123ABCD]\n")
 	cases := []struct {
 		args    []string
 		env     map[string]string
@@ -219,11 +233,17 @@ func TestSubcommands(t *testing.T) {
 		{args: []string{"version", "extra"}, wantErr: `unexpected argument "extra" after version`},
 		{args: []string{"-h"}},
 		{args: []string{"parse-alert"}, stdin: exampleAlert(t),
-			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}]}` + "\n"},
+			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}],"sender":"B0EXAMPLE1","sender_allowed":null}` + "\n"},
 		{args: []string{"parse-alert"}, stdin: `{"event":` + exampleAlert(t) + `}`,
-			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}]}` + "\n"},
+			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}],"sender":"B0EXAMPLE1","sender_allowed":null}` + "\n"},
+		{args: []string{"parse-alert", "-config", senders}, stdin: exampleAlert(t),
+			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}],"sender":"B0EXAMPLE1","sender_allowed":true}` + "\n"},
+		{args: []string{"parse-alert", "-config", senders}, stdin: `{"user":"U0MALLORY","attachments":` + exampleAttachments(t) + `}`,
+			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}],"sender":"a person","sender_allowed":false}` + "\n"},
 		{args: []string{"parse-alert"}, stdin: `{"channel":"C0ALERTS","text":"SignonApiUserTokenExpirySoon fired again?"}`,
-			wantOut: `{"alert":null,"status":null,"environment":null,"count":null,"tokens":[]}` + "\n"},
+			wantOut: `{"alert":null,"status":null,"environment":null,"count":null,"tokens":[],"sender":"a person","sender_allowed":null}` + "\n"},
+		{args: []string{"check-config", "-config", channelsOnly}, env: validEnv(),
+			wantOut: "configuration is valid\nconfig file: " + channelsOnly + "\nslack api: https://slack.com/api/\nredis: REDIS_URL (standalone)\nstate prefix: stb\nhttp: :8080\nalert channels: C0123ABCD\nalert senders: none\nwarning: alertChannels are set but alertSenders is empty"},
 		{args: []string{"parse-alert"}, stdin: `{"text": `, wantErr: "parse-alert: stdin is not a Slack message as JSON: unexpected end of JSON input"},
 		{args: []string{"parse-alert"}, stdin: "", wantErr: "parse-alert: stdin is empty: pipe one Slack message as JSON into it"},
 	}

@@ -125,6 +125,7 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*ap
 	} else {
 		a.envs = newEnvironments(ctx, cfg, clock, log)
 	}
+	obs := newObserver(reg)
 	a.engine, err = flows.New(flows.Config{
 		Policy:     policyOf(cfg),
 		Envs:       a.envs.envs,
@@ -134,9 +135,12 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*ap
 		Revealer:   &commands.Revealer{Slack: client},
 		Clock:      clock,
 		Logger:     log,
-		Observer:   newObserver(reg),
+		Observer:   obs,
 		LeaseTTL:   cfg.LeaseTTL,
 		SweepEvery: cfg.SweepInterval,
+		// Per environment: a flood of alerts or commands waits its turn
+		// instead of opening a console each in the signon pod.
+		SignonConcurrency: cfg.SignonConcurrency,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rotation engine: %w", err)
@@ -144,7 +148,7 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*ap
 	bot, err := commands.New(commands.Config{
 		Engine: a.engine, Slack: client, Offers: store, Runs: store, Dedup: store, Render: render,
 		Groups:        alertGroups{rdb: rdb, prefix: cfg.StatePrefix, ttl: cfg.Retention},
-		AlertChannels: cfg.AlertChannels, DefaultEnvironment: cfg.DefaultEnvironment, Clock: clock, Logger: log,
+		AlertChannels: cfg.AlertChannels, AlertSenders: cfg.AlertSenders, Metrics: obs, DefaultEnvironment: cfg.DefaultEnvironment, Clock: clock, Logger: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("slack surface: %w", err)

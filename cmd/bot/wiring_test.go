@@ -50,6 +50,7 @@ func TestServeRotatesFromAnAlert(t *testing.T) {
 
 	config := writeFile(t, `
 alertChannels: [C0ALERTS]
+alertSenders: [B0ALERTMANAGER]
 environments:
   production:
     sandbox: `+world.URL+`

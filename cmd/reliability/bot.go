@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
 )
 
 // bot is one run of the bot binary, as `serve` with the harness's
@@ -40,6 +42,7 @@ func (h *harness) config() (string, error) {
 		return path, nil
 	}
 	yaml := fmt.Sprintf(`alertChannels: [%s]
+alertSenders: [%s]
 defaultEnvironment: %s
 leaseTTL: 1s
 sweepInterval: 200ms
@@ -52,7 +55,7 @@ environments:
     syncTimeout: 30s
     rolloutStartTimeout: 10s
     verifyTimeout: 30s
-`, alerts, env, env, h.sandbox.URL, alice, bob, alice, bob)
+`, alerts, slacktest.AlertmanagerBotID, env, env, h.sandbox.URL, alice, bob, alice, bob)
 	return path, os.WriteFile(path, []byte(yaml), 0o600)
 }
 

@@ -47,12 +47,23 @@ type AckAnswerer interface {
 }
 
 // RunnerConfig configures a Runner. Zero fields take the defaults.
+//
+// Clicks and commands, which a person waits on and Slack does not
+// redeliver, have workers of their own; Events API envelopes (messages,
+// alerts among them), which Slack redelivers when left unacked, have
+// theirs. A flood of messages then cannot take the workers or the backlog
+// a click needs.
 type RunnerConfig struct {
-	// Workers run handlers: 8.
+	// Workers run the handlers of clicks, modal submissions and slash
+	// commands: 8.
 	Workers int
-	// Backlog is how many acked envelopes may wait for a worker: 256.
-	// Beyond it envelopes are not acked, so Slack redelivers them later.
+	// Backlog is how many of those acked envelopes may wait for a worker:
+	// 256. Beyond it envelopes are not acked, so Slack redelivers them
+	// later.
 	Backlog int
+	// EventWorkers and EventBacklog are the same for Events API
+	// envelopes: 2 and 64.
+	EventWorkers, EventBacklog int
 	// PingInterval is how long without a ping from Slack before the
 	// connection is given up and reopened: 30s.
 	PingInterval time.Duration
@@ -70,10 +81,30 @@ type Runner struct {
 	log       *slog.Logger
 	metrics   *Metrics
 	connected atomic.Bool
-	// slots bounds the envelopes acked and not yet finished; work carries
-	// them to the workers.
-	slots chan struct{}
-	work  chan Envelope
+	// interactive serves clicks, submissions and commands; events serves
+	// the Events API.
+	interactive, events *lane
+}
+
+// lane is a pool of workers. slots bounds the envelopes acked and not yet
+// finished; work carries them to the workers.
+type lane struct {
+	name    string
+	workers int
+	slots   chan struct{}
+	work    chan Envelope
+}
+
+func newLane(name string, workers, backlog int) *lane {
+	return &lane{name: name, workers: workers, slots: make(chan struct{}, workers+backlog), work: make(chan Envelope, workers+backlog)}
+}
+
+// laneOf is the lane that serves env.
+func (r *Runner) laneOf(env Envelope) *lane {
+	if env.Event != nil {
+		return r.events
+	}
+	return r.interactive
 }
 
 // NewRunner makes a Runner that serves h over c's app token.
@@ -83,6 +114,12 @@ func NewRunner(c *Client, h Handler, cfg RunnerConfig) *Runner {
 	}
 	if cfg.Backlog == 0 {
 		cfg.Backlog = 256
+	}
+	if cfg.EventWorkers == 0 {
+		cfg.EventWorkers = 2
+	}
+	if cfg.EventBacklog == 0 {
+		cfg.EventBacklog = 64
 	}
 	if cfg.PingInterval == 0 {
 		cfg.PingInterval = 30 * time.Second
@@ -94,17 +131,16 @@ func NewRunner(c *Client, h Handler, cfg RunnerConfig) *Runner {
 	if log == nil {
 		log = c.log
 	}
-	capacity := cfg.Workers + cfg.Backlog
 	return &Runner{
 		sm: socketmode.New(c.api,
 			socketmode.OptionPingInterval(cfg.PingInterval),
 			socketmode.OptionLog(slog.NewLogLogger(log.Handler(), slog.LevelDebug))),
-		handler: h,
-		cfg:     cfg,
-		log:     log,
-		metrics: c.metrics,
-		slots:   make(chan struct{}, capacity),
-		work:    make(chan Envelope, capacity),
+		handler:     h,
+		cfg:         cfg,
+		log:         log,
+		metrics:     c.metrics,
+		interactive: newLane("interactive", cfg.Workers, cfg.Backlog),
+		events:      newLane("events", cfg.EventWorkers, cfg.EventBacklog),
 	}
 }
 
@@ -118,8 +154,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHandlers()
 	var workers sync.WaitGroup
-	for range r.cfg.Workers {
-		workers.Go(func() { r.serve(handlerCtx) })
+	for _, l := range []*lane{r.interactive, r.events} {
+		for range l.workers {
+			workers.Go(func() { r.serve(handlerCtx, l) })
+		}
 	}
 
 	connErr := make(chan error, 1)
@@ -131,7 +169,8 @@ func (r *Runner) Run(ctx context.Context) error {
 
 	// Stop taking work, let the workers drain what was acked, and cut them
 	// off after the grace period.
-	close(r.work)
+	close(r.interactive.work)
+	close(r.events.work)
 	grace := time.AfterFunc(r.cfg.Grace, cancelHandlers)
 	defer grace.Stop()
 	workers.Wait()
@@ -207,21 +246,22 @@ func (r *Runner) event(ctx context.Context, ev socketmode.Event) {
 		return
 	}
 
-	// Take a slot before acking: with every worker busy and the backlog
-	// full, leave the envelope unacked for Slack to redeliver rather than
-	// acking work that would be dropped.
+	// Take a slot before acking: with every worker of its lane busy and
+	// the backlog full, leave the envelope unacked for Slack to redeliver
+	// rather than acking work that would be dropped.
+	l := r.laneOf(env)
 	select {
-	case r.slots <- struct{}{}:
+	case l.slots <- struct{}{}:
 	default:
 		r.metrics.envelopes.WithLabelValues(string(ev.Type), "shed").Inc()
-		r.log.WarnContext(ctx, "every worker busy: leaving an envelope for Slack to redeliver", "type", ev.Type, "envelope", env.ID)
+		r.log.WarnContext(ctx, "every worker busy: leaving an envelope for Slack to redeliver", "type", ev.Type, "lane", l.name, "envelope", env.ID)
 		return
 	}
 	if !r.ack(ctx, env, nil) {
-		<-r.slots
+		<-l.slots
 		return
 	}
-	r.work <- env
+	l.work <- env
 }
 
 // ack acknowledges the envelope with payload and reports whether Slack
@@ -275,11 +315,11 @@ func envelopeOf(ev socketmode.Event) (Envelope, bool) {
 	return env, true
 }
 
-// serve runs handlers until the work channel closes.
-func (r *Runner) serve(ctx context.Context) {
-	for env := range r.work {
+// serve runs a lane's handlers until its work channel closes.
+func (r *Runner) serve(ctx context.Context, l *lane) {
+	for env := range l.work {
 		r.handle(ctx, env)
-		<-r.slots
+		<-l.slots
 	}
 }
 

@@ -86,12 +86,16 @@ func (d *Delivery) Redeliver() *Delivery {
 // MessageEvent is a message as the Events API delivers it. It unmarshals
 // from a message event's JSON, such as ../shared/data's example alert.
 type MessageEvent struct {
-	Type        string             `json:"type"`
-	Subtype     string             `json:"subtype,omitempty"`
-	Channel     string             `json:"channel"`
-	ChannelType string             `json:"channel_type,omitempty"`
-	User        string             `json:"user,omitempty"`
-	BotID       string             `json:"bot_id,omitempty"`
+	Type        string `json:"type"`
+	Subtype     string `json:"subtype,omitempty"`
+	Channel     string `json:"channel"`
+	ChannelType string `json:"channel_type,omitempty"`
+	User        string `json:"user,omitempty"`
+	BotID       string `json:"bot_id,omitempty"`
+	// AppID is the posting app's; Slack repeats it in bot_profile, which
+	// SendMessage fills in.
+	AppID       string             `json:"app_id,omitempty"`
+	BotProfile  *slack.BotProfile  `json:"bot_profile,omitempty"`
 	Username    string             `json:"username,omitempty"`
 	Text        string             `json:"text"`
 	TS          string             `json:"ts,omitempty"`
@@ -101,12 +105,16 @@ type MessageEvent struct {
 	Attachments []slack.Attachment `json:"attachments,omitempty"`
 }
 
+// AlertmanagerBotID is the bot id of the webhook AlertmanagerMessage
+// posts through.
+const AlertmanagerBotID = "B0ALERTMANAGER"
+
 // AlertmanagerMessage is a message as Alertmanager's Slack notifier posts
 // it through a webhook: a bot_message with legacy attachments.
 func AlertmanagerMessage(channel string, attachments ...slack.Attachment) MessageEvent {
 	return MessageEvent{
 		Type: "message", Subtype: "bot_message", Channel: channel, ChannelType: "channel",
-		Username: "Prometheus Alertmanager", BotID: "B0ALERTMANAGER", Attachments: attachments,
+		Username: "Prometheus Alertmanager", BotID: AlertmanagerBotID, Attachments: attachments,
 	}
 }
 
@@ -142,6 +150,9 @@ func (s *Server) SendMessage(m MessageEvent) *Delivery {
 	}
 	if m.Type == "" {
 		m.Type = "message"
+	}
+	if m.AppID != "" && m.BotProfile == nil {
+		m.BotProfile = &slack.BotProfile{ID: m.BotID, AppID: m.AppID, TeamID: s.TeamID}
 	}
 	attach, _ := json.Marshal(m.Attachments)
 	if len(m.Attachments) == 0 {
