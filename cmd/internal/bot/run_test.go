@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -238,5 +239,20 @@ func TestSubcommands(t *testing.T) {
 				t.Errorf("stdout = %q, want it to begin %q", out.String(), c.wantOut)
 			}
 		})
+	}
+}
+
+// serve halves Go's garbage collection target unless GOGC sets one.
+func TestServeSetsGCPercentUnlessGOGC(t *testing.T) {
+	for _, c := range []struct {
+		gogc string
+		want int
+	}{{"", gcPercent}, {"200", 100}} {
+		old := debug.SetGCPercent(100)
+		err := Program{}.Run(context.Background(), []string{"serve"}, getenv(map[string]string{"GOGC": c.gogc}), strings.NewReader(""), io.Discard, io.Discard)
+		got := debug.SetGCPercent(old)
+		if err == nil || got != c.want {
+			t.Errorf("GOGC=%q: GC percent %d (err %v), want %d and an error for the missing Slack tokens", c.gogc, got, err, c.want)
+		}
 	}
 }
