@@ -5,6 +5,13 @@ go 1.26.0
 require (
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/go-logr/logr v1.4.3
+	// An unreleased commit of gorilla/websocket's main branch, not by our
+	// choice: k8s.io/client-go and k8s.io/cri-streaming v0.37.2 require
+	// this pseudo-version (Kubernetes has used it since 1.33), and minimal
+	// version selection takes the highest any module requires; v1.5.3, the
+	// latest release and what slack-go asks for, is older. Going back to it
+	// means going back to a client-go that asks no more. It moves with
+	// client-go. It is direct because slacktest serves Socket Mode with it.
 	github.com/gorilla/websocket v1.5.4-0.20250319132907-e064f32e3674
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0

@@ -42,7 +42,7 @@ const (
 	variable  = "PUBLISHING_API_BEARER_TOKEN"
 )
 
-// memGroups is an in-memory AlertGroups; cmd/bot's Redis one is tested
+// memGroups is an in-memory AlertGroups; cmd/internal/bot's Redis one is tested
 // there.
 type memGroups struct {
 	mu     sync.Mutex

@@ -5,8 +5,20 @@
 # so does deploy/deploytest, which checks the result; change it here only.
 #
 #   scripts/build-bot.sh OUTPUT [VERSION]
+#   scripts/build-bot.sh -deps [go list flags]
+#
+# -deps lists the packages that build links in, with the same package,
+# flags and environment, for the test that no test double is among them
+# (deploy/deploytest).
 set -eu
-out=${1:?usage: scripts/build-bot.sh OUTPUT [VERSION]}
+pkg=./cmd/bot
+flags="-trimpath -buildvcs=false"
+if [ "${1:-}" = -deps ]; then
+  shift
+  cd "$(dirname "$0")/.."
+  CGO_ENABLED=0 GOFLAGS=-mod=readonly exec go list -deps $flags "$@" "$pkg"
+fi
+out=${1:?usage: scripts/build-bot.sh OUTPUT [VERSION] | -deps}
 version=${2:-dev}
 case $version in
   *[!A-Za-z0-9._+-]* | "") echo "build-bot.sh: version $version may hold only letters, digits and . _ + -" >&2; exit 2 ;;
@@ -16,5 +28,5 @@ case $out in
   *) out=$PWD/$out ;;
 esac
 cd "$(dirname "$0")/.."
-CGO_ENABLED=0 GOFLAGS=-mod=readonly exec go build -trimpath -buildvcs=false \
-  -ldflags "-s -w -buildid= -X main.version=$version" -o "$out" ./cmd/bot
+CGO_ENABLED=0 GOFLAGS=-mod=readonly exec go build $flags \
+  -ldflags "-s -w -buildid= -X main.version=$version" -o "$out" "$pkg"

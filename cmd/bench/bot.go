@@ -51,14 +51,12 @@ func (s botSetup) config() string {
 alertSenders: [%s]
 environments:
   production:
-    sandbox: %s
     starters: {users: [%s, %s]}
   integration:
-    sandbox: %s
     starters: {users: [%s, %s]}
   staging:
     rotate: false
-`, alertsChannel, slacktest.AlertmanagerBotID, s.Sandbox, alice, bob, s.Sandbox, alice, bob)
+`, alertsChannel, slacktest.AlertmanagerBotID, alice, bob, alice, bob)
 }
 
 // startBot runs the bot against the fake Slack, Redis and the sandbox,
@@ -78,7 +76,7 @@ func startBot(ctx context.Context, bin string, s botSetup) (*botProc, error) {
 	env := append(os.Environ(), "SLACK_PACING="+pacing,
 		"SLACK_APP_TOKEN="+s.Fake.AppToken, "SLACK_BOT_TOKEN="+s.Fake.BotToken, "SLACK_API_URL="+s.Fake.URL(),
 		"REDIS_URL=redis://"+s.Redis, "STATE_PREFIX="+s.Prefix, "HTTP_ADDR=127.0.0.1:0", "LOG_FORMAT=json",
-		"CONFIG_FILE="+cfgPath)
+		"CONFIG_FILE="+cfgPath, "SANDBOX_URL="+s.Sandbox)
 	b := &botProc{addr: make(chan string, 1)}
 	c, err := start(s.Name, bin, []string{"serve"}, env, filepath.Join(s.Dir, s.Name+".log"), b.line)
 	if err != nil {

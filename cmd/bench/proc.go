@@ -26,7 +26,7 @@ func build(ctx context.Context, dir, bot string) (binaries, error) {
 	pkgs := map[string]string{"github.com/alphagov/signon-token-bot/cmd/bench/bareclient": b.Bare}
 	if bot == "" {
 		b.Bot = filepath.Join(dir, "bot")
-		pkgs["github.com/alphagov/signon-token-bot/cmd/bot"] = b.Bot
+		pkgs["github.com/alphagov/signon-token-bot/cmd/sandboxbot"] = b.Bot
 	} else if _, err := os.Stat(bot); err != nil {
 		return binaries{}, fmt.Errorf("-bot: %w", err)
 	}

@@ -1,21 +1,12 @@
 // Command bot is signon-token-bot: a Slack bot that rotates Signon API
-// tokens as GOV.UK's runbook says, one thread per rotation.
+// tokens as GOV.UK's runbook says, one thread per rotation. This is the
+// binary the image ships; its program is cmd/internal/bot, wired to
+// nothing but the real Slack, Redis, Signon and clusters.
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-)
+import "github.com/alphagov/signon-token-bot/cmd/internal/bot"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() { bot.Main(bot.Program{Version: version}.Run) }

@@ -49,13 +49,12 @@ sweepInterval: 200ms
 environments:
   %s:
     rotate: true
-    sandbox: %s
     starters: {users: [%s, %s]}
     approvers: {users: [%s, %s]}
     syncTimeout: 30s
     rolloutStartTimeout: 10s
     verifyTimeout: 30s
-`, alerts, slacktest.AlertmanagerBotID, env, env, h.sandbox.URL, alice, bob, alice, bob)
+`, alerts, slacktest.AlertmanagerBotID, env, env, alice, bob, alice, bob)
 	return path, os.WriteFile(path, []byte(yaml), 0o600)
 }
 
@@ -91,6 +90,7 @@ func (h *harness) startBot(name string) (*bot, error) {
 		"HTTP_ADDR=127.0.0.1:0",
 		"LOG_LEVEL=debug",
 		"CONFIG_FILE=" + cfg,
+		"SANDBOX_URL=" + h.sandbox.URL,
 	}
 	b.cmd.Stdout, b.cmd.Stderr = f, f
 	b.cmd.SysProcAttr = sysProcAttr()

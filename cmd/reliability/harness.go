@@ -51,8 +51,8 @@ type harness struct {
 	root string // the module's directory
 	dir  string // the work directory
 	gobin,
-	botBin, // the bot as it ships
-	demoBin string // the bot built with the tokenrecord tag, for the demo
+	botBin, // the bot wired to the sandbox (cmd/sandboxbot)
+	demoBin string // cmd/demo built with the tokenrecord tag
 
 	redis *redistest.Process
 	rdb   *redis.Client
@@ -110,12 +110,12 @@ func newHarness(ctx context.Context, o options, out io.Writer) (h *harness, err 
 			return nil, err
 		}
 	}
-	h.botBin, h.demoBin = filepath.Join(h.dir, "bot"), filepath.Join(h.dir, "bot-tokenrecord")
-	if err := h.gocmd(ctx, nil, io.Discard, "build", "-o", h.botBin, "./cmd/bot"); err != nil {
+	h.botBin, h.demoBin = filepath.Join(h.dir, "sandboxbot"), filepath.Join(h.dir, "demo-tokenrecord")
+	if err := h.gocmd(ctx, nil, io.Discard, "build", "-o", h.botBin, "./cmd/sandboxbot"); err != nil {
 		return nil, fmt.Errorf("build the bot: %w", err)
 	}
-	if err := h.gocmd(ctx, nil, io.Discard, "build", "-tags", "tokenrecord", "-o", h.demoBin, "./cmd/bot"); err != nil {
-		return nil, fmt.Errorf("build the bot with the token recorder: %w", err)
+	if err := h.gocmd(ctx, nil, io.Discard, "build", "-tags", "tokenrecord", "-o", h.demoBin, "./cmd/demo"); err != nil {
+		return nil, fmt.Errorf("build the demo with the token recorder: %w", err)
 	}
 
 	// Keyspace notifications of string writes let the harness see each

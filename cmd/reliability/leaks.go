@@ -19,7 +19,7 @@ import (
 
 // e2ePackages are the end-to-end suite the leak scan runs with every token
 // recorded.
-var e2ePackages = []string{"./commands/...", "./flows/...", "./cmd/bot/..."}
+var e2ePackages = []string{"./commands/...", "./flows/...", "./cmd/internal/bot/...", "./cmd/demo/..."}
 
 // leakPhase looks for every token the doubles made (here, in the
 // end-to-end tests and in the demo) in everything written: the bots'
@@ -204,7 +204,7 @@ func (h *harness) e2eSuite(ctx context.Context, record string) error {
 	return nil
 }
 
-// demos plays every scenario of `bot demo` (one with -short) with the
+// demos plays every scenario of cmd/demo (one with -short) with the
 // token recorder on.
 func (h *harness) demos(ctx context.Context, record string) error {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + h.dir, signontest.EnvTokenRecord + "=" + record}
@@ -212,7 +212,7 @@ func (h *harness) demos(ctx context.Context, record string) error {
 	scenarios := demoScenarios(list)
 	if err != nil || len(scenarios) == 0 {
 		h.count(func(f *figures) {
-			f.finding("demo: `bot demo -list` names no scenario (%v): the demo was not scanned", err)
+			f.finding("demo: `demo -list` names no scenario (%v): the demo was not scanned", err)
 		})
 		return nil
 	}
@@ -232,11 +232,11 @@ func (h *harness) demos(ctx context.Context, record string) error {
 	return nil
 }
 
-// demo runs `bot demo` with args; its output is kept for the scan.
+// demo runs cmd/demo with args; its output is kept for the scan.
 func (h *harness) demo(ctx context.Context, env []string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, h.demoBin, append([]string{"demo"}, args...)...)
+	cmd := exec.CommandContext(ctx, h.demoBin, args...)
 	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	if serr := h.save("demo"+strings.Join(args, "_")+".txt", out); serr != nil {
@@ -248,7 +248,7 @@ func (h *harness) demo(ctx context.Context, env []string, args ...string) (strin
 	return string(out), nil
 }
 
-// demoScenarios reads `bot demo -list`: a scenario name first on each line.
+// demoScenarios reads `demo -list`: a scenario name first on each line.
 func demoScenarios(list string) []string {
 	var out []string
 	sc := bufio.NewScanner(strings.NewReader(list))

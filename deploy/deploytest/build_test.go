@@ -210,6 +210,18 @@ func TestDockerBuildIsStaticAndReproducible(t *testing.T) {
 	if want := "signon-token-bot " + version + " (" + runtime.Version() + ")\n"; string(out) != want {
 		t.Errorf("bot version printed %q, want %q", out, want)
 	}
+
+	// The shipped bytes, beside TestShippedBinaryHoldsNoDoubles's listing:
+	// a stripped binary keeps its functions' names for tracebacks.
+	if !bytes.Contains(a, []byte(module+"integrations/slack.")) {
+		t.Fatal("the binary names no function of integrations/slack: the search for doubles below would find nothing either")
+	}
+	for _, double := range []string{module + "integrations/slack/slacktest", module + "integrations/signon/signontest",
+		module + "integrations/kube/clustertest", module + "integrations/sandbox", "github.com/alicebob/miniredis", "github.com/yuin/gopher-lua"} {
+		if bytes.Contains(a, []byte(double)) {
+			t.Errorf("the binary holds code of %s", double)
+		}
+	}
 }
 
 // The Dockerfile builds with scripts/build-bot.sh and nothing else, and

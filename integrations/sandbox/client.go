@@ -33,6 +33,18 @@ func Dial(ctx context.Context, baseURL, env string) (*Client, error) {
 	return c, nil
 }
 
+// Backend makes each environment's Signon and cluster by dialing baseURL:
+// how cmd/sandboxbot wires the bot to a sandbox.
+func Backend(baseURL string) func(context.Context, string) (flows.Env, error) {
+	return func(ctx context.Context, env string) (flows.Env, error) {
+		c, err := Dial(ctx, baseURL, env)
+		if err != nil {
+			return flows.Env{}, err
+		}
+		return flows.Env{Signon: c, Cluster: c}, nil
+	}
+}
+
 func (c *Client) call(ctx context.Context, method string, out any, in ...any) error {
 	req := request{Args: make([]json.RawMessage, len(in))}
 	for i, a := range in {

@@ -4,7 +4,7 @@
 // cluster stand-in), the Alertmanager message that starts it, the clicks a
 // scripted operator makes, and the check that it played out as designed.
 //
-// `bot demo` plays them against the bot in one process; anything that
+// cmd/demo plays them against the bot in one process; anything that
 // drives the bot through the fake Slack (a benchmark, a crash harness
 // with the bot in a child process) can play them too: a Driver needs only
 // the fake and the bot's state store.

@@ -11,7 +11,7 @@ import (
 )
 
 // Every scenario builds, has a script, and fails its check when nothing
-// was played: the check compares, it does not just pass. cmd/bot's demo
+// was played: the check compares, it does not just pass. cmd/demo's
 // tests play each one against the bot.
 func TestEveryScenarioChecksItsDesign(t *testing.T) {
 	for _, info := range scenario.List() {

@@ -1,4 +1,4 @@
-package main
+package bot
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 
 	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/integrations/kube"
-	"github.com/alphagov/signon-token-bot/integrations/sandbox"
 	"github.com/alphagov/signon-token-bot/integrations/signon"
 )
 
@@ -34,15 +33,15 @@ type environments struct {
 
 // newEnvironments makes each environment's Signon and cluster clients:
 // kube over its kubeconfig context or the in-cluster account, Signon over
-// the kube client's exec into the signon Deployment, or a sandbox.
-func newEnvironments(ctx context.Context, cfg *Config, clock flows.Clock, log *slog.Logger) *environments {
+// the kube client's exec into the signon Deployment; or backend's, if set.
+func newEnvironments(ctx context.Context, cfg *Config, backend func(context.Context, string) (flows.Env, error), clock flows.Clock, log *slog.Logger) *environments {
 	e := &environments{envs: map[string]flows.Env{}, every: 30 * time.Second, log: log, status: map[string]string{}, probes: map[string]flows.Cluster{}}
 	for name, ec := range cfg.Environments {
 		if !ec.Rotate {
 			e.status[name] = "not rotated (alerts are explained)"
 			continue
 		}
-		env, err := backendOf(ctx, cfg, name, ec, clock)
+		env, err := backendOf(ctx, cfg, name, ec, backend, clock)
 		if err != nil {
 			log.ErrorContext(ctx, "environment unavailable", "environment", name, "err", err)
 			e.status[name] = "unavailable: " + oneLine(err.Error())
@@ -55,35 +54,19 @@ func newEnvironments(ctx context.Context, cfg *Config, clock flows.Clock, log *s
 	return e
 }
 
-// givenEnvironments are backends a caller made (the demo's doubles).
-func givenEnvironments(cfg *Config, envs map[string]flows.Env, log *slog.Logger) *environments {
-	e := &environments{envs: envs, every: 30 * time.Second, log: log, status: map[string]string{}, probes: map[string]flows.Cluster{}}
-	for name, ec := range cfg.Environments {
-		if !ec.Rotate {
-			e.status[name] = "not rotated (alerts are explained)"
-			continue
-		}
-		if env, ok := envs[name]; ok {
-			e.status[name] = "not checked yet"
-			e.probes[name] = env.Cluster
-		}
-	}
-	return e
-}
-
 // backendOf builds one environment. With an error, the Env it returns
 // answers every call with that error.
-func backendOf(ctx context.Context, cfg *Config, name string, ec Environment, clock flows.Clock) (flows.Env, error) {
+func backendOf(ctx context.Context, cfg *Config, name string, ec Environment, backend func(context.Context, string) (flows.Env, error), clock flows.Clock) (flows.Env, error) {
 	down := func(err error) (flows.Env, error) {
 		u := unavailable{env: name, reason: err.Error(), namespace: ec.Namespace, cronJob: ec.CronJob}
 		return flows.Env{Signon: u, Cluster: u}, err
 	}
-	if ec.Sandbox != "" {
-		c, err := sandbox.Dial(ctx, ec.Sandbox, name)
+	if backend != nil {
+		env, err := backend(ctx, name)
 		if err != nil {
 			return down(err)
 		}
-		return flows.Env{Signon: c, Cluster: c}, nil
+		return env, nil
 	}
 	checks := map[string][]string{}
 	for app, lc := range ec.LiveChecks {

@@ -1,4 +1,4 @@
-package main
+package bot
 
 import (
 	"os"
@@ -105,7 +105,9 @@ func TestEveryConfigErrorIsOneLineNamingItsKey(t *testing.T) {
 		{"human suffix", nil, "specialCases:\n  humanEmailSuffixes: [digital.cabinet-office.gov.uk]\n", `specialCases.humanEmailSuffixes[0]: "digital.cabinet-office.gov.uk" is not an email domain like @example.gov.uk`},
 		{"verify timeout", nil, "environments:\n  production:\n    verifyTimeout: 0s\n", "environments.production.verifyTimeout must be more than 0"},
 		{"call timeout", nil, "environments:\n  production:\n    callTimeout: -1s\n", "environments.production.callTimeout must be more than 0"},
-		{"sandbox", nil, "environments:\n  production:\n    sandbox: localhost:8080\n", `environments.production.sandbox: "localhost:8080" is not an http(s) URL`},
+		// No setting points an environment at a stand-in: only
+		// cmd/sandboxbot, which is not the shipped binary, does that.
+		{"sandbox", nil, "environments:\n  production:\n    sandbox: http://127.0.0.1:8080\n", "environments.production.sandbox: unknown key"},
 		{"live check empty command", nil, "environments:\n  production:\n    liveChecks: {publishing-api: []}\n", "environments.production.liveChecks.publishing-api: want \"builtin\" or a command as a list of strings, not a list"},
 	}
 	for _, c := range cases {

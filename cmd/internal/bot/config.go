@@ -1,4 +1,4 @@
-package main
+package bot
 
 import (
 	"errors"
@@ -131,10 +131,6 @@ type Environment struct {
 	VerifyTimeout time.Duration `json:"verifyTimeout"`
 	// CallTimeout bounds each single call to the cluster's apiserver.
 	CallTimeout time.Duration `json:"callTimeout"`
-	// Sandbox, for tests and demonstrations, is the address of an
-	// integrations/sandbox server that stands in for this environment's
-	// Signon and cluster.
-	Sandbox string `json:"sandbox"`
 	// LiveChecks are the smoke tests per application: "builtin" or a
 	// command.
 	LiveChecks map[string]LiveCheck `json:"liveChecks"`
@@ -162,9 +158,9 @@ const (
 	runbookURL         = "https://docs.publishing.service.gov.uk/manual/alerts/signon-api-user-token-expires-soon.html"
 )
 
-// defaultConfig is GOV.UK's setup: three environments, staging not rotated
+// DefaultConfig is GOV.UK's setup: three environments, staging not rotated
 // (its database is restored from production every weekday).
-func defaultConfig() Config {
+func DefaultConfig() Config {
 	return Config{
 		StatePrefix:        defaultStatePrefix,
 		HTTPAddr:           defaultHTTPAddr,
@@ -185,15 +181,15 @@ func defaultConfig() Config {
 				Procedure: `"Trade Tariff Admin" on the GOV.UK wiki`, Link: runbookURL}},
 		},
 		Environments: map[string]Environment{
-			flows.Integration: defaultEnvironment(flows.Integration),
-			flows.Staging:     defaultEnvironment(flows.Staging),
-			flows.Production:  defaultEnvironment(flows.Production),
+			flows.Integration: EnvironmentDefaults(flows.Integration),
+			flows.Staging:     EnvironmentDefaults(flows.Staging),
+			flows.Production:  EnvironmentDefaults(flows.Production),
 		},
 	}
 }
 
-// defaultEnvironment is where every environment's settings start.
-func defaultEnvironment(name string) Environment {
+// EnvironmentDefaults is where every environment's settings start.
+func EnvironmentDefaults(name string) Environment {
 	return Environment{
 		Rotate:              name != flows.Staging,
 		Namespace:           "apps",
@@ -213,7 +209,7 @@ func defaultEnvironment(name string) Environment {
 // CONFIG_FILE) and validates both. Its error is one line that names the
 // key at fault.
 func loadConfig(getenv func(string) string, configFlag string) (*Config, error) {
-	cfg := defaultConfig()
+	cfg := DefaultConfig()
 	if err := cfg.fromEnv(getenv); err != nil {
 		return nil, err
 	}
@@ -241,7 +237,7 @@ func (c *Config) fromFile(getenv func(string) string, configFlag string) error {
 		c.File = path
 	}
 	// Only the file can make these invalid; the defaults are valid.
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
@@ -362,9 +358,9 @@ func (r *RedisConfig) fromEnv(getenv func(string) string) error {
 	return nil
 }
 
-// validate checks what the YAML file may set; the environment was checked
+// Validate checks what the YAML file may set; the environment was checked
 // as it was read.
-func (c *Config) validate() error {
+func (c *Config) Validate() error {
 	for i, ch := range c.AlertChannels {
 		if !channelPattern.MatchString(ch) {
 			return fmt.Errorf("alertChannels[%d]: %q is not a channel id (like C0123ABCD)", i, ch)
@@ -486,11 +482,6 @@ func (e Environment) validate(key string) error {
 	}
 	if e.CallTimeout <= 0 {
 		return fmt.Errorf("%s.callTimeout must be more than 0", key)
-	}
-	if e.Sandbox != "" {
-		if u, err := url.Parse(e.Sandbox); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%s.sandbox: %q is not an http(s) URL", key, e.Sandbox)
-		}
 	}
 	apps := make([]string, 0, len(e.LiveChecks))
 	for app := range e.LiveChecks {

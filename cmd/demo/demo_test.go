@@ -13,16 +13,16 @@ import (
 	"github.com/alphagov/signon-token-bot/state/redistest"
 )
 
-// demoRun runs `bot demo args...` as main does.
+// demoRun runs `demo args...` as main does.
 func demoRun(t *testing.T, env map[string]string, stdin string, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out, errOut bytes.Buffer
 	began := time.Now()
-	err = run(ctx, append([]string{"demo"}, args...), getenv(env), strings.NewReader(stdin), &out, &errOut)
+	err = demo(ctx, args, getenv(env), strings.NewReader(stdin), &out, &errOut)
 	if took := time.Since(began); took > 5*time.Second {
-		t.Errorf("bot demo %s took %s, want well under 5s", strings.Join(args, " "), took)
+		t.Errorf("demo %s took %s, want well under 5s", strings.Join(args, " "), took)
 	}
 	noTokenShaped(t, out.String()+errOut.String())
 	return out.String(), errOut.String(), err
@@ -129,7 +129,7 @@ func TestDemoScenarios(t *testing.T) {
 			}
 			out, errOut, err := demoRun(t, nil, "", "-scenario", s.Name)
 			if err != nil {
-				t.Fatalf("bot demo -scenario %s: %v\nstdout:\n%s\nstderr:\n%s", s.Name, err, out, errOut)
+				t.Fatalf("demo -scenario %s: %v\nstdout:\n%s\nstderr:\n%s", s.Name, err, out, errOut)
 			}
 			inOrder(t, out, lines...)
 			for _, b := range []string{"[Rotate]", "[Run sync]", "[Revoke old token]", "[Reveal token]", "[Delivered]", "[Roll back]", "[Revoke token]"} {
@@ -251,3 +251,6 @@ func TestDemoScreenRefusesTokens(t *testing.T) {
 		t.Fatal("the leak's error holds the token")
 	}
 }
+
+// getenv reads the environment from m.
+func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }

@@ -1,4 +1,4 @@
-package main
+package bot
 
 import (
 	"bytes"
@@ -80,7 +80,7 @@ func parseAlert(in io.Reader, out io.Writer, senders []string, known bool) error
 // is one: parse-alert needs no Slack tokens or Redis, so the environment's
 // settings are not required. known is false without a file.
 func alertSenders(getenv func(string) string, configFlag string) (senders []string, known bool, err error) {
-	cfg := defaultConfig()
+	cfg := DefaultConfig()
 	if err := cfg.fromFile(getenv, configFlag); err != nil {
 		return nil, false, err
 	}

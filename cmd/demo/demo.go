@@ -16,15 +16,16 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 
+	"github.com/alphagov/signon-token-bot/cmd/internal/bot"
 	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/integrations/sandbox/scenario"
 	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
 	"github.com/alphagov/signon-token-bot/state"
 )
 
-const demoUsage = `Usage: bot demo [-scenario NAME] [-interactive] [-list]
+const demoUsage = `Usage: demo [-scenario NAME] [-interactive] [-list]
 
-Runs the bot, wired as serve wires it, against a fake Slack, a Signon
+Runs the bot, wired as bot serve wires it, against a fake Slack, a Signon
 double and a cluster stand-in on loopback, with Redis at REDIS_URL or an
 embedded one; plays a scenario and prints its Slack thread, its audit
 trail and whether it played out as designed.
@@ -100,7 +101,7 @@ type demoBot struct {
 	mini   *miniredis.Miniredis
 	redis  string
 	prefix string
-	app    *app
+	app    *bot.App
 	store  *state.Store
 	driver *scenario.Driver
 	logs   *lockedBuffer
@@ -140,18 +141,26 @@ func startSandbox(ctx context.Context, world *scenario.World, redisURL string, c
 		return nil, err
 	}
 	log := slog.New(slog.NewJSONHandler(sb.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	sb.app, err = assemble(ctx, cfg, log, wiring{Envs: world.Envs(), Clock: clock})
+	envs := world.Envs()
+	backend := func(_ context.Context, name string) (flows.Env, error) {
+		env, ok := envs[name]
+		if !ok {
+			return flows.Env{}, fmt.Errorf("scenario %s has no environment %s", world.Name, name)
+		}
+		return env, nil
+	}
+	sb.app, err = bot.Assemble(ctx, cfg, log, bot.Wiring{Backend: backend, Clock: clock})
 	if err != nil {
 		return nil, fmt.Errorf("assemble the bot: %w", err)
 	}
-	sb.store, err = state.New(sb.app.rdb, state.Options{Prefix: cfg.StatePrefix, Retention: cfg.Retention})
+	sb.store, err = state.New(sb.app.Redis(), state.Options{Prefix: cfg.StatePrefix, Retention: cfg.Retention})
 	if err != nil {
-		sb.app.close()
+		sb.app.Close()
 		return nil, fmt.Errorf("read the bot's state: %w", err)
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	sb.stop, sb.done = stop, make(chan error, 1)
-	go func() { sb.done <- sb.app.run(runCtx) }()
+	go func() { sb.done <- sb.app.Run(runCtx) }()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := sb.fake.WaitConnected(cctx, 1); err != nil {
@@ -165,20 +174,20 @@ func startSandbox(ctx context.Context, world *scenario.World, redisURL string, c
 // demoConfig is the bot's configuration for the sandbox: GOV.UK's
 // defaults, the scenario's alert channel, and Alice and Bob as starters
 // (and so approvers) in production.
-func demoConfig(fake *slacktest.Server, redisURL, prefix string) (*Config, error) {
-	cfg := defaultConfig()
+func demoConfig(fake *slacktest.Server, redisURL, prefix string) (*bot.Config, error) {
+	cfg := bot.DefaultConfig()
 	// The demo's fake Slack does not limit calls; pacing would only slow it.
-	cfg.Slack = SlackConfig{AppToken: fake.AppToken, BotToken: fake.BotToken, APIURL: fake.URL(), Unpaced: true}
-	cfg.Redis = RedisConfig{URL: redisURL}
+	cfg.Slack = bot.SlackConfig{AppToken: fake.AppToken, BotToken: fake.BotToken, APIURL: fake.URL(), Unpaced: true}
+	cfg.Redis = bot.RedisConfig{URL: redisURL}
 	cfg.StatePrefix = prefix
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.AlertChannels = []string{scenario.Channel}
 	cfg.AlertSenders = []string{slacktest.AlertmanagerBotID}
 	cfg.Retention = time.Hour
-	prod := defaultEnvironment(scenario.Environment)
-	prod.Starters = Principals{Users: []string{scenario.Alice.ID, scenario.Bob.ID}}
-	cfg.Environments = map[string]Environment{scenario.Environment: prod, flows.Staging: defaultEnvironment(flows.Staging)}
-	if err := cfg.validate(); err != nil {
+	prod := bot.EnvironmentDefaults(scenario.Environment)
+	prod.Starters = bot.Principals{Users: []string{scenario.Alice.ID, scenario.Bob.ID}}
+	cfg.Environments = map[string]bot.Environment{scenario.Environment: prod, flows.Staging: bot.EnvironmentDefaults(flows.Staging)}
+	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("the demo's configuration: %w", err)
 	}
 	return &cfg, nil

@@ -1,4 +1,4 @@
-package main
+package bot
 
 import (
 	"context"
@@ -18,10 +18,11 @@ import (
 	"github.com/alphagov/signon-token-bot/state/redistest"
 )
 
-// TestServeRotatesFromAnAlert runs the whole bot as main does, with its
-// production environment in a sandbox and its integration environment
-// unreachable: an alert is rotated from its offer to the end, and the
-// environment that cannot be reached is reported, not fatal.
+// TestServeRotatesFromAnAlert runs the whole bot as cmd/sandboxbot does,
+// with its production environment in a sandbox and its integration
+// environment unreachable (the sandbox does not serve it): an alert is
+// rotated from its offer to the end, and the environment that cannot be
+// reached is reported, not fatal.
 func TestServeRotatesFromAnAlert(t *testing.T) {
 	redis := redistest.New(t)
 	fake := slacktest.New(t)
@@ -45,18 +46,14 @@ func TestServeRotatesFromAnAlert(t *testing.T) {
 	cluster.AddDeployment("content-tagger", "app", "PUBLISHING_API_BEARER_TOKEN", cluster.AddSecret("Content Tagger", "Publishing API"))
 	world := httptest.NewServer(&sandbox.Server{Envs: map[string]flows.Env{flows.Production: {Signon: sig, Cluster: cluster}}})
 	defer world.Close()
-	closed := httptest.NewServer(nil)
-	closed.Close()
 
 	config := writeFile(t, `
 alertChannels: [C0ALERTS]
 alertSenders: [B0ALERTMANAGER]
 environments:
   production:
-    sandbox: `+world.URL+`
     starters: {users: [U0ALICE, U0BOB]}
   integration:
-    sandbox: `+closed.URL+`
     starters: {users: [U0ALICE, U0BOB]}
   staging:
     rotate: false
@@ -71,7 +68,8 @@ environments:
 	botCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- run(botCtx, []string{"-config", config}, getenv(env), strings.NewReader(""), io.Discard, logs)
+		p := Program{Wiring: Wiring{Backend: sandbox.Backend(world.URL)}}
+		done <- p.Run(botCtx, []string{"-config", config}, getenv(env), strings.NewReader(""), io.Discard, logs)
 	}()
 	defer func() {
 		stop()

@@ -1,4 +1,4 @@
-package main
+package bot
 
 import (
 	"bytes"
@@ -87,7 +87,7 @@ func decodeValue(path string, node any, v reflect.Value) error {
 		for _, k := range sortedKeys(m) {
 			elem := reflect.New(v.Type().Elem()).Elem()
 			if v.Type().Elem() == envType {
-				elem.Set(reflect.ValueOf(defaultEnvironment(k)))
+				elem.Set(reflect.ValueOf(EnvironmentDefaults(k)))
 			}
 			if err := decodeValue(join(path, k), m[k], elem); err != nil {
 				return err

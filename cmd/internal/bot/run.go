@@ -1,4 +1,8 @@
-package main
+// Package bot is the bot's program: its commands, configuration and
+// wiring. cmd/bot runs it as it ships; cmd/sandboxbot and cmd/demo wire it
+// to stand-ins, which this package does not import, so that no test double
+// is linked into the production binary (deploy/deploytest checks).
+package bot
 
 import (
 	"context"
@@ -8,19 +12,15 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strings"
 )
-
-// version is set at build time: -ldflags "-X main.version=v1.2.3".
-var version = "dev"
 
 const usage = `Usage: bot [-config file.yaml] [command]
 
 Commands:
   serve          run the bot (the default)
-  demo           run the bot against fakes on loopback and print the Slack
-                 thread of a rotation (bot demo -h lists its flags)
   parse-alert    read one Slack message as JSON on stdin and print what the
                  bot reads in it (is it the alert, which tokens, is its
                  sender among the configuration's alertSenders, ...)
@@ -31,8 +31,22 @@ Configuration comes from environment variables and the optional YAML file
 (-config or CONFIG_FILE); the README lists every key.
 `
 
-// run is the whole program; main only adds signals and the exit code.
-func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+// gcPercent is the garbage collector's target when GOGC does not set one:
+// half Go's default holds 1,000 runs parked at a gate in 41 MB resident
+// instead of 48 (docs/benchmarks.md). The bot waits on people most of the
+// time, so collecting twice as often costs next to nothing.
+const gcPercent = 50
+
+// Program is the bot as a main runs it.
+type Program struct {
+	// Version is what `version` prints.
+	Version string
+	// Wiring replaces parts the configuration would otherwise build.
+	Wiring Wiring
+}
+
+// Run is the whole program; a main only adds signals and the exit code.
+func (p Program) Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bot", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage) }
@@ -47,8 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if fs.NArg() > 0 {
 		cmd = fs.Arg(0)
 		if cmd == "demo" {
-			// The demo has flags of its own and needs no configuration.
-			return demo(ctx, fs.Args()[1:], getenv, stdin, stdout, stderr)
+			// The production binary holds no stand-ins to play a demo with.
+			return errors.New("the demo is a command of its own, not the bot's: go run ./cmd/demo")
 		}
 		// Flags may follow the command too: bot check-config -config x.yaml.
 		if err := fs.Parse(fs.Args()[1:]); err != nil {
@@ -61,7 +75,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	switch cmd {
 	case "version":
-		_, err := fmt.Fprintf(stdout, "signon-token-bot %s (%s)\n", version, runtime.Version())
+		_, err := fmt.Fprintf(stdout, "signon-token-bot %s (%s)\n", p.Version, runtime.Version())
 		return err
 	case "parse-alert":
 		senders, known, err := alertSenders(getenv, *configPath)
@@ -77,11 +91,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		_, err = fmt.Fprint(stdout, summary(cfg))
 		return err
 	case "serve":
+		if getenv("GOGC") == "" {
+			debug.SetGCPercent(gcPercent)
+		}
 		cfg, err := loadConfig(getenv, *configPath)
 		if err != nil {
 			return err
 		}
-		return serve(ctx, cfg, newLogger(cfg, stderr))
+		return serve(ctx, cfg, newLogger(cfg, stderr), p.Wiring)
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)

@@ -1,4 +1,4 @@
-package main
+package bot
 
 import (
 	"github.com/alphagov/signon-token-bot/flows"

@@ -84,7 +84,7 @@ func (sb *demoBot) report(ctx context.Context, out *screen, played error, script
 	}
 	b.WriteString(sb.reveals(runs))
 	for _, r := range runs {
-		trail, err := sb.app.engine.AuditTrail(ctx, r.ID)
+		trail, err := sb.app.Engine().AuditTrail(ctx, r.ID)
 		if err != nil {
 			problems = append(problems, fmt.Errorf("audit trail of run %s: %w", r.ID, err))
 			continue

@@ -1,4 +1,4 @@
-package main
+package bot
 
 import (
 	"bufio"
@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -83,7 +84,7 @@ func TestBotServesHelpAndSurvivesDisconnects(t *testing.T) {
 	logs := &logLines{addr: make(chan string, 1)}
 	botCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- run(botCtx, nil, getenv(env), strings.NewReader(""), io.Discard, logs) }()
+	go func() { done <- Program{}.Run(botCtx, nil, getenv(env), strings.NewReader(""), io.Discard, logs) }()
 	defer func() {
 		stop()
 		if err := <-done; err != nil {
@@ -205,7 +206,7 @@ func exampleAttachments(t *testing.T) string {
 
 func exampleAlert(t *testing.T) string {
 	t.Helper()
-	raw, err := os.ReadFile("../../commands/testdata/example-alert-integration.json")
+	raw, err := os.ReadFile("../../../commands/testdata/example-alert-integration.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,8 +223,8 @@ func TestSubcommands(t *testing.T) {
 		wantOut string
 		wantErr string
 	}{
-		{args: []string{"version"}, wantOut: "signon-token-bot dev ("},
-		{args: []string{"demo", "-list"}, wantOut: "alert "},
+		{args: []string{"version"}, wantOut: "signon-token-bot v1.2.3 ("},
+		{args: []string{"demo", "-list"}, wantErr: "the demo is a command of its own, not the bot's: go run ./cmd/demo"},
 		{args: []string{"check-config"}, env: validEnv(), wantOut: "configuration is valid\nconfig file: none (GOV.UK defaults)\n"},
 		{args: []string{"check-config"}, env: map[string]string{"SLACK_APP_TOKEN": "nope"}, wantErr: "SLACK_APP_TOKEN must start with xapp-"},
 		{args: []string{"-config", "/nonexistent.yaml", "check-config"}, env: validEnv(), wantErr: "-config: open /nonexistent.yaml: no such file or directory"},
@@ -250,7 +251,7 @@ func TestSubcommands(t *testing.T) {
 	for _, c := range cases {
 		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			err := run(context.Background(), c.args, getenv(c.env), strings.NewReader(c.stdin), &out, &errOut)
+			err := Program{Version: "v1.2.3"}.Run(context.Background(), c.args, getenv(c.env), strings.NewReader(c.stdin), &out, &errOut)
 			if fmt.Sprint(err) != c.wantErr && !(err == nil && c.wantErr == "") {
 				t.Errorf("error = %v, want %q", err, c.wantErr)
 			}
@@ -258,5 +259,20 @@ func TestSubcommands(t *testing.T) {
 				t.Errorf("stdout = %q, want it to begin %q", out.String(), c.wantOut)
 			}
 		})
+	}
+}
+
+// serve halves Go's garbage collection target unless GOGC sets one.
+func TestServeSetsGCPercentUnlessGOGC(t *testing.T) {
+	for _, c := range []struct {
+		gogc string
+		want int
+	}{{"", gcPercent}, {"200", 100}} {
+		old := debug.SetGCPercent(100)
+		err := Program{}.Run(context.Background(), []string{"serve"}, getenv(map[string]string{"GOGC": c.gogc}), strings.NewReader(""), io.Discard, io.Discard)
+		got := debug.SetGCPercent(old)
+		if err == nil || got != c.want {
+			t.Errorf("GOGC=%q: GC percent %d (err %v), want %d and an error for the missing Slack tokens", c.gogc, got, err, c.want)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package bot
 
 import (
 	"context"
@@ -42,18 +42,21 @@ func buildRouter(d routerDeps) *commands.Router {
 	return r
 }
 
-// wiring replaces parts the configuration would otherwise build, for
-// callers that run the bot against doubles in the same process (the
-// demo). Its zero value changes nothing.
-type wiring struct {
-	// Envs, when set, are the rotating environments' backends.
-	Envs map[string]flows.Env
+// Wiring replaces parts the configuration would otherwise build, for the
+// mains that run the bot against stand-ins (cmd/demo, cmd/sandboxbot).
+// Its zero value, which cmd/bot uses, changes nothing.
+type Wiring struct {
+	// Backend, when set, makes each rotating environment's Signon and
+	// cluster in place of the kubeconfig and the exec into Signon. An
+	// environment it fails for is unavailable, as one whose cluster
+	// cannot be set up is.
+	Backend func(ctx context.Context, env string) (flows.Env, error)
 	// Clock, when set, is the engine's and the notifier's clock.
 	Clock flows.Clock
 }
 
-// app is the bot, assembled and not yet running.
-type app struct {
+// App is the bot, assembled and not yet running.
+type App struct {
 	log      *slog.Logger
 	rdb      redis.UniversalClient
 	runner   *slackint.Runner
@@ -67,18 +70,18 @@ type app struct {
 }
 
 // serve runs the bot until ctx ends.
-func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
-	a, err := assemble(ctx, cfg, log, wiring{})
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) error {
+	a, err := Assemble(ctx, cfg, log, w)
 	if err != nil {
 		return err
 	}
-	return a.run(ctx)
+	return a.Run(ctx)
 }
 
-// assemble builds the bot from its configuration: the Slack client, the
+// Assemble builds the bot from its configuration: the Slack client, the
 // state store, each environment's backends, the engine, the Slack
 // surface, and the HTTP listener for health and metrics.
-func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*app, error) {
+func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*App, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	limits := slackint.Paced()
@@ -95,11 +98,11 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*ap
 	}
 	rdb.AddHook(newRedisErrors(reg))
 	redisLogOnce.Do(func() { redis.SetLogger(redisLog{log: log}) })
-	a := &app{log: log, rdb: rdb}
+	a := &App{log: log, rdb: rdb}
 	ok := false
 	defer func() {
 		if !ok {
-			a.close()
+			a.Close()
 		}
 	}()
 	store, err := state.New(rdb, state.Options{Prefix: cfg.StatePrefix, Retention: cfg.Retention})
@@ -120,11 +123,7 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*ap
 	a.notifier = commands.NewNotifier(commands.NotifierConfig{
 		Slack: client, Render: render, Offers: store, Runs: store, Clock: clock, Logger: log,
 	})
-	if w.Envs != nil {
-		a.envs = givenEnvironments(cfg, w.Envs, log)
-	} else {
-		a.envs = newEnvironments(ctx, cfg, clock, log)
-	}
+	a.envs = newEnvironments(ctx, cfg, w.Backend, clock, log)
 	obs := newObserver(reg)
 	a.engine, err = flows.New(flows.Config{
 		Policy:     policyOf(cfg),
@@ -170,11 +169,11 @@ func assemble(ctx context.Context, cfg *Config, log *slog.Logger, w wiring) (*ap
 	return a, nil
 }
 
-// run serves until ctx ends: the Socket Mode runner, the engine, the
+// Run serves until ctx ends: the Socket Mode runner, the engine, the
 // environments' probes and the HTTP listener, each stopping the others if
 // it fails.
-func (a *app) run(ctx context.Context) error {
-	defer a.close()
+func (a *App) Run(ctx context.Context) error {
+	defer a.Close()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.runner.Run(gctx) })
 	g.Go(func() error { return a.engine.Run(gctx) })
@@ -200,8 +199,8 @@ func (a *app) run(ctx context.Context) error {
 	return err
 }
 
-// close lets go of what assemble took.
-func (a *app) close() {
+// Close lets go of what Assemble took.
+func (a *App) Close() {
 	if a.notifier != nil {
 		a.notifier.Close()
 	}
@@ -210,3 +209,9 @@ func (a *app) close() {
 	}
 	_ = a.rdb.Close()
 }
+
+// Redis is the bot's Redis client, for a caller that reads its state.
+func (a *App) Redis() redis.UniversalClient { return a.rdb }
+
+// Engine is the bot's rotation engine.
+func (a *App) Engine() *flows.Engine { return a.engine }
