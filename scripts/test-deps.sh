@@ -6,6 +6,10 @@
 #                        servers on loopback with it.
 #   ruby + Rails 6.1     Debian's packages: signon-lite, where the Signon
 #                        script runs under a real `rails runner`.
+#   MariaDB              Debian's mariadb-server and ruby-mysql2: signon-lite's
+#                        database. The tests start one private server per test
+#                        process (a unix socket in a temporary directory), as
+#                        they start redis-server; nothing here starts it.
 #   control plane        etcd, kube-apiserver and kube-controller-manager,
 #                        built once from the Go module proxy and cached.
 #   helm                 the helm CLI, built once from the Go module proxy and
@@ -15,9 +19,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-if ! ruby -e 'gem "railties", "~> 6.1"; require "rails"; require "doorkeeper"; require "sqlite3"' >/dev/null 2>&1; then
-  need+=(ruby ruby-rails ruby-sqlite3 ruby-doorkeeper)
+if ! ruby -e 'gem "railties", "~> 6.1"; require "rails"; require "doorkeeper"; require "mysql2"' >/dev/null 2>&1; then
+  need+=(ruby ruby-rails ruby-mysql2 ruby-doorkeeper)
 fi
+mariadbd=$(command -v mariadbd || echo /usr/sbin/mariadbd)
+[[ -x $mariadbd ]] && command -v mariadb-install-db >/dev/null 2>&1 || need+=(mariadb-server)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if ((${#need[@]})); then
   sudo=""
@@ -34,4 +40,6 @@ helm=$("$here/build-helm.sh")
 echo "export SIGNON_BOT_REDIS_SERVER=$(command -v redis-server)"
 echo "export SIGNON_BOT_CONTROLPLANE=$cp"
 echo "export SIGNON_BOT_RUBY=$(command -v ruby)"
+echo "export SIGNON_BOT_MARIADB=$mariadbd"
+echo "export SIGNON_BOT_MARIADB_INSTALL_DB=$(command -v mariadb-install-db)"
 echo "export SIGNON_BOT_HELM=$helm"

@@ -24,7 +24,14 @@ import (
 	"github.com/alphagov/signon-token-bot/integrations/signon/signontest"
 )
 
-func TestMain(m *testing.M) { kubetest.Main(m) }
+// TestMain stops the servers the tests shared: the control plane and
+// signon-lite's MariaDB.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	signonlite.StopShared()
+	kubetest.StopShared()
+	os.Exit(code)
+}
 
 // TestThroughTheKubernetesExecPath runs the script as production does: the
 // client execs `rails runner -` in a ready pod of the signon Deployment,

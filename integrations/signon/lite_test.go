@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -92,8 +95,10 @@ func TestWritesRefusedWhenTheClocksDisagree(t *testing.T) {
 }
 
 // TestConcurrentIssuesWithOneIntentMakeOneToken: two replicas retrying the
-// same intent at once get the same token (the user's row lock, immediate
-// transactions on SQLite).
+// same intent at once get the same token: the user's row lock (InnoDB's
+// SELECT ... FOR UPDATE) orders them, and under REPEATABLE READ the waiters
+// still see the first one's token because their snapshot starts after the
+// lock.
 func TestConcurrentIssuesWithOneIntentMakeOneToken(t *testing.T) {
 	t.Parallel()
 	w := furnished(t, signon.Config{})
@@ -260,4 +265,55 @@ func BenchmarkRunnerBoot(b *testing.B) {
 	}
 	slices.Sort(took)
 	b.ReportMetric(took[len(took)/2].Seconds(), "s/median-call")
+}
+
+// BenchmarkScriptPeakRSS measures the peak resident memory of one `rails
+// runner` of the script on signon-lite, per operation: the figures in
+// docs/operations.md. Run it with -bench ScriptPeakRSS -benchtime 3x.
+func BenchmarkScriptPeakRSS(b *testing.B) {
+	lite := signonlite.Start(b)
+	lite.AddHumanUser("Token bot", signontest.SuiteServiceIdentity)
+	lite.AddAPIUser("Short URL Manager", liteUser)
+	lite.AddApplication(liteApp)
+	var peak atomic.Int64
+	runner := lite.Runner()
+	runner.Exited = func(s *os.ProcessState) {
+		if u, ok := s.SysUsage().(*syscall.Rusage); ok && u.Maxrss > peak.Load() {
+			peak.Store(u.Maxrss)
+		}
+	}
+	c, err := signon.New(runner, signon.Config{ServiceIdentity: signontest.SuiteServiceIdentity})
+	if err != nil {
+		b.Fatal(err)
+	}
+	hour := 0
+	for _, op := range []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"find_api_user", func(ctx context.Context) error { _, err := c.FindAPIUser(ctx, liteUser); return err }},
+		{"tokens", func(ctx context.Context) error { _, err := c.Tokens(ctx, liteUser, liteApp); return err }},
+		{"expiring", func(ctx context.Context) error { _, err := c.Expiring(ctx, 14*24*time.Hour); return err }},
+		{"issue", func(ctx context.Context) error {
+			// A later intent each time, so that every call makes a token.
+			hour++
+			_, err := c.Issue(ctx, flows.IssueRequest{Email: liteUser, Application: liteApp, IntentAt: lite.Now().Add(time.Duration(hour) * time.Hour)})
+			return err
+		}},
+		{"revoke", func(ctx context.Context) error {
+			tok, _ := lite.AddToken(liteUser, liteApp, lite.Now().Add(-time.Hour), signon.DefaultTokenLife)
+			_, err := c.Revoke(ctx, flows.RevokeRequest{Email: liteUser, Application: liteApp, TokenID: tok.ID})
+			return err
+		}},
+	} {
+		b.Run(op.name, func(b *testing.B) {
+			peak.Store(0)
+			for b.Loop() {
+				if err := op.call(b.Context()); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(peak.Load())/1024, "MiB-peak-RSS")
+		})
+	}
 }

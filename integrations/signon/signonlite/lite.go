@@ -1,14 +1,17 @@
 // Package signonlite runs signon-lite, the minimal Rails app beside this
 // file that has Signon's schema and model surface, so that the bot's Ruby
 // script can be tested under a real `rails runner`. It gives each test its
-// own SQLite database, a Runner that starts processes on this machine the way
-// the signon container would, and world-building methods that write rows
-// directly (booting Rails for every row would be slow).
+// own database on the test process's MariaDB (mariadb.go), a Runner that
+// starts processes on this machine the way the signon container would, and
+// world-building methods that write rows directly (booting Rails for every
+// row would be slow).
 package signonlite
 
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +22,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -34,7 +38,7 @@ func Dir() string {
 	return filepath.Dir(file)
 }
 
-// Ruby is the ruby that has Rails 6.1, Doorkeeper 5.5 and sqlite3, from
+// Ruby is the ruby that has Rails 6.1, Doorkeeper 5.5 and mysql2, from
 // SIGNON_BOT_RUBY. Without it the test is skipped, or fails under CI.
 func Ruby(t testing.TB) string {
 	t.Helper()
@@ -51,9 +55,11 @@ func Ruby(t testing.TB) string {
 // Lite is one signon-lite database and the means to fill and inspect it.
 // It implements signontest's world-building methods.
 type Lite struct {
-	t    testing.TB
-	ruby string
-	db   string
+	t      testing.TB
+	ruby   string
+	socket string
+	db     string
+	tmp    string
 
 	mu  sync.Mutex
 	sql *exec.Cmd
@@ -61,11 +67,17 @@ type Lite struct {
 	out *bufio.Reader
 }
 
-// Start makes an empty signon-lite database for t, with Signon's schema.
+// databases numbers the test process's databases.
+var databases atomic.Int64
+
+// Start makes an empty signon-lite database for t, with Signon's schema. It
+// is dropped when the test ends.
 func Start(t testing.TB) *Lite {
 	t.Helper()
-	l := &Lite{t: t, ruby: Ruby(t), db: filepath.Join(t.TempDir(), "signon.sqlite3")}
-	l.sql = exec.Command(l.ruby, filepath.Join(Dir(), "bin", "sql"), l.db)
+	ruby := Ruby(t)
+	srv := sharedServer(t)
+	l := &Lite{t: t, ruby: ruby, socket: srv.socket, db: fmt.Sprintf("signon_lite_%d", databases.Add(1)), tmp: t.TempDir()}
+	l.sql = exec.Command(l.ruby, filepath.Join(Dir(), "bin", "sql"), l.socket, l.db)
 	l.sql.Stderr = os.Stderr
 	var err error
 	if l.in, err = l.sql.StdinPipe(); err != nil {
@@ -80,6 +92,7 @@ func Start(t testing.TB) *Lite {
 		t.Fatalf("start signon-lite's bin/sql: %v", err)
 	}
 	t.Cleanup(func() {
+		l.do(map[string]any{"batch": "DROP DATABASE " + l.db})
 		_ = l.in.Close()
 		_ = l.sql.Wait()
 	})
@@ -97,16 +110,22 @@ func (l *Lite) Runner() *Runner {
 	return &Runner{Dir: Dir(), Env: l.Env()}
 }
 
-// Env is what a process running signon-lite needs besides the usual: the
-// test environment, this database, and the right ruby first on PATH.
+// Env is what a process running signon-lite needs besides the usual:
+// Signon's production environment (GOV.UK's Ruby image and Signon's
+// Deployment set the same), this database, and GOV.UK's ruby wrapper first
+// on PATH, in front of the right ruby.
 func (l *Lite) Env() []string {
+	path := filepath.Dir(l.ruby) + string(os.PathListSeparator) + os.Getenv("PATH")
 	return []string{
-		// Signon's container runs in London time; every time the script
-		// reads or prints must not depend on it.
+		"RAILS_ENV=production",
+		"RAILS_LOG_TO_STDOUT=1",
+		"GOVUK_RAILS_JSON_LOGGING=true",
+		"ENABLE_OPEN_TELEMETRY=true",
 		"TZ=Europe/London",
-		"RAILS_ENV=test",
-		"SIGNON_LITE_DB=" + l.db,
-		"PATH=" + filepath.Dir(l.ruby) + string(os.PathListSeparator) + os.Getenv("PATH"),
+		"DATABASE_URL=mysql2://root@localhost/" + l.db + "?socket=" + l.socket,
+		"TMPDIR=" + l.tmp,
+		"TMPDIR_FOR_RUBY_ORIGINAL_PATH=" + path,
+		"PATH=" + filepath.Join(Dir(), "wrappers") + string(os.PathListSeparator) + path,
 	}
 }
 
@@ -115,6 +134,9 @@ func (l *Lite) Env() []string {
 type Runner struct {
 	Dir string
 	Env []string
+	// Exited, if set, is told how each process ended; its rusage holds the
+	// peak RSS (Maxrss, in KiB on Linux).
+	Exited func(*os.ProcessState)
 }
 
 // Run starts the command and waits. When ctx ends, the whole process group
@@ -131,6 +153,9 @@ func (r *Runner) Run(ctx context.Context, command []string, stdin io.Reader, std
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
+	if r.Exited != nil && cmd.ProcessState != nil {
+		r.Exited(cmd.ProcessState)
+	}
 	var exit *exec.ExitError
 	if errors.As(err, &exit) && exit.Exited() {
 		return exitError{status: exit.ExitCode()}
@@ -148,9 +173,10 @@ func (e exitError) Error() string {
 func (e exitError) ExitStatus() int { return e.status }
 
 type answer struct {
-	Rows  [][]any `json:"rows"`
-	ID    int64   `json:"id"`
-	Error string  `json:"error"`
+	Rows    [][]any  `json:"rows"`
+	Columns []string `json:"columns"`
+	ID      int64    `json:"id"`
+	Error   string   `json:"error"`
 }
 
 func (l *Lite) do(request map[string]any) answer {
@@ -196,9 +222,18 @@ func (l *Lite) one(sql string, args ...any) any {
 	return rows[0][0]
 }
 
-// stamp is a time as ActiveRecord writes it to SQLite.
+// stamp is a time as ActiveRecord writes it to Signon's datetime columns:
+// UTC, and cut to the whole second (Rails truncates to the column's
+// precision, 0, before MySQL could round).
 func stamp(t time.Time) string {
-	return t.UTC().Format("2006-01-02 15:04:05.000000")
+	return t.UTC().Format(time.DateTime)
+}
+
+// randomHex is a uid or secret for a row, as Signon makes them.
+func randomHex() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // Now is the time Rails sees: this machine's clock.
@@ -210,8 +245,8 @@ func (l *Lite) addUser(name, email string, api bool) int64 {
 	if api {
 		flag = 1
 	}
-	return l.exec(`INSERT INTO users (name, email, uid, api_user, created_at, updated_at) VALUES (?, ?, lower(hex(randomblob(16))), ?, ?, ?)`,
-		name, email, flag, now, now).ID
+	return l.exec(`INSERT INTO users (name, email, uid, api_user, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		name, email, randomHex(), flag, now, now).ID
 }
 
 // AddSuperadmin adds a person with the superadmin role, the only one
@@ -267,8 +302,8 @@ func (l *Lite) AddHumanUser(name, email string) {
 func (l *Lite) AddApplication(name string) flows.Application {
 	l.t.Helper()
 	now := stamp(time.Now())
-	id := l.exec(`INSERT INTO oauth_applications (name, uid, secret, redirect_uri, created_at, updated_at) VALUES (?, lower(hex(randomblob(16))), lower(hex(randomblob(16))), 'https://example.invalid/auth/gds/callback', ?, ?)`,
-		name, now, now).ID
+	id := l.exec(`INSERT INTO oauth_applications (name, uid, secret, redirect_uri, created_at, updated_at) VALUES (?, ?, ?, 'https://example.invalid/auth/gds/callback', ?, ?)`,
+		name, randomHex(), randomHex(), now, now).ID
 	l.exec(`INSERT INTO supported_permissions (application_id, name, delegated, created_at, updated_at) VALUES (?, 'signin', 1, ?, ?)`, id, now, now)
 	return flows.Application{ID: id, Name: name, Slug: flows.Parameterize(name)}
 }
@@ -293,9 +328,10 @@ func (l *Lite) appID(name string) int64 {
 
 // AddToken adds a token made at created that lives for life (whole
 // seconds); life 0 leaves expires_in NULL: the token never expires.
+// created is kept to the whole second, as Signon's column keeps it.
 func (l *Lite) AddToken(email, application string, created time.Time, life time.Duration) (flows.Token, token.Secret) {
 	l.t.Helper()
-	created = created.UTC().Truncate(time.Microsecond)
+	created = created.UTC().Truncate(time.Second)
 	secret := token.Generate()
 	var expiresIn any
 	if life != 0 {
@@ -317,8 +353,10 @@ func (l *Lite) SetLastSynced(email, application string, at time.Time) {
 	user, app := l.userID(email), l.appID(application)
 	perm := l.one(`SELECT id FROM supported_permissions WHERE application_id = ? AND name = 'signin'`, app)
 	now := stamp(time.Now())
-	l.exec(`INSERT INTO user_application_permissions (user_id, application_id, supported_permission_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`, user, app, perm, now, now)
+	if l.one(`SELECT id FROM user_application_permissions WHERE user_id = ? AND supported_permission_id = ?`, user, perm) == nil {
+		l.exec(`INSERT INTO user_application_permissions (user_id, application_id, supported_permission_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+			user, app, perm, now, now)
+	}
 	l.exec(`UPDATE user_application_permissions SET last_synced_at = ? WHERE user_id = ? AND application_id = ?`, stamp(at), user, app)
 }
 
@@ -354,8 +392,10 @@ var eventNames = map[float64]string{29: signontest.EventGenerated, 30: signontes
 func (l *Lite) Events() []signontest.Event {
 	l.t.Helper()
 	var out []signontest.Event
+	// users is utf8mb3_unicode_ci and event_logs utf8mb3_general_ci, as in
+	// Signon: MySQL refuses to compare their uids without a collation.
 	for _, r := range l.exec(`SELECT e.event_id, u.email, i.email, a.name, e.user_agent_string, e.trailing_message FROM event_logs e
-		LEFT JOIN users u ON u.uid = e.uid LEFT JOIN users i ON i.id = e.initiator_id
+		LEFT JOIN users u ON u.uid = e.uid COLLATE utf8mb3_unicode_ci LEFT JOIN users i ON i.id = e.initiator_id
 		LEFT JOIN oauth_applications a ON a.id = e.application_id ORDER BY e.id`).Rows {
 		id, _ := r[0].(float64)
 		name, ok := eventNames[id]
@@ -378,14 +418,16 @@ func (l *Lite) Snapshot() string {
 	l.t.Helper()
 	var b []byte
 	for _, table := range []string{"users", "oauth_applications", "supported_permissions", "oauth_access_tokens", "user_application_permissions", "event_logs"} {
-		rows := l.exec(`SELECT * FROM ` + table + ` ORDER BY id`).Rows
-		if table == "oauth_access_tokens" {
-			// A snapshot may end up in a failure message: no plaintext.
+		a := l.exec(`SELECT * FROM ` + table + ` ORDER BY id`)
+		rows := a.Rows
+		// A snapshot may end up in a failure message: no plaintext.
+		for i, column := range a.Columns {
+			if table != "oauth_access_tokens" || (column != "token" && column != "refresh_token") {
+				continue
+			}
 			for _, r := range rows {
-				for _, i := range []int{3, 4} {
-					if v, ok := r[i].(string); ok {
-						r[i] = string(token.FingerprintOf(v))
-					}
+				if v, ok := r[i].(string); ok {
+					r[i] = string(token.FingerprintOf(v))
 				}
 			}
 		}

@@ -6,4 +6,4 @@
 gem "railties", "~> 6.1.7"
 gem "activerecord", "~> 6.1.7"
 gem "doorkeeper", "~> 5.5.0"
-gem "sqlite3", ">= 1.4"
+gem "mysql2", "~> 0.5"
