@@ -23,6 +23,7 @@ func TestEveryCallToAHungApiserverEndsAtItsTimeout(t *testing.T) {
 	e := newEnv(t, &kubetest.Kubelet{}, Config{})
 	ctx := testContext(t)
 	e.mustCreate(t, kubetest.SyncCronJob(e.ns))
+	e.writeToken(t, testSecret, token.Generate())
 	e.deployReady(t, "content-tagger", "PUBLISHING_API_BEARER_TOKEN", testSecret, 1)
 	link := kubetest.NewLink(t, e.cp.Config.Host)
 	rc := rest.CopyConfig(e.cp.Config)

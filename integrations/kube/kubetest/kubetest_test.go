@@ -232,13 +232,12 @@ func TestAnExecdProcessOutlivesItsStream(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "still-running")
 	short, stop := context.WithTimeout(ctx, time.Second)
 	defer stop()
+	// The client's copying goroutines may still write to these after it
+	// returns, so the test never reads them.
 	var stdout, stderr bytes.Buffer
-	script := `echo $$ >"$0.pid"; echo started; while :; do echo tick; date +%s%N >"$0"; sleep 0.1; done`
+	script := `echo $$ >"$0.pid"; while :; do echo tick; date +%s%N >"$0"; sleep 0.1; done`
 	if err := execIn(short, cp, cs, ns, "app", "main", []string{"sh", "-c", script, marker}, nil, &stdout, &stderr); err == nil {
 		t.Fatal("an endless command returned without error")
-	}
-	if !strings.HasPrefix(stdout.String(), "started") {
-		t.Fatalf("the command did not start: stdout %q, stderr %q", stdout.String(), stderr.String())
 	}
 	first, err := os.ReadFile(marker)
 	if err != nil {
