@@ -60,7 +60,7 @@ func TestRevealOfATokenRevokedOutsideTheBotMakesNone(t *testing.T) {
 	run := start(t, eng, flows.ModeRotate)
 	run = waitFor(t, eng, run.ID, "the hand-off", atGate(flows.GateHandoff))
 	// Someone revokes the run's token in Signon while the hand-off is open.
-	if _, err := w.signon.Revoke(context.Background(), flows.RevokeRequest{Email: userEmail, Application: appName, TokenID: run.NewToken.ID}); err != nil {
+	if _, err := w.signon.Revoke(context.Background(), flows.RevokeRequest{RunID: "r-someoneelse", Email: userEmail, Application: appName, TokenID: run.NewToken.ID}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := act(t, eng, run, flows.ActionReveal, alice)

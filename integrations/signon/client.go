@@ -281,7 +281,7 @@ func (c *Client) initiator(r *request, email, runID, requester string) error {
 }
 
 var (
-	runIDPattern     = regexp.MustCompile(`^[a-z]{1,8}-[A-Za-z0-9]{4,40}$`)
+	runIDPattern     = regexp.MustCompile(`^[a-z]{1,8}-[A-Za-z0-9-]{4,40}$`)
 	slackUserPattern = regexp.MustCompile(`^[A-Z0-9]{2,20}$`)
 )
 

@@ -184,7 +184,7 @@ func TestAHungConsoleIsGoneFromThePodAtTheDeadline(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		start := time.Now()
-		_, err := client.Issue(ctx, flows.IssueRequest{Email: liteUser, Application: liteApp, IntentAt: time.Now().UTC()})
+		_, err := client.Issue(ctx, flows.IssueRequest{RunID: "r-hungconsole", Email: liteUser, Application: liteApp, IntentAt: time.Now().UTC()})
 		done <- result{err, time.Since(start)}
 	}()
 

@@ -297,12 +297,12 @@ func BenchmarkScriptPeakRSS(b *testing.B) {
 		{"issue", func(ctx context.Context) error {
 			// A later intent each time, so that every call makes a token.
 			hour++
-			_, err := c.Issue(ctx, flows.IssueRequest{Email: liteUser, Application: liteApp, IntentAt: lite.Now().Add(time.Duration(hour) * time.Hour)})
+			_, err := c.Issue(ctx, flows.IssueRequest{RunID: "r-rssbench", Email: liteUser, Application: liteApp, IntentAt: lite.Now().Add(time.Duration(hour) * time.Hour)})
 			return err
 		}},
 		{"revoke", func(ctx context.Context) error {
 			tok, _ := lite.AddToken(liteUser, liteApp, lite.Now().Add(-time.Hour), signon.DefaultTokenLife)
-			_, err := c.Revoke(ctx, flows.RevokeRequest{Email: liteUser, Application: liteApp, TokenID: tok.ID})
+			_, err := c.Revoke(ctx, flows.RevokeRequest{RunID: "r-rssbench", Email: liteUser, Application: liteApp, TokenID: tok.ID})
 			return err
 		}},
 	} {

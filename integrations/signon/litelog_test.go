@@ -44,7 +44,7 @@ func issueAtLogLevel(t *testing.T, level string) (token.Secret, string, string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := c.Issue(t.Context(), flows.IssueRequest{Email: liteUser, Application: liteApp, IntentAt: w.Now()})
+	got, err := c.Issue(t.Context(), flows.IssueRequest{RunID: "r-quietlogs", Email: liteUser, Application: liteApp, IntentAt: w.Now()})
 	if err != nil {
 		t.Fatalf("Issue at log level %s: %v", level, err)
 	}

@@ -29,7 +29,7 @@ module SignonTokenBot
   # Every EventLog entry the bot writes names it, so that Signon's own
   # audit trail tells the bot's changes from a person's in the UI.
   USER_AGENT = "signon-token-bot"
-  RUN_ID = /\A[a-z]{1,8}-[A-Za-z0-9]{4,40}\z/
+  RUN_ID = /\A[a-z]{1,8}-[A-Za-z0-9-]{4,40}\z/
   SLACK_USER = /\A[A-Z0-9]{2,20}\z/
   OPS = %w[find_api_user tokens expiring issue revoke reveal].freeze
 

@@ -542,7 +542,7 @@ func behaviours() []behaviour {
 			for _, x := range []token.Secret{liveSecret, goneSecret, expiredSecret, theirsSecret} {
 				s.add(x)
 			}
-			must(w.Revoke(ctx(t), flows.RevokeRequest{Email: shortURL, Application: pubAPI, TokenID: gone.ID, Initiator: person}))(t)
+			must(w.Revoke(ctx(t), flows.RevokeRequest{RunID: newRun(), Email: shortURL, Application: pubAPI, TokenID: gone.ID, Initiator: person}))(t)
 			events, count, before := len(w.Events()), w.TokenCount(shortURL, pubAPI), w.Snapshot()
 
 			got := must(w.Reveal(ctx(t), flows.RevealRequest{Email: shortURL, Application: "publishing-api", TokenID: live.ID}))(t)
