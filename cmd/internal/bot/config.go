@@ -60,6 +60,10 @@ type Config struct {
 	// often the engine looks for such runs and for expired gates.
 	LeaseTTL      time.Duration `json:"leaseTTL"`
 	SweepInterval time.Duration `json:"sweepInterval"`
+	// StepTimeout is how long a step may go without progress, beyond the
+	// waits whose length it knows, before its replica lets the lease
+	// lapse so that another replica takes the run over.
+	StepTimeout time.Duration `json:"stepTimeout"`
 	// ServiceIdentity is the email Signon records as the initiator when
 	// the Slack user has no Signon account.
 	ServiceIdentity string                 `json:"serviceIdentity"`
@@ -174,6 +178,7 @@ func DefaultConfig() Config {
 		Retention:          30 * 24 * time.Hour,
 		LeaseTTL:           30 * time.Second,
 		SweepInterval:      10 * time.Second,
+		StepTimeout:        5 * time.Minute,
 		SignonConcurrency:  flows.DefaultSignonConcurrency,
 		SpecialCases: SpecialCases{
 			SelfRotating: []string{"signon+permissions@alphagov.co.uk"},
@@ -378,7 +383,8 @@ func (c *Config) Validate() error {
 		key string
 		v   time.Duration
 	}{{"gateTimeout", c.GateTimeout}, {"handoffTimeout", c.HandoffTimeout}, {"disusedAfter", c.DisusedAfter}, {"expiryWindow", c.ExpiryWindow},
-		{"retention", c.Retention}, {"leaseTTL", c.LeaseTTL}, {"sweepInterval", c.SweepInterval}} {
+		{"retention", c.Retention}, {"leaseTTL", c.LeaseTTL}, {"sweepInterval", c.SweepInterval},
+		{"stepTimeout", c.StepTimeout}} {
 		if d.v <= 0 {
 			return fmt.Errorf("%s must be more than 0", d.key)
 		}

@@ -104,6 +104,7 @@ func TestEveryConfigErrorIsOneLineNamingItsKey(t *testing.T) {
 		{"lease", nil, "leaseTTL: -1s\n", "leaseTTL must be more than 0"},
 		{"human suffix", nil, "specialCases:\n  humanEmailSuffixes: [digital.cabinet-office.gov.uk]\n", `specialCases.humanEmailSuffixes[0]: "digital.cabinet-office.gov.uk" is not an email domain like @example.gov.uk`},
 		{"verify timeout", nil, "environments:\n  production:\n    verifyTimeout: 0s\n", "environments.production.verifyTimeout must be more than 0"},
+		{"step timeout", nil, "stepTimeout: 0s\n", "stepTimeout must be more than 0"},
 		{"call timeout", nil, "environments:\n  production:\n    callTimeout: -1s\n", "environments.production.callTimeout must be more than 0"},
 		// No setting points an environment at a stand-in: only
 		// cmd/sandboxbot, which is not the shipped binary, does that.

@@ -126,17 +126,18 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 	a.envs = newEnvironments(ctx, cfg, w.Backend, clock, log)
 	obs := newObserver(reg)
 	a.engine, err = flows.New(flows.Config{
-		Policy:     policyOf(cfg),
-		Envs:       a.envs.envs,
-		Store:      store,
-		Notifier:   a.notifier,
-		Directory:  &commands.CachedDirectory{Directory: client, Clock: clock},
-		Revealer:   &commands.Revealer{Slack: client},
-		Clock:      clock,
-		Logger:     log,
-		Observer:   obs,
-		LeaseTTL:   cfg.LeaseTTL,
-		SweepEvery: cfg.SweepInterval,
+		Policy:      policyOf(cfg),
+		Envs:        a.envs.envs,
+		Store:       store,
+		Notifier:    a.notifier,
+		Directory:   &commands.CachedDirectory{Directory: client, Clock: clock},
+		Revealer:    &commands.Revealer{Slack: client},
+		Clock:       clock,
+		Logger:      log,
+		Observer:    obs,
+		LeaseTTL:    cfg.LeaseTTL,
+		StepTimeout: cfg.StepTimeout,
+		SweepEvery:  cfg.SweepInterval,
 		// Per environment: a flood of alerts or commands waits its turn
 		// instead of opening a console each in the signon pod.
 		SignonConcurrency: cfg.SignonConcurrency,
