@@ -374,52 +374,40 @@ func TestRealConsumerNeverBecomesReady(t *testing.T) {
 	w.finish(run)
 }
 
+// TestRealApiserverUnreachable: the apiserver refuses connections just as
+// the run asks it to start the sync. The thread says so plainly (the
+// address is in the log only); once it answers again, a retry finishes the
+// rotation with one sync Job.
 func TestRealApiserverUnreachable(t *testing.T) {
-	w := newRealWorld(t, true)
-	run := w.start()
-	w.link.Cut()
-	run = w.act(run, flows.ActionApprove, alice)
-	run = w.wait(run.ID, "the pause", atGate(flows.GateRecover))
-	// The thread says it plainly; the address is in the log only.
-	w.paused(run, flows.StepSync, "the cluster did not answer")
-	if n := w.jobs(); n != 0 {
-		t.Errorf("%d sync Jobs while the apiserver was unreachable", n)
-	}
-
-	w.link.Mend()
-	played := w.playSync("")
-	run = w.act(run, flows.ActionRetry, alice)
-	if err := <-played; err != nil {
-		t.Fatal(err)
-	}
-	w.finish(run)
-	if n := w.jobs(); n != 1 {
-		t.Errorf("%d sync Jobs, want 1", n)
-	}
+	apiserverFault(t, (*kubetest.Link).Cut, "the cluster did not answer")
 }
 
 // TestRealApiserverHangs: the apiserver stops answering, without closing
-// anything, just as the run asks it to start the sync. The call gives up
-// at the client's timeout, so the run stops with a clear message and the
-// old token intact instead of holding its lease for ever; once the
-// apiserver answers again, a retry finishes the rotation with one sync Job.
+// anything. The call gives up at the client's timeout, so the run stops
+// with a clear message ("no answer within 2s" is in the log) and the old
+// token intact instead of holding its lease for ever. The retry goes
+// through the same replica: a second one could lose the lease to this one
+// and see it pause again, and which replica drives is not the test's to
+// choose; taking over from a stuck replica is
+// TestAStepStuckPastItsDeadlineIsTakenOver's.
 func TestRealApiserverHangs(t *testing.T) {
+	apiserverFault(t, (*kubetest.Link).Hang, "the cluster timed out")
+}
+
+// apiserverFault breaks the link to the apiserver with fault as the sync is
+// approved, checks the pause says why, then mends it and finishes the
+// rotation with a retry and one sync Job.
+func apiserverFault(t *testing.T, fault func(*kubetest.Link), why string) {
 	w := newRealWorld(t, true)
 	run := w.start()
-	w.link.Hang()
+	fault(w.link)
 	run = w.act(run, flows.ActionApprove, alice)
 	run = w.wait(run.ID, "the pause", atGate(flows.GateRecover))
-	// The thread says it plainly; "no answer within 2s" is in the log.
-	w.paused(run, flows.StepSync, "the cluster timed out")
+	w.paused(run, flows.StepSync, why)
 	if n := w.jobs(); n != 0 {
-		t.Errorf("%d sync Jobs while the apiserver hung", n)
+		t.Errorf("%d sync Jobs while the apiserver was cut off", n)
 	}
 
-	// Once the apiserver answers again, a retry finishes the rotation with
-	// one sync Job. (A retry through a replica with a working apiserver
-	// could lose the lease to this one, which would pause again: which
-	// replica drives is not the test's to choose. Taking over from a stuck
-	// replica is TestAStepStuckPastItsDeadlineIsTakenOver's.)
 	w.link.Mend()
 	played := w.playSync("")
 	run = w.act(run, flows.ActionRetry, alice)
