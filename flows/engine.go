@@ -321,6 +321,13 @@ func (e *Engine) drive(ctx context.Context, id string) {
 			return
 		}
 		wd.arm(e.stepDur)
+		if err := e.noteTakeover(ctx, run); err != nil {
+			if !errors.Is(err, ErrConflict) && ctx.Err() == nil {
+				e.runLog(run).Error("record the takeover", "err", err)
+				return
+			}
+			continue
+		}
 		if err := e.publish(ctx, run); err != nil && ctx.Err() == nil {
 			e.runLog(run).Warn("bring thread up to date", "err", err)
 		}
@@ -402,6 +409,7 @@ func (e *Engine) stepBudget(run *Run) time.Duration {
 func (e *Engine) save(ctx context.Context, run *Run) error {
 	run.UpdatedAt = e.clock.Now()
 	run.redactText()
+	e.stampDriver(ctx, run)
 	if err := e.store.UpdateRun(ctx, run); err != nil {
 		return fmt.Errorf("save run %s: %w", run.ID, err)
 	}

@@ -192,6 +192,11 @@ type Run struct {
 	// EndAs is the end state a run is entering: its last posts go to the
 	// thread before its phase changes, so a crash cannot lose them.
 	EndAs Phase `json:"end_as,omitempty"`
+	// Driver is the replica whose drive last saved the run while it was
+	// running; it is cleared when the run stops running. A replica that
+	// claims a running run another replica drove took it over (see
+	// takeover.go).
+	Driver string `json:"driver,omitempty"`
 
 	// What inspect found.
 	Tokens       []Token   `json:"tokens,omitempty"`
