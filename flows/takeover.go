@@ -39,8 +39,11 @@ func (e *Engine) noteTakeover(ctx context.Context, run *Run) error {
 		return nil
 	}
 	previous := run.Driver
-	run.post(Post{Step: run.Step, At: e.clock.Now(), Title: fmt.Sprintf(
-		"Resumed at the %s step: the worker that was running it stopped answering.", run.Step)})
+	where := fmt.Sprintf("at the %s step", run.Step)
+	if run.Step == StepDone {
+		where = "as it was finishing"
+	}
+	run.post(Post{Step: run.Step, At: e.clock.Now(), Title: "Resumed " + where + ": the worker that was running it stopped answering."})
 	if err := e.save(ctx, run); err != nil {
 		return fmt.Errorf("take over run %s: %w", run.ID, err)
 	}
