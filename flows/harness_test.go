@@ -176,6 +176,17 @@ func (e *env) engine(owner string, wrap func(p ports, kill func()) ports) (eng *
 	return eng, stop
 }
 
+// onRealRedis moves the env's store to a real redis-server: a lease lapses
+// when Redis expires it, in real time, which miniredis does not do.
+func (e *env) onRealRedis() {
+	e.t.Helper()
+	st, err := state.New(redistest.New(e.t).Client(), state.Options{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.store = st
+}
+
 func key(env string) flows.Key {
 	return flows.Key{Environment: env, APIUser: userEmail, Application: appSlug}
 }

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/alphagov/signon-token-bot/flows"
-	"github.com/alphagov/signon-token-bot/state"
-	"github.com/alphagov/signon-token-bot/state/redistest"
 )
 
 // stuckCluster's first StartSync does not return until the test ends,
@@ -39,13 +37,7 @@ func (s *stuckCluster) StartSync(ctx context.Context, runID string, at time.Time
 func TestAStepStuckPastItsDeadlineIsTakenOver(t *testing.T) {
 	w := newWorld(t, setup{})
 	e := newEnv(t, w)
-	// A real redis-server: the lapse of a lease is Redis expiring it in
-	// real time, which miniredis does not do.
-	st, err := state.New(redistest.New(t).Client(), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store = st
+	e.onRealRedis()
 	prod := e.policy.Environments[flows.Production]
 	prod.SyncTimeout = time.Second
 	e.policy.Environments[flows.Production] = prod

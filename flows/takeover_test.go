@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/alphagov/signon-token-bot/flows"
-	"github.com/alphagov/signon-token-bot/state"
-	"github.com/alphagov/signon-token-bot/state/redistest"
 )
 
 // takeoverLine is what the thread says when a replica takes a run over.
@@ -37,11 +35,7 @@ func takeoverEnv(t *testing.T) (*world, *env, *flows.Run) {
 	t.Helper()
 	w := newWorld(t, setup{})
 	e := newEnv(t, w)
-	st, err := state.New(redistest.New(t).Client(), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store = st
+	e.onRealRedis()
 	e.tune = func(c *flows.Config) {
 		c.LeaseTTL, c.SweepEvery = 600*time.Millisecond, 100*time.Millisecond
 	}
