@@ -125,7 +125,8 @@ func TestAnotherReplicaWaitsForTheLease(t *testing.T) {
 func TestTwoProcessesWithOneNameNeverDriveARunTogether(t *testing.T) {
 	w := newWorld(t, setup{})
 	e := newEnv(t, w)
-	e.tune = func(c *flows.Config) { c.Handover = 300 * time.Millisecond }
+	// Long enough for the first to notice on a loaded machine.
+	e.tune = func(c *flows.Config) { c.Handover = 2 * time.Second }
 	tl := &timeline{}
 	ended := make(chan error, 2)
 	e.ended = func(owner string, err error) {
