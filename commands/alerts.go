@@ -26,7 +26,7 @@ func (b *Bot) onMessage(ctx context.Context, m Message) error {
 	}
 	msg := AlertMessageOf(ev)
 	al := ParseAlert(msg)
-	if al.Name == "" {
+	if al.Name == "" || !m.First(ctx) {
 		return nil
 	}
 	// Anyone in the channel can post a message that looks like

@@ -80,6 +80,22 @@ type Submission struct {
 type Message struct {
 	EventID string
 	Event   *slackevents.MessageEvent
+	// once is the router's de-duplication of this event, asked at most
+	// once; nil takes every message as new.
+	once func(ctx context.Context) bool
+}
+
+// First reports whether this is the first delivery of the message event
+// that takes effect; a redelivery, or a store that cannot say, answers
+// as Router.once does. The router leaves the question to the handler,
+// which asks it once the message turns out to concern it and before its
+// first side effect: most messages are people talking, and asking the
+// store about each would cost a Redis round trip per message.
+func (m Message) First(ctx context.Context) bool {
+	if m.once == nil {
+		return true
+	}
+	return m.once(ctx)
 }
 
 // Handler signatures. An error is logged and, where there is someone to
@@ -181,7 +197,7 @@ func (r *Router) Message(h MessageHandler) { r.messages = append(r.messages, h) 
 
 // HandleEnvelope routes one envelope. The runner has acked it already.
 func (r *Router) HandleEnvelope(ctx context.Context, e slack.Envelope) {
-	log := r.log.With("envelope", e.ID, "type", e.Type, "retry", e.RetryAttempt)
+	log := lazyLogger(r.log, "envelope", e.ID, "type", e.Type, "retry", e.RetryAttempt)
 	switch {
 	case e.Command != nil:
 		r.command(ctx, log, e.Command)
@@ -208,6 +224,20 @@ func (r *Router) once(ctx context.Context, log *slog.Logger, key string) bool {
 		log.InfoContext(ctx, "duplicate envelope ignored", "key", key)
 	}
 	return first
+}
+
+// memoOnce is once for key, asked on the first call only, so that every
+// message handler sees the same answer.
+func (r *Router) memoOnce(log *slog.Logger, key string) func(context.Context) bool {
+	var (
+		asked, first bool
+	)
+	return func(ctx context.Context) bool {
+		if !asked {
+			asked, first = true, r.once(ctx, log, key)
+		}
+		return first
+	}
 }
 
 func (r *Router) command(ctx context.Context, log *slog.Logger, sc *slackapi.SlashCommand) {
@@ -309,11 +339,9 @@ func (r *Router) event(ctx context.Context, log *slog.Logger, eventID string, ev
 	if (r.cfg.BotUserID != "" && msg.User == r.cfg.BotUserID) || (r.cfg.BotID != "" && msg.BotID == r.cfg.BotID) {
 		return
 	}
-	if !r.once(ctx, log, "event:"+eventID) {
-		return
-	}
+	m := Message{EventID: eventID, Event: msg, once: r.memoOnce(log, "event:"+eventID)}
 	for _, h := range r.messages {
-		if err := h(ctx, Message{EventID: eventID, Event: msg}); err != nil {
+		if err := h(ctx, m); err != nil {
 			log.ErrorContext(ctx, "message handler failed", "channel", msg.Channel, "ts", msg.TimeStamp, "err", err)
 		}
 	}

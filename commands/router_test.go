@@ -358,3 +358,59 @@ func TestDedupOutageStillHandles(t *testing.T) {
 		t.Errorf("answer with the deduper down: %q", a.Text)
 	}
 }
+
+// TestMessagesAskTheStoreOnlyWhenTheyConcernAHandler: people talking in a
+// channel cost no de-duplication round trip; a message a handler acts on
+// is de-duplicated once per delivery, however often the handler asks.
+func TestMessagesAskTheStoreOnlyWhenTheyConcernAHandler(t *testing.T) {
+	type seen struct {
+		text  string
+		first bool
+	}
+	got := make(chan seen, 10)
+	h := newHarness(t, 0, func(h *harness) {
+		h.router.Message(func(ctx context.Context, m commands.Message) error {
+			s := seen{text: m.Event.Text}
+			if strings.HasPrefix(s.text, "ALERT") {
+				s.first = m.First(ctx) && m.First(ctx)
+			}
+			got <- s
+			return nil
+		})
+	})
+	next := func() seen {
+		t.Helper()
+		select {
+		case s := <-got:
+			return s
+		case <-h.ctx.Done():
+			t.Fatal("the message handler was not called")
+			return seen{}
+		}
+	}
+	h.fake.SendMessage(slacktest.UserMessage("C0ALERTS", "U0ALICE", "hello"))
+	if s := next(); s.text != "hello" {
+		t.Fatalf("handled %+v, want hello", s)
+	}
+	select {
+	case k := <-h.dedup.asked:
+		t.Fatalf("a person's message asked the store about %q", k)
+	default:
+	}
+
+	d := h.fake.SendMessage(slacktest.UserMessage("C0ALERTS", "U0ALICE", "ALERT firing"))
+	if s := next(); !s.first {
+		t.Errorf("the alert's first delivery: %+v, want first", s)
+	}
+	h.dedup.waitAsked(t, "event:")
+	d.Redeliver()
+	if s := next(); s.first {
+		t.Errorf("the alert's redelivery: %+v, want not first", s)
+	}
+	h.dedup.waitAsked(t, "event:")
+	select {
+	case k := <-h.dedup.asked:
+		t.Fatalf("the store was asked again, about %q", k)
+	default:
+	}
+}

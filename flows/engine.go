@@ -35,8 +35,15 @@ type Config struct {
 	Logger   *slog.Logger
 	Observer Observer
 	// Owner names this replica in leases. Default: host name and a random
-	// suffix.
+	// suffix, a new owner for every process. Set it to something stable
+	// per replica (the pod name) with a Store that is a NameStore, and a
+	// restarted process takes its own runs back at once instead of
+	// waiting for their leases to lapse (see incarnation).
 	Owner string
+	// Handover is how long a process that took its owner name from another
+	// process still holding it waits before it drives runs, so that a live
+	// holder sees it lost the name and stops first. Default 1s.
+	Handover time.Duration
 	// LeaseTTL is how long a replica's claim on a run lasts unless renewed;
 	// a crashed replica's runs are picked up after it. Default 30s.
 	LeaseTTL time.Duration
@@ -68,6 +75,7 @@ type Engine struct {
 	auth     authoriser
 	dir      Directory
 	owner    string
+	inc      *incarnation
 	leaseTTL time.Duration
 	stepDur  time.Duration
 	sweepDur time.Duration
@@ -141,12 +149,20 @@ func New(cfg Config) (*Engine, error) {
 		}
 		e.envs[name] = env
 	}
-	if e.owner == "" {
-		host, _ := os.Hostname()
-		e.owner = host + "-" + randomID(4)
-	}
 	if e.leaseTTL <= 0 {
 		e.leaseTTL = 30 * time.Second
+	}
+	names, stable := cfg.Store.(NameStore)
+	switch {
+	case e.owner == "":
+		host, _ := os.Hostname()
+		e.owner = host + "-" + randomID(4)
+	case stable:
+		e.inc = &incarnation{names: names, name: e.owner, id: randomID(4), ttl: e.leaseTTL, handover: cfg.Handover}
+		if e.inc.handover <= 0 {
+			e.inc.handover = time.Second
+		}
+		e.owner += "#" + e.inc.id
 	}
 	if e.stepDur <= 0 {
 		e.stepDur = 5 * time.Minute
@@ -163,7 +179,15 @@ func (e *Engine) Policy() Policy { return e.policy }
 // Run resumes the runs in the store, then drives runs as they are started
 // or clicked on, and sweeps for orphaned runs and expired gates, until ctx
 // ends. It waits for the steps in flight to stop before it returns.
-func (e *Engine) Run(ctx context.Context) error {
+func (e *Engine) Run(ctx context.Context) (err error) {
+	if e.inc != nil {
+		held, release, herr := e.inc.hold(ctx, e.log)
+		if herr != nil {
+			return nil // ended before it could take its name
+		}
+		ctx = held
+		defer func() { err = errors.Join(err, release()) }()
+	}
 	defer e.drives.Wait()
 	if err := e.Sweep(ctx); err != nil {
 		e.log.Warn("resume at start-up", "err", err)

@@ -98,6 +98,9 @@ type env struct {
 	policy   flows.Policy
 	// tune, if set, adjusts each engine's configuration (its timings).
 	tune func(*flows.Config)
+	// ended, if set, is told how each engine's Run ended instead of the
+	// test failing on an error.
+	ended func(owner string, err error)
 }
 
 func newEnv(t *testing.T, w *world) *env {
@@ -167,7 +170,11 @@ func (e *env) engine(owner string, wrap func(p ports, kill func()) ports) (eng *
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := eng.Run(ctx); err != nil {
+		err := eng.Run(ctx)
+		switch {
+		case e.ended != nil:
+			e.ended(owner, err)
+		case err != nil:
 			e.t.Errorf("engine %s: %v", owner, err)
 		}
 	}()

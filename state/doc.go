@@ -17,6 +17,7 @@
 //	stb:{stb}:offers:<env>:<user>:<app>  zset of offer ids      Retention after its last offer's write
 //	stb:lease:<run id>                   lease holder           the lease's ttl
 //	stb:once:<key>                       de-duplication mark    at least MinOnceTTL
+//	stb:owner:<pod name>                 the process holding it the lease's ttl, renewed
 //
 // Records are versioned. Every write of a run or offer is a Lua script
 // that compares the version, checks every key before its first write, and

@@ -55,6 +55,8 @@ func (k keys) lease(runID string) string { return k.plain + "lease:" + runID }
 
 func (k keys) once(key string) string { return k.plain + "once:" + key }
 
+func (k keys) name(owner string) string { return k.plain + "owner:" + owner }
+
 // part escapes a user-supplied component so that no two different
 // components make the same key, while an email or a channel id stays
 // readable in redis-cli.

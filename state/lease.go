@@ -3,13 +3,18 @@ package state
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/alphagov/signon-token-bot/flows"
 )
 
 // Claim takes the lease to drive a run for ttl, or renews it if owner
-// holds it already. It reports false if another owner holds it.
+// holds it already. It reports false if another owner holds it. An owner
+// of the form name#incarnation also takes at once a lease held by another
+// incarnation of the same name: a restarted process taking its runs back
+// (the engine holds the name, see TakeName, so that one incarnation at a
+// time uses it).
 func (s *Store) Claim(ctx context.Context, runID, owner string, ttl time.Duration) (bool, error) {
 	what := "claim run " + runID
 	if err := validID("run", runID); err != nil {
@@ -20,7 +25,11 @@ func (s *Store) Claim(ctx context.Context, runID, owner string, ttl time.Duratio
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	n, err := claimScript.Run(ctx, s.rdb, []string{s.k.lease(runID)}, owner, ttl.Milliseconds()).Int()
+	sameName := ""
+	if name, _, ok := strings.Cut(owner, "#"); ok && name != "" {
+		sameName = name + "#"
+	}
+	n, err := claimScript.Run(ctx, s.rdb, []string{s.k.lease(runID)}, owner, ttl.Milliseconds(), sameName).Int()
 	if err != nil {
 		return false, fail(what, s.k.lease(runID), err)
 	}

@@ -21,6 +21,7 @@ var (
 	auditScript       = script("audit")
 	claimScript       = script("claim")
 	releaseScript     = script("release")
+	renewNameScript   = script("renew_name")
 )
 
 func script(name string) *redis.Script {

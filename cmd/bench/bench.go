@@ -16,7 +16,7 @@ import (
 )
 
 // benchmarks are the benchmarks in the order they run.
-var benchmarks = []string{"ack", "rotation", "storm", "memory", "resume", "redis"}
+var benchmarks = []string{"ack", "rotation", "storm", "memory", "resume", "restart", "redis"}
 
 func parseOnly(only string) ([]string, error) {
 	if only == "" {
@@ -157,6 +157,10 @@ func (e *bench) runOne(ctx context.Context, name string, rep *report) error {
 	case "resume":
 		r, err := e.benchResume(ctx)
 		rep.resume(r)
+		return err
+	case "restart":
+		r, err := e.benchRestart(ctx)
+		rep.restart(r)
 		return err
 	case "redis":
 		r, err := e.benchRedis(ctx)

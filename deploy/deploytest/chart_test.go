@@ -326,6 +326,9 @@ func TestChartDefaults(t *testing.T) {
 	if _, ok := env["CONFIG_FILE"]; ok {
 		t.Error("CONFIG_FILE is set with no config: the bot should use its defaults")
 	}
+	if ref := env["POD_NAME"].ValueFrom; ref == nil || ref.FieldRef == nil || ref.FieldRef.FieldPath != "metadata.name" {
+		t.Errorf("POD_NAME = %+v, want the pod's name from the downward API (the replica's stable lease owner)", env["POD_NAME"])
+	}
 	podLabels := d.Spec.Template.Labels
 	for what, sel := range map[string]map[string]string{
 		"Deployment":          d.Spec.Selector.MatchLabels,

@@ -24,7 +24,8 @@ type Config struct {
 	// APIURL is the Web API base URL with its trailing slash; "" means
 	// Slack's own.
 	APIURL string
-	// HTTPClient makes the requests; nil means one with a 30s timeout.
+	// HTTPClient makes the requests; nil means one with a 30s timeout
+	// that keeps a connection per worker open (defaultHTTPClient).
 	HTTPClient *http.Client
 	Metrics    *Metrics // nil: unregistered metrics
 	Logger     *slog.Logger
@@ -63,7 +64,7 @@ type Client struct {
 func New(cfg Config) *Client {
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+		hc = defaultHTTPClient()
 	}
 	opts := []slackapi.Option{slackapi.OptionHTTPClient(hc), slackapi.OptionAppLevelToken(cfg.AppToken)}
 	if cfg.APIURL != "" {

@@ -31,6 +31,11 @@ type Config struct {
 	LogFormat   string      `json:"-"`
 	// File is the YAML file read, "" when there was none.
 	File string `json:"-"`
+	// Owner is the pod's name (POD_NAME, from the downward API): the
+	// replica's stable name in run leases, so that a restarted container
+	// takes its runs back at once. "" outside Kubernetes: every process
+	// is a new owner, and waits for its predecessor's leases to lapse.
+	Owner string `json:"-"`
 
 	// AlertChannels are the channel ids where alerts are recognised.
 	AlertChannels []string `json:"alertChannels"`
@@ -259,6 +264,9 @@ var (
 	appNamePattern     = regexp.MustCompile(`^[a-z0-9]+(?:-[a-z0-9]+)*$`)
 )
 
+// podNamePattern is a Kubernetes object name (a DNS subdomain).
+var podNamePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
+
 func (c *Config) fromEnv(getenv func(string) string) error {
 	c.Slack.AppToken = getenv("SLACK_APP_TOKEN")
 	c.Slack.BotToken = getenv("SLACK_BOT_TOKEN")
@@ -295,6 +303,10 @@ func (c *Config) fromEnv(getenv func(string) string) error {
 	c.StatePrefix = or(getenv("STATE_PREFIX"), defaultStatePrefix)
 	if !statePrefixPattern.MatchString(c.StatePrefix) {
 		return fmt.Errorf("STATE_PREFIX: %q may hold only letters, digits and . _ : - (at most 64)", c.StatePrefix)
+	}
+	c.Owner = getenv("POD_NAME")
+	if c.Owner != "" && !podNamePattern.MatchString(c.Owner) {
+		return fmt.Errorf("POD_NAME: %q is not a pod name (lower-case letters, digits, - and ., at most 253)", c.Owner)
 	}
 	c.HTTPAddr = or(getenv("HTTP_ADDR"), defaultHTTPAddr)
 	if !isHostPort(c.HTTPAddr) {

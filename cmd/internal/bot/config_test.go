@@ -56,6 +56,7 @@ func TestEveryConfigErrorIsOneLineNamingItsKey(t *testing.T) {
 		{"cluster and sentinel", map[string]string{"REDIS_URL": "", "REDIS_ADDRS": "a:1", "REDIS_CLUSTER": "true", "REDIS_MASTER_NAME": "m"}, "", "REDIS_CLUSTER and REDIS_MASTER_NAME cannot both be set"},
 		{"several addrs alone", map[string]string{"REDIS_URL": "", "REDIS_ADDRS": "a:1,b:2"}, "", "REDIS_ADDRS lists 2 addresses: set REDIS_MASTER_NAME (Sentinel) or REDIS_CLUSTER=true"},
 		{"state prefix", map[string]string{"STATE_PREFIX": "a b"}, "", `STATE_PREFIX: "a b" may hold only letters, digits and . _ : - (at most 64)`},
+		{"pod name", map[string]string{"POD_NAME": "bot#1"}, "", `POD_NAME: "bot#1" is not a pod name (lower-case letters, digits, - and ., at most 253)`},
 		{"http addr", map[string]string{"HTTP_ADDR": "8080"}, "", `HTTP_ADDR: "8080" is not host:port (like :8080)`},
 		{"log level", map[string]string{"LOG_LEVEL": "verbose"}, "", `LOG_LEVEL must be one of debug, info, warn, error (not "verbose")`},
 		{"log format", map[string]string{"LOG_FORMAT": "xml"}, "", `LOG_FORMAT must be json or text (not "xml")`},

@@ -135,6 +135,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 		Clock:       clock,
 		Logger:      log,
 		Observer:    obs,
+		Owner:       cfg.Owner,
 		LeaseTTL:    cfg.LeaseTTL,
 		StepTimeout: cfg.StepTimeout,
 		SweepEvery:  cfg.SweepInterval,
