@@ -3,6 +3,7 @@ package flows
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // A takeover is a replica driving a run that another replica was driving
@@ -35,7 +36,7 @@ func (e *Engine) stampDriver(ctx context.Context, run *Run) {
 // again, because the run names its new driver. A run already ending is
 // left alone: its last messages say how it ended.
 func (e *Engine) noteTakeover(ctx context.Context, run *Run) error {
-	if run.Phase != PhaseRunning || run.Driver == "" || run.Driver == e.owner || run.EndAs != "" {
+	if run.Phase != PhaseRunning || run.Driver == "" || replica(run.Driver) == replica(e.owner) || run.EndAs != "" {
 		return nil
 	}
 	previous := run.Driver
@@ -49,4 +50,12 @@ func (e *Engine) noteTakeover(ctx context.Context, run *Run) error {
 	}
 	e.runLog(run).Warn("took the run over: its lease lapsed under another replica", "previous", previous, "step", run.Step)
 	return nil
+}
+
+// replica is the part of an owner that names the replica: a pod's name
+// stays when its container restarts, while the incarnation after "#"
+// changes with every process (see incarnation).
+func replica(owner string) string {
+	name, _, _ := strings.Cut(owner, "#")
+	return name
 }
