@@ -182,9 +182,12 @@ func (r *Runner) connectionEvent(ctx context.Context, ev socketmode.Event) error
 			attempt = ce.Attempt
 		}
 		if r.connected.Swap(false) {
+			why := r.wire.why()
+			trouble := "disconnected: " + why
+			r.trouble.Store(&trouble)
 			r.metrics.connected.Set(0)
 			r.metrics.connections.WithLabelValues("disconnected").Inc()
-			r.log.InfoContext(ctx, "socket mode disconnected", "reason", r.wire.why())
+			r.log.InfoContext(ctx, "socket mode disconnected", "reason", why)
 		}
 		r.metrics.connections.WithLabelValues("connecting").Inc()
 		r.log.InfoContext(ctx, "socket mode connecting", "attempt", attempt, "api_url", r.apiURL)
@@ -193,6 +196,7 @@ func (r *Runner) connectionEvent(ctx context.Context, ev socketmode.Event) error
 		r.metrics.connected.Set(1)
 		r.metrics.connections.WithLabelValues("connected").Inc()
 		r.metrics.calls.WithLabelValues("apps.connections.open", "ok").Inc()
+		r.trouble.Store(nil)
 		r.log.InfoContext(ctx, "socket mode connected")
 	case socketmode.EventTypeConnectionError:
 		ce, ok := ev.Data.(*slackapi.ConnectionErrorEvent)
@@ -211,6 +215,8 @@ func (r *Runner) connectionEvent(ctx context.Context, ev socketmode.Event) error
 			r.metrics.calls.WithLabelValues("apps.connections.open", classify(err)).Inc()
 			err = r.explain(err)
 		}
+		why := err.Error()
+		r.trouble.Store(&why)
 		if _, refused := Refused(ce.ErrorObj); refused {
 			return err
 		}

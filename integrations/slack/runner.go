@@ -84,6 +84,8 @@ type Runner struct {
 	log       *slog.Logger
 	metrics   *Metrics
 	connected atomic.Bool
+	// trouble is why the last attempt to connect failed.
+	trouble atomic.Pointer[string]
 	// interactive serves clicks, submissions and commands; events serves
 	// the Events API.
 	interactive, events *lane
@@ -154,6 +156,14 @@ func NewRunner(c *Client, h Handler, cfg RunnerConfig) *Runner {
 
 // Connected reports whether a Socket Mode connection is open, for /readyz.
 func (r *Runner) Connected() bool { return r.connected.Load() }
+
+// Trouble says why the last attempt to connect failed, "" if it did not.
+func (r *Runner) Trouble() string {
+	if t := r.trouble.Load(); t != nil {
+		return *t
+	}
+	return ""
+}
 
 // Run serves until ctx ends, then lets running handlers finish (within
 // the grace period) and returns nil. While Slack cannot be reached it
