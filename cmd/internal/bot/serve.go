@@ -102,7 +102,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 	if err != nil {
 		return nil, fmt.Errorf("redis client: %w", err)
 	}
-	rdb.AddHook(newRedisErrors(reg))
+	rdb.AddHook(newRedisErrors(reg, log))
 	redisLogOnce.Do(func() { redis.SetLogger(redisLog{log: log}) })
 	a := &App{log: log, rdb: rdb}
 	ok := false
