@@ -305,7 +305,7 @@ func (b *Bot) PostUnposted(ctx context.Context) error {
 	offers, err := b.cfg.Offers.UnpostedOffers(ctx, b.clock.Now().Add(-unpostedAfter))
 	var errs []error
 	if err != nil {
-		errs = append(errs, fmt.Errorf("list unposted offers: %w", err))
+		errs = append(errs, err)
 	}
 	for _, o := range offers {
 		// One replica posts it; if that fails, a sweep ten minutes on tries
@@ -333,7 +333,12 @@ func (b *Bot) Run(ctx context.Context, every time.Duration) error {
 			return nil
 		case <-t.C:
 			if err := b.PostUnposted(ctx); err != nil && ctx.Err() == nil {
-				b.log.WarnContext(ctx, "post unposted offers", "err", err)
+				// An outage of Redis is logged once, where it is seen.
+				level := slog.LevelWarn
+				if errors.Is(err, flows.ErrUnavailable) {
+					level = slog.LevelDebug
+				}
+				b.log.Log(ctx, level, "post unposted offers", "err", err)
 			}
 		}
 	}

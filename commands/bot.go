@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"time"
 
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/flows"
@@ -23,6 +24,7 @@ type Engine interface {
 	MayStart(ctx context.Context, env, user string) (bool, error)
 	MaySee(ctx context.Context, user string) (bool, error)
 	Policy() flows.Policy
+	AuditTrail(ctx context.Context, id string) ([]flows.AuditEntry, error)
 }
 
 // ActiveRuns finds the run rotating a token, if any.
@@ -62,6 +64,9 @@ type Config struct {
 	DefaultEnvironment string
 	Clock              flows.Clock
 	Logger             *slog.Logger
+	// AuditLimits says how long the audit trail is kept and the cap of the
+	// all-runs stream, for `/rotate-token audit`; nil shows zeroes.
+	AuditLimits func() (retention time.Duration, maxLen int64)
 }
 
 // Metrics counts the messages the bot ignores, for an operator to see
@@ -131,6 +136,7 @@ func (b *Bot) Register(r *Router) {
 		Status:    b.statusCommand,
 		List:      b.listCommand,
 		Cancel:    b.cancelCommand,
+		Audit:     b.auditCommand,
 	}
 	r.Command(CommandName, rt.Handle)
 	r.View(blocks.FormCallbackID, b.submitForm)

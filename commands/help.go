@@ -16,6 +16,7 @@ const Usage = "*Rotate a Signon API user's token*\n" +
 	"• `/rotate-token status &lt;run&gt;` shows where a rotation is\n" +
 	"• `/rotate-token list` lists the rotations under way, with links to their threads\n" +
 	"• `/rotate-token cancel &lt;run&gt;` cancels a rotation\n" +
+	"• `/rotate-token audit &lt;run&gt;` shows a rotation's audit trail, privately\n" +
 	"• `/rotate-token help` shows this"
 
 // unknownSubcommand is the answer to a word /rotate-token does not know:

@@ -16,14 +16,14 @@ type RotateToken struct {
 	// Start takes `<api-user-email> <application> [environment]`.
 	Start CommandHandler
 	// Form takes the bare command and opens the modal.
-	Form                 CommandHandler
-	Status, List, Cancel CommandHandler
+	Form                        CommandHandler
+	Status, List, Cancel, Audit CommandHandler
 }
 
 // CommandName is the slash command's name, as in the app manifest.
 const CommandName = "/rotate-token"
 
-var subcommandNames = []string{"status", "list", "cancel", "help"}
+var subcommandNames = []string{"status", "list", "cancel", "audit", "help"}
 
 // Handle routes one /rotate-token.
 func (rt *RotateToken) Handle(ctx context.Context, c Command) error {
@@ -42,6 +42,8 @@ func (rt *RotateToken) Handle(ctx context.Context, c Command) error {
 		return rt.run(ctx, rt.List, word, sub)
 	case word == "cancel":
 		return rt.run(ctx, rt.Cancel, word, sub)
+	case word == "audit":
+		return rt.run(ctx, rt.Audit, word, sub)
 	case strings.Contains(word, "@"):
 		return rt.run(ctx, rt.Start, "", c)
 	default:

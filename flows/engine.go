@@ -202,7 +202,12 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			e.startDrive(ctx, id)
 		case <-t.C:
 			if err := e.Sweep(ctx); err != nil {
-				e.log.Warn("sweep", "err", err)
+				// The bot logs an outage of Redis once, where it is seen.
+				level := slog.LevelWarn
+				if errors.Is(err, ErrUnavailable) {
+					level = slog.LevelDebug
+				}
+				e.log.Log(ctx, level, "sweep", "err", err)
 			}
 		}
 	}

@@ -275,7 +275,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (*Run, error) {
 			}
 			return existing, err
 		}
-		return nil, fmt.Errorf("create run: %w", err)
+		return nil, err
 	}
 	e.audit(ctx, run, req.Actor, "start", "ok", string(req.Mode))
 	e.runLog(run).Info("run started", "by", req.Actor, "mode", req.Mode)

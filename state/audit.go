@@ -59,19 +59,5 @@ func (s *Store) AuditTrail(ctx context.Context, runID string) ([]flows.AuditEntr
 	if err != nil {
 		return nil, fail(what, key, err)
 	}
-	trail := make([]flows.AuditEntry, 0, len(msgs))
-	for _, m := range msgs {
-		str := func(field string) string { v, _ := m.Values[field].(string); return v }
-		e := flows.AuditEntry{
-			ID: m.ID, RunID: str("run"), Actor: str("actor"), Action: str("action"),
-			Outcome: str("outcome"), Detail: str("detail"),
-		}
-		at := str("at")
-		if e.At, err = time.Parse(time.RFC3339Nano, at); err != nil || e.RunID != runID {
-			return nil, fmt.Errorf("%s: %w", what, &flows.CorruptError{
-				Key: key + " " + m.ID, Err: fmt.Errorf("not an audit entry of this run (time %q)", at)})
-		}
-		trail = append(trail, e)
-	}
-	return trail, nil
+	return entries(what, key, runID, msgs)
 }

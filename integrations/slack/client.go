@@ -58,6 +58,7 @@ type Client struct {
 	retry   RetryPolicy
 	sleep   func(ctx context.Context, d time.Duration) error
 	pace    *pacer
+	apiURL  string
 }
 
 // New makes a Client.
@@ -76,6 +77,10 @@ func New(cfg Config) *Client {
 		log:     cfg.Logger,
 		retry:   cfg.Retry,
 		sleep:   cfg.Sleep,
+		apiURL:  cfg.APIURL,
+	}
+	if c.apiURL == "" {
+		c.apiURL = slackapi.APIURL
 	}
 	if c.metrics == nil {
 		c.metrics = NewMetrics(nil)

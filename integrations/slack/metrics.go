@@ -9,6 +9,8 @@ type Metrics struct {
 	envelopes *prometheus.CounterVec
 	ackTime   prometheus.Histogram
 	connected prometheus.Gauge
+	// connections counts the Socket Mode connection's changes.
+	connections *prometheus.CounterVec
 }
 
 // NewMetrics makes the metrics and registers them with reg, if not nil.
@@ -16,7 +18,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "signon_token_bot_slack_api_calls_total",
-			Help: "Slack Web API requests by method and outcome (ok, error, rate_limited, server_error, network_error, canceled). Each retry counts.",
+			Help: "Slack Web API requests by method and outcome (ok, error, rate_limited, server_error, network_error, canceled). Each retry counts, and so does each apps.connections.open of Socket Mode.",
 		}, []string{"method", "outcome"}),
 		envelopes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "signon_token_bot_slack_envelopes_total",
@@ -31,9 +33,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "signon_token_bot_slack_connected",
 			Help: "1 while a Socket Mode connection is open.",
 		}),
+		connections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signon_token_bot_slack_connection_events_total",
+			Help: "Socket Mode connection events: connecting (an attempt begins), connected, failed (apps.connections.open or the WebSocket failed), disconnected.",
+		}, []string{"event"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.calls, m.envelopes, m.ackTime, m.connected)
+		reg.MustRegister(m.calls, m.envelopes, m.ackTime, m.connected, m.connections)
 	}
 	return m
 }

@@ -76,11 +76,16 @@ type RunnerConfig struct {
 // Runner keeps a Socket Mode connection open and serves its envelopes.
 type Runner struct {
 	sm        *socketmode.Client
+	client    *Client
+	apiURL    string
+	wire      *wire
 	handler   Handler
 	cfg       RunnerConfig
 	log       *slog.Logger
 	metrics   *Metrics
 	connected atomic.Bool
+	// trouble is why the last attempt to connect failed.
+	trouble atomic.Pointer[string]
 	// interactive serves clicks, submissions and commands; events serves
 	// the Events API.
 	interactive, events *lane
@@ -131,10 +136,15 @@ func NewRunner(c *Client, h Handler, cfg RunnerConfig) *Runner {
 	if log == nil {
 		log = c.log
 	}
+	w := &wire{pingInterval: cfg.PingInterval}
 	return &Runner{
 		sm: socketmode.New(c.api,
 			socketmode.OptionPingInterval(cfg.PingInterval),
+			socketmode.OptionDialer(w.dialer()),
 			socketmode.OptionLog(slog.NewLogLogger(log.Handler(), slog.LevelDebug))),
+		client:      c,
+		apiURL:      c.apiURL,
+		wire:        w,
 		handler:     h,
 		cfg:         cfg,
 		log:         log,
@@ -147,9 +157,18 @@ func NewRunner(c *Client, h Handler, cfg RunnerConfig) *Runner {
 // Connected reports whether a Socket Mode connection is open, for /readyz.
 func (r *Runner) Connected() bool { return r.connected.Load() }
 
+// Trouble says why the last attempt to connect failed, "" if it did not.
+func (r *Runner) Trouble() string {
+	if t := r.trouble.Load(); t != nil {
+		return *t
+	}
+	return ""
+}
+
 // Run serves until ctx ends, then lets running handlers finish (within
-// the grace period) and returns nil. It returns an error only when Slack
-// refuses the app token.
+// the grace period) and returns nil. While Slack cannot be reached it
+// keeps trying, backing off up to 5 minutes. It returns an error only when
+// Slack refuses the app token, naming SLACK_APP_TOKEN.
 func (r *Runner) Run(ctx context.Context) error {
 	handlerCtx, cancelHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelHandlers()
@@ -160,10 +179,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	}
 
+	smCtx, stopSM := context.WithCancel(ctx)
+	defer stopSM()
 	connErr := make(chan error, 1)
-	go func() { connErr <- r.connect(ctx) }()
+	go func() { connErr <- r.connect(smCtx) }()
 
-	err := r.receive(ctx, connErr)
+	err := r.receive(ctx, connErr, stopSM)
 	r.connected.Store(false)
 	r.metrics.connected.Set(0)
 
@@ -179,19 +200,23 @@ func (r *Runner) Run(ctx context.Context) error {
 
 // connect runs slack-go's connection loop, which reconnects by itself
 // after a disconnect, a dropped connection or a ping timeout, backing off
-// while Slack is unreachable. It gives up only when Slack refuses the app
-// token, and that is fatal.
+// while Slack is unreachable. It gives up by itself on four of the codes
+// that refuse the app token (the others connectionEvent catches), and
+// that is fatal.
 func (r *Runner) connect(ctx context.Context) error {
 	err := r.sm.RunContext(ctx)
 	if ctx.Err() != nil {
 		return nil
 	}
-	return fmt.Errorf("socket mode: %w", err)
+	r.metrics.calls.WithLabelValues("apps.connections.open", classify(err)).Inc()
+	r.metrics.connections.WithLabelValues("failed").Inc()
+	return fmt.Errorf("socket mode: %w", r.explain(err))
 }
 
 // receive takes slack-go's events until ctx ends or the connection loop
-// gives up. Acks happen here, on this goroutine, before any handler runs.
-func (r *Runner) receive(ctx context.Context, connErr <-chan error) error {
+// gives up, or stops it on a refusal it would retry for ever. Acks happen
+// here, on this goroutine, before any handler runs.
+func (r *Runner) receive(ctx context.Context, connErr <-chan error, stopConnecting func()) error {
 	for {
 		select {
 		case <-ctx.Done():
@@ -199,6 +224,11 @@ func (r *Runner) receive(ctx context.Context, connErr <-chan error) error {
 		case err := <-connErr:
 			return err
 		case ev := <-r.sm.Events:
+			if err := r.connectionEvent(ctx, ev); err != nil {
+				stopConnecting()
+				<-connErr
+				return fmt.Errorf("socket mode: %w", err)
+			}
 			r.event(ctx, ev)
 		}
 	}
@@ -207,18 +237,6 @@ func (r *Runner) receive(ctx context.Context, connErr <-chan error) error {
 func (r *Runner) event(ctx context.Context, ev socketmode.Event) {
 	received := time.Now()
 	switch ev.Type {
-	case socketmode.EventTypeConnected:
-		r.connected.Store(true)
-		r.metrics.connected.Set(1)
-		r.log.InfoContext(ctx, "socket mode connected")
-		return
-	case socketmode.EventTypeConnecting, socketmode.EventTypeConnectionError, socketmode.EventTypeDisconnect,
-		socketmode.EventTypeInvalidAuth:
-		if r.connected.Swap(false) {
-			r.log.InfoContext(ctx, "socket mode disconnected", "event", ev.Type)
-		}
-		r.metrics.connected.Set(0)
-		return
 	case socketmode.EventTypeErrorBadMessage:
 		// Without an envelope id it cannot be acked; Slack redelivers it.
 		r.metrics.envelopes.WithLabelValues("unknown", "malformed").Inc()

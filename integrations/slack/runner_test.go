@@ -2,6 +2,7 @@ package slack_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -256,8 +257,8 @@ func TestRunnerFailsWhenSlackRefusesTheAppToken(t *testing.T) {
 	client := slack.New(slack.Config{BotToken: fake.BotToken, AppToken: "xapp-revoked", APIURL: fake.URL()})
 	r := slack.NewRunner(client, handlerFunc(func(context.Context, slack.Envelope) {}), slack.RunnerConfig{})
 	err := r.Run(ctxT(t))
-	if err == nil || err.Error() != "socket mode: invalid_auth" {
-		t.Errorf("Run = %v, want socket mode: invalid_auth", err)
+	if err == nil || !strings.HasPrefix(err.Error(), "socket mode: Slack refused SLACK_APP_TOKEN on apps.connections.open: invalid_auth") {
+		t.Errorf("Run = %v, want it to name SLACK_APP_TOKEN and invalid_auth", err)
 	}
 }
 

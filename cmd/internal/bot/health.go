@@ -14,6 +14,9 @@ import (
 // connection is what /readyz asks of the Slack runner.
 type connection interface{ Connected() bool }
 
+// troubled is a connection that can say why it is down.
+type troubled interface{ Trouble() string }
+
 // pinger is what /readyz asks of Redis.
 type pinger interface {
 	Ping(ctx context.Context) error
@@ -43,7 +46,11 @@ func healthHandler(slack connection, redis pinger, envs reporter, reg *prometheu
 			lines = append(lines, "slack: connected")
 		} else {
 			ready = false
-			lines = append(lines, "slack: not connected")
+			line := "slack: not connected"
+			if t, ok := slack.(troubled); ok && t.Trouble() != "" {
+				line += ": " + oneLine(t.Trouble())
+			}
+			lines = append(lines, line)
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 		defer cancel()

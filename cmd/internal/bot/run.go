@@ -25,6 +25,8 @@ Commands:
                  bot reads in it (is it the alert, which tokens, is its
                  sender among the configuration's alertSenders, ...)
   check-config   validate the configuration and exit
+  audit          print a run's audit trail, or every run's since a date,
+                 from Redis (bot audit -h)
   version        print the version
 
 Configuration comes from environment variables and the optional YAML file
@@ -60,6 +62,10 @@ func (p Program) Run(ctx context.Context, args []string, getenv func(string) str
 	cmd := "serve"
 	if fs.NArg() > 0 {
 		cmd = fs.Arg(0)
+		if cmd == "audit" {
+			// audit has flags and arguments of its own.
+			return auditCommand(ctx, fs.Args()[1:], getenv, *configPath, stdout, stderr)
+		}
 		if cmd == "demo" {
 			// The production binary holds no stand-ins to play a demo with.
 			return errors.New("the demo is a command of its own, not the bot's: go run ./cmd/demo")

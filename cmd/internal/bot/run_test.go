@@ -162,7 +162,7 @@ func TestBotServesHelpAndSurvivesDisconnects(t *testing.T) {
 
 	fake.FailNext("apps.connections.open", 1000, slacktest.Fault{Status: 503})
 	fake.DropConnections()
-	if body := waitHTTP(t, base+"/readyz", 503); !strings.HasPrefix(body, "slack: not connected\nredis: ok\n") {
+	if body := waitHTTP(t, base+"/readyz", 503); !strings.HasPrefix(body, "slack: not connected: ") || !strings.Contains(body, "\nredis: ok\n") {
 		t.Errorf("readyz with slack away = %q", body)
 	}
 

@@ -53,6 +53,10 @@ type Wiring struct {
 	Backend func(ctx context.Context, env string) (flows.Env, error)
 	// Clock, when set, is the engine's and the notifier's clock.
 	Clock flows.Clock
+	// SlackRetry, when set, replaces the Slack client's retry policy; its
+	// BaseDelay and MaxDelay also bound the waits between start-up checks
+	// of the bot token (1s to 1m), for tests that make Slack unreachable.
+	SlackRetry slackint.RetryPolicy
 }
 
 // App is the bot, assembled and not yet running.
@@ -67,6 +71,8 @@ type App struct {
 	notifier *commands.Notifier
 	srv      *http.Server
 	ln       net.Listener
+	served   chan error
+	slack    *slackState
 }
 
 // serve runs the bot until ctx ends.
@@ -90,13 +96,13 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 	}
 	client := slackint.New(slackint.Config{
 		BotToken: cfg.Slack.BotToken, AppToken: cfg.Slack.AppToken, APIURL: cfg.Slack.APIURL,
-		Metrics: slackint.NewMetrics(reg), Logger: log, Limits: limits,
+		Metrics: slackint.NewMetrics(reg), Logger: log, Limits: limits, Retry: w.SlackRetry,
 	})
 	rdb, err := newRedis(cfg.Redis)
 	if err != nil {
 		return nil, fmt.Errorf("redis client: %w", err)
 	}
-	rdb.AddHook(newRedisErrors(reg))
+	rdb.AddHook(newRedisErrors(reg, log))
 	redisLogOnce.Do(func() { redis.SetLogger(redisLog{log: log}) })
 	a := &App{log: log, rdb: rdb}
 	ok := false
@@ -109,21 +115,36 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 	if err != nil {
 		return nil, fmt.Errorf("state store: %w", err)
 	}
-	self, err := client.AuthTest(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("check SLACK_BOT_TOKEN with auth.test: %w", err)
-	}
-	log.InfoContext(ctx, "slack identity", "team", self.Team, "user", self.User, "user_id", self.UserID, "bot_id", self.BotID)
-
 	var clock flows.Clock = flows.SystemClock{}
 	if w.Clock != nil {
 		clock = w.Clock
 	}
+	a.envs = newEnvironments(ctx, cfg, w.Backend, clock, log)
+	// Health and metrics answer from here on, so that a bot waiting for
+	// Slack at start-up is alive and not ready, rather than restarted.
+	a.slack = &slackState{}
+	a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP_ADDR: %w", err)
+	}
+	a.srv = &http.Server{
+		Handler:           healthHandler(a.slack, pingFunc(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }), a.envs, reg),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	a.served = make(chan error, 1)
+	go func() { a.served <- a.srv.Serve(a.ln) }()
+	log.InfoContext(ctx, "http listening", "addr", a.ln.Addr().String())
+
+	self, err := whoAmI(ctx, client, a.slack, log, w.SlackRetry)
+	if err != nil {
+		return nil, err
+	}
+	log.InfoContext(ctx, "slack identity", "team", self.Team, "user", self.User, "user_id", self.UserID, "bot_id", self.BotID)
+
 	render := blocks.Renderer{WorkspaceURL: self.URL}
 	a.notifier = commands.NewNotifier(commands.NotifierConfig{
 		Slack: client, Render: render, Offers: store, Runs: store, Clock: clock, Logger: log,
 	})
-	a.envs = newEnvironments(ctx, cfg, w.Backend, clock, log)
 	obs := newObserver(reg)
 	a.engine, err = flows.New(flows.Config{
 		Policy:      policyOf(cfg),
@@ -150,6 +171,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 		Engine: a.engine, Slack: client, Offers: store, Runs: store, Dedup: store, Render: render,
 		Groups:        alertGroups{rdb: rdb, prefix: cfg.StatePrefix, ttl: cfg.Retention},
 		AlertChannels: cfg.AlertChannels, AlertSenders: cfg.AlertSenders, Metrics: obs, DefaultEnvironment: cfg.DefaultEnvironment, Clock: clock, Logger: log,
+		AuditLimits: store.AuditLimits,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("slack surface: %w", err)
@@ -157,16 +179,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 	a.bot, a.sweep = bot, cfg.SweepInterval
 	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot})
 	a.runner = slackint.NewRunner(client, router, slackint.RunnerConfig{Logger: log})
-
-	a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return nil, fmt.Errorf("HTTP_ADDR: %w", err)
-	}
-	a.srv = &http.Server{
-		Handler:           healthHandler(a.runner, pingFunc(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }), a.envs, reg),
-		ReadHeaderTimeout: 5 * time.Second,
-	}
-	log.InfoContext(ctx, "http listening", "addr", a.ln.Addr().String())
+	a.slack.runner.Store(a.runner)
 	ok = true
 	return a, nil
 }
@@ -182,10 +195,8 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.bot.Run(gctx, a.sweep) })
 	g.Go(func() error { return a.envs.Run(gctx) })
 	g.Go(func() error {
-		served := make(chan error, 1)
-		go func() { served <- a.srv.Serve(a.ln) }()
 		select {
-		case err := <-served:
+		case err := <-a.served:
 			return fmt.Errorf("http: %w", err)
 		case <-gctx.Done():
 		}
@@ -206,8 +217,8 @@ func (a *App) Close() {
 	if a.notifier != nil {
 		a.notifier.Close()
 	}
-	if a.ln != nil {
-		_ = a.ln.Close()
+	if a.srv != nil {
+		_ = a.srv.Close()
 	}
 	_ = a.rdb.Close()
 }

@@ -16,6 +16,7 @@ package slacktest
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -63,6 +64,11 @@ type Server struct {
 	// Logf receives a line per call and connection. Nil means T.Logf when
 	// T is set.
 	Logf func(format string, args ...any)
+
+	// Addr, when set, is the host:port to listen on instead of a free
+	// loopback port: a test points the bot at an address that refuses
+	// connections, then starts the fake there, as Slack coming back.
+	Addr string
 
 	initOnce sync.Once
 	srv      *httptest.Server
@@ -138,7 +144,16 @@ func (s *Server) init() {
 		mux.HandleFunc("/api/", s.serveAPI)
 		mux.HandleFunc("/link/", s.serveSocket)
 		mux.HandleFunc("/response/", s.serveResponseURL)
-		s.srv = httptest.NewServer(mux)
+		s.srv = httptest.NewUnstartedServer(mux)
+		if s.Addr != "" {
+			l, err := net.Listen("tcp", s.Addr)
+			if err != nil {
+				panic("slacktest: listen on Addr: " + err.Error())
+			}
+			_ = s.srv.Listener.Close()
+			s.srv.Listener = l
+		}
+		s.srv.Start()
 	})
 }
 
