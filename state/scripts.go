@@ -21,6 +21,7 @@ var (
 	auditScript       = script("audit")
 	claimScript       = script("claim")
 	releaseScript     = script("release")
+	finishSweepScript = script("finish_sweep")
 )
 
 func script(name string) *redis.Script {
