@@ -149,7 +149,7 @@ func Last(ctx context.Context, store interface {
 func (s *Sweeper) Tick(ctx context.Context) (bool, error) {
 	env := s.cfg.Environment
 	now := s.clock.Now()
-	day, slot := s.cfg.Schedule.Due(now)
+	day, _ := s.cfg.Schedule.Due(now)
 	if done, err := s.done(ctx, day); err != nil || done {
 		return false, err
 	}
@@ -163,7 +163,7 @@ func (s *Sweeper) Tick(ctx context.Context) (bool, error) {
 		_ = s.store.ReleaseSweep(context.WithoutCancel(ctx), env, s.cfg.Owner)
 		return false, err
 	}
-	r, err := s.report(ctx, day, slot, now)
+	r, err := s.report(ctx, now)
 	if err != nil {
 		return false, fmt.Errorf("sweep %s for %s: %w", env, day, err)
 	}
@@ -200,32 +200,36 @@ func (s *Sweeper) done(ctx context.Context, day string) (bool, error) {
 }
 
 // report reads the estate (one Signon call) and the open runs.
-func (s *Sweeper) report(ctx context.Context, day string, slot, now time.Time) (*Report, error) {
+func (s *Sweeper) report(ctx context.Context, now time.Time) (*Report, error) {
 	est, err := s.estate.Estate(ctx, max(s.cfg.Within, s.cfg.HomeWithin))
 	if err != nil {
 		return nil, fmt.Errorf("read Signon's estate: %w", err)
-	}
-	renewal := time.Date(slot.Year(), slot.Month(), slot.Day(), 1, 0, 0, 0, time.UTC)
-	r := &Report{Environment: s.cfg.Environment, Day: day, At: now, SignonNow: est.Now, Within: s.cfg.Within, HomeWithin: s.cfg.HomeWithin,
-		Pairs: est.Pairs, Whys: make([]Why, len(est.Pairs)), Next: s.cfg.Schedule.Next(now)}
-	if r.SignonNow.IsZero() {
-		r.SignonNow = now
-	}
-	for i, p := range est.Pairs {
-		r.Whys[i] = s.cfg.Rules.classify(p, renewal)
 	}
 	runs, err := s.runs.ActiveRuns(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list the runs under way: %w", err)
 	}
+	return Build(s.cfg, est, runs, now), nil
+}
+
+// Build makes the report of a sweep at now from Signon's estate and the
+// runs under way. cfg's windows must be set (New sets the defaults).
+func Build(cfg Config, est flows.Estate, runs []*flows.Run, now time.Time) *Report {
+	day, slot := cfg.Schedule.Due(now)
+	renewal := time.Date(slot.Year(), slot.Month(), slot.Day(), 1, 0, 0, 0, time.UTC)
+	r := &Report{Environment: cfg.Environment, Day: day, At: now, SignonNow: cmp.Or(est.Now, now), Within: cfg.Within, HomeWithin: cfg.HomeWithin,
+		Pairs: est.Pairs, Whys: make([]Why, len(est.Pairs)), Next: cfg.Schedule.Next(now)}
+	for i, p := range est.Pairs {
+		r.Whys[i] = cfg.Rules.classify(p, renewal)
+	}
 	for _, run := range runs {
-		if run.Key.Environment == s.cfg.Environment {
+		if run.Key.Environment == cfg.Environment {
 			r.OpenRuns = append(r.OpenRuns, RunRef{ID: run.ID, Key: run.Key, Step: string(run.Step), Channel: run.Thread.Channel,
 				ThreadTS: run.Thread.TS, StatusTS: run.Receipts[flows.StatusPostID].TS})
 		}
 	}
 	slices.SortFunc(r.OpenRuns, func(a, b RunRef) int { return strings.Compare(a.ID, b.ID) })
-	return r, nil
+	return r
 }
 
 // Run ticks every interval until ctx ends, logging what fails.
