@@ -17,6 +17,7 @@ import (
 
 	"github.com/alphagov/signon-token-bot/commands"
 	"github.com/alphagov/signon-token-bot/commands/blocks"
+	"github.com/alphagov/signon-token-bot/daily"
 	"github.com/alphagov/signon-token-bot/flows"
 	slackint "github.com/alphagov/signon-token-bot/integrations/slack"
 	"github.com/alphagov/signon-token-bot/state"
@@ -30,6 +31,8 @@ type routerDeps struct {
 	Log   *slog.Logger
 	// Bot is the rotation surface: alerts, offers, gates, /rotate-token.
 	Bot *commands.Bot
+	// Digest answers the daily digest's buttons; nil without sweeps.
+	Digest *commands.DigestPoster
 }
 
 // buildRouter wires handlers to the router: the seam where the rotation
@@ -39,6 +42,9 @@ func buildRouter(d routerDeps) *commands.Router {
 		Responder: d.Slack, Dedup: d.Dedup, BotUserID: d.Self.UserID, BotID: d.Self.BotID, Logger: d.Log,
 	})
 	d.Bot.Register(r)
+	if d.Digest != nil {
+		d.Digest.Register(r)
+	}
 	return r
 }
 
@@ -67,6 +73,7 @@ type App struct {
 	notifier *commands.Notifier
 	srv      *http.Server
 	ln       net.Listener
+	sweeps   []*daily.Sweeper
 }
 
 // serve runs the bot until ctx ends.
@@ -154,7 +161,12 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 		return nil, fmt.Errorf("slack surface: %w", err)
 	}
 	a.bot, a.sweep = bot, cfg.SweepInterval
-	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot})
+	sweepers, digest, err := sweeps(cfg, a.envs.envs, store, client, render, a.engine.MayStart, clock, log)
+	if err != nil {
+		return nil, err
+	}
+	a.sweeps = sweepers
+	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot, Digest: digest})
 	a.runner = slackint.NewRunner(client, router, slackint.RunnerConfig{Logger: log})
 
 	a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
@@ -180,6 +192,9 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.engine.Run(gctx) })
 	g.Go(func() error { return a.bot.Run(gctx, a.sweep) })
 	g.Go(func() error { return a.envs.Run(gctx) })
+	for _, s := range a.sweeps {
+		g.Go(func() error { s.Run(gctx, sweepEvery); return nil })
+	}
 	g.Go(func() error {
 		served := make(chan error, 1)
 		go func() { served <- a.srv.Serve(a.ln) }()

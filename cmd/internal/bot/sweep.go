@@ -1,0 +1,74 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/alphagov/signon-token-bot/commands"
+	"github.com/alphagov/signon-token-bot/commands/blocks"
+	"github.com/alphagov/signon-token-bot/daily"
+	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/state"
+)
+
+// sweepEvery is how often each replica looks whether a sweep is due: a
+// Redis GET per environment.
+const sweepEvery = time.Minute
+
+// sweeps builds the daily sweep of every environment that configures one,
+// and the digest's poster (nil when none does).
+func sweeps(cfg *Config, envs map[string]flows.Env, store *state.Store, slack interface {
+	commands.Responder
+	PostMessage(ctx context.Context, channel string, opts ...slackapi.MsgOption) (string, error)
+}, render blocks.Renderer, mayStart func(context.Context, string, string) (bool, error), clock flows.Clock, log *slog.Logger) ([]*daily.Sweeper, *commands.DigestPoster, error) {
+	poster := &commands.DigestPoster{Slack: slack, Render: render, Channels: map[string]string{}, Quiet: map[string]bool{}, Reports: store, MayStart: mayStart}
+	host, _ := os.Hostname()
+	owner := or(host, "bot") + "-" + flows.NewID("s")
+	var out []*daily.Sweeper
+	for name, ec := range cfg.Environments {
+		if !ec.Sweep.enabled() {
+			continue
+		}
+		sched, err := ec.Sweep.schedule()
+		if err != nil {
+			return nil, nil, fmt.Errorf("environments.%s.sweep: %w", name, err)
+		}
+		poster.Channels[name], poster.Quiet[name] = ec.Sweep.Channel, ec.Sweep.Quiet
+		var other []string
+		for _, o := range cfg.SpecialCases.OtherTeam {
+			other = append(other, o.APIUsers...)
+		}
+		s, err := daily.New(daily.Config{Environment: name, Schedule: sched, Within: ec.Sweep.Within, HomeWithin: ec.Sweep.HomeWithin,
+			Rules: daily.Rules{Staging: name == "staging", OtherTeam: other}, Owner: owner},
+			daily.Parts{Estate: estateOf(envs[name].Signon), Store: store, Runs: store, Publisher: poster, Clock: clock, Logger: log})
+		if err != nil {
+			return nil, nil, fmt.Errorf("environments.%s.sweep: %w", name, err)
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, nil, nil
+	}
+	return out, poster, nil
+}
+
+// estateOf is the environment's Signon as the sweep reads it; a Signon
+// without the estate report (an unavailable environment) fails each sweep.
+func estateOf(s flows.Signon) daily.Estate {
+	if e, ok := s.(daily.Estate); ok {
+		return e
+	}
+	return noEstate{}
+}
+
+type noEstate struct{}
+
+func (noEstate) Estate(context.Context, time.Duration) (flows.Estate, error) {
+	return flows.Estate{}, fmt.Errorf("read Signon's estate: %w", errors.Join(flows.ErrUnavailable, errors.New("this environment's Signon cannot report its estate")))
+}
