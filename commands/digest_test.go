@@ -70,7 +70,9 @@ func TestDigestButtonsCheckTheirValues(t *testing.T) {
 	}
 	fake := &digestSlack{}
 	d := &commands.DigestPoster{Slack: fake, Channels: map[string]string{"production": "C0DIGEST"}, Reports: store,
-		MayStart: func(_ context.Context, env, user string) (bool, error) { return env == "production" && user == "U0ALICE", nil }}
+		MayStart: func(_ context.Context, env, user string) (bool, error) {
+			return env == "production" && user == "U0ALICE", nil
+		}}
 	r := commands.NewRouter(commands.RouterConfig{Responder: fake})
 	d.Register(r)
 
