@@ -45,6 +45,8 @@ var targets = map[string]target{
 	"rss_idle_mb":              {"<=", 30},
 	"rss_1000_parked_mb":       {"<=", 60},
 	"resume_10000_s":           {"<", 2},
+	"sweep_signon_calls":       {"<=", 1},
+	"sweep_slack_calls":        {"<=", 5},
 }
 
 // row is one line of the table: a figure, and the baseline it is
@@ -81,6 +83,7 @@ var figureKeys = []string{
 	"rss_idle_mb", "rss_idle_bare_mb", "rss_idle_vs_bare", "rss_1000_parked_mb", "rss_parked_vs_idle",
 	"resume_10000_s", "resume_bare_read_s", "resume_vs_bare", "resume_connected_s", "resume_slack_calls",
 	"redis_roundtrips_per_step", "redis_roundtrips_per_step_bare", "redis_roundtrips_vs_bare",
+	"sweep_2000_ms", "sweep_estate_ms", "sweep_vs_estate", "sweep_signon_calls", "sweep_slack_calls",
 }
 
 func newReport(sz sizes) *report {
