@@ -84,7 +84,7 @@ func (d *DigestPoster) click(ctx context.Context, a Action) error {
 }
 
 // reported reports whether every pair of the target is in the report's
-// group.
+// group, in the digest's window or the Home tab's.
 func reported(rep *daily.Report, t blocks.DigestTarget) bool {
 	var pairs []blocks.DigestPair
 	if t.Why == blocks.WhySuperseded {
@@ -92,7 +92,7 @@ func reported(rep *daily.Report, t blocks.DigestTarget) bool {
 			pairs = append(pairs, blocks.DigestPair{User: p.User.ID, Application: p.Application.ID})
 		}
 	} else {
-		for _, g := range rep.Groups() {
+		for _, g := range rep.GroupsWithin(max(rep.Within, rep.HomeWithin)) {
 			if g.Why != t.Why {
 				continue
 			}

@@ -74,8 +74,12 @@ type Group struct {
 
 // Groups are the pairs whose synced token expires within the digest's
 // window, by why, in Whys' order; empty groups are left out.
-func (r *Report) Groups() []Group {
-	limit := r.SignonNow.Add(r.Within)
+func (r *Report) Groups() []Group { return r.GroupsWithin(r.Within) }
+
+// GroupsWithin groups the pairs whose synced token expires within d of
+// Signon's time.
+func (r *Report) GroupsWithin(d time.Duration) []Group {
+	limit := r.SignonNow.Add(d)
 	var out []Group
 	for _, why := range Whys {
 		g := Group{Why: why}
