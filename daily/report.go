@@ -2,6 +2,7 @@ package daily
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/alphagov/signon-token-bot/flows"
@@ -128,7 +129,8 @@ func (r *Report) Empty() bool {
 type Rules struct {
 	// Staging puts every pair in WhyStaging.
 	Staging bool
-	// OtherTeam are API user emails (lower case) another team rotates.
+	// OtherTeam are API users another team rotates, by name or email
+	// (specialCases.otherTeam).
 	OtherTeam []string
 }
 
@@ -138,7 +140,7 @@ func (rules Rules) classify(p flows.EstatePair, renewal time.Time) Why {
 	switch {
 	case !p.Synced:
 		return WhyNotSynced
-	case slices.Contains(rules.OtherTeam, p.User.Email):
+	case slices.ContainsFunc(rules.OtherTeam, func(u string) bool { return u == p.User.Name || strings.EqualFold(u, p.User.Email) }):
 		return WhyOtherTeam
 	case rules.Staging:
 		return WhyStaging

@@ -52,7 +52,7 @@ func sweepReport(t *testing.T, within time.Duration) (*daily.Report, *signontest
 		Receipts: map[string]flows.Receipt{flows.StatusPostID: {TS: "1764147601.000200"}}}
 	other := &flows.Run{ID: "r-run2", Key: flows.Key{Environment: "staging"}}
 	cfg := daily.Config{Environment: "production", Schedule: sched, Within: within, HomeWithin: 60 * day,
-		Rules: daily.Rules{OtherTeam: []string{"trade-tariff-admin@alphagov.co.uk"}}}
+		Rules: daily.Rules{OtherTeam: []string{"Trade Tariff Admin"}}}
 	return daily.Build(cfg, est, []*flows.Run{run, other}, now), s
 }
 
