@@ -222,14 +222,21 @@ func Build(cfg Config, est flows.Estate, runs []*flows.Run, now time.Time) *Repo
 	for i, p := range est.Pairs {
 		r.Whys[i] = cfg.Rules.classify(p, renewal)
 	}
+	r.OpenRuns = RunRefs(runs, cfg.Environment)
+	return r
+}
+
+// RunRefs are env's runs among runs, by id.
+func RunRefs(runs []*flows.Run, env string) []RunRef {
+	var out []RunRef
 	for _, run := range runs {
-		if run.Key.Environment == cfg.Environment {
-			r.OpenRuns = append(r.OpenRuns, RunRef{ID: run.ID, Key: run.Key, Step: string(run.Step), Channel: run.Thread.Channel,
+		if run.Key.Environment == env {
+			out = append(out, RunRef{ID: run.ID, Key: run.Key, Step: string(run.Step), Channel: run.Thread.Channel,
 				ThreadTS: run.Thread.TS, StatusTS: run.Receipts[flows.StatusPostID].TS})
 		}
 	}
-	slices.SortFunc(r.OpenRuns, func(a, b RunRef) int { return strings.Compare(a.ID, b.ID) })
-	return r
+	slices.SortFunc(out, func(a, b RunRef) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }
 
 // Run ticks every interval until ctx ends, logging what fails.

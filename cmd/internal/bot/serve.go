@@ -33,6 +33,8 @@ type routerDeps struct {
 	Bot *commands.Bot
 	// Digest answers the daily digest's buttons; nil without sweeps.
 	Digest *commands.DigestPoster
+	// Home publishes the Home tab.
+	Home *commands.HomeTab
 }
 
 // buildRouter wires handlers to the router: the seam where the rotation
@@ -44,6 +46,9 @@ func buildRouter(d routerDeps) *commands.Router {
 	d.Bot.Register(r)
 	if d.Digest != nil {
 		d.Digest.Register(r)
+	}
+	if d.Home != nil {
+		r.HomeOpened(d.Home.Open)
 	}
 	return r
 }
@@ -166,7 +171,8 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 		return nil, err
 	}
 	a.sweeps = sweepers
-	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot, Digest: digest})
+	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot, Digest: digest,
+		Home: homeTab(cfg, store, client, render, a.engine.MayStart, clock)})
 	a.runner = slackint.NewRunner(client, router, slackint.RunnerConfig{Logger: log})
 
 	a.ln, err = net.Listen("tcp", cfg.HTTPAddr)

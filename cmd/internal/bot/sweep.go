@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -71,4 +72,22 @@ type noEstate struct{}
 
 func (noEstate) Estate(context.Context, time.Duration) (flows.Estate, error) {
 	return flows.Estate{}, fmt.Errorf("read Signon's estate: %w", errors.Join(flows.ErrUnavailable, errors.New("this environment's Signon cannot report its estate")))
+}
+
+// homeTab shows every environment the bot rotates in, sweeping or not.
+func homeTab(cfg *Config, store *state.Store, slack interface {
+	PublishView(ctx context.Context, userID string, view slackapi.HomeTabViewRequest) error
+}, render blocks.Renderer, mayStart func(context.Context, string, string) (bool, error), clock flows.Clock) *commands.HomeTab {
+	h := &commands.HomeTab{Slack: slack, Render: render, Schedules: map[string]daily.Schedule{}, Reports: store, Runs: store, MayStart: mayStart, Clock: clock}
+	for name, ec := range cfg.Environments {
+		if !ec.Rotate {
+			continue
+		}
+		h.Envs = append(h.Envs, name)
+		if sched, err := ec.Sweep.schedule(); err == nil && ec.Sweep.enabled() {
+			h.Schedules[name] = sched
+		}
+	}
+	slices.Sort(h.Envs)
+	return h
 }
