@@ -14,6 +14,7 @@ import (
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/daily"
 	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/flows/flowstest"
 	"github.com/alphagov/signon-token-bot/integrations/slack"
 	"github.com/alphagov/signon-token-bot/state"
 	"github.com/alphagov/signon-token-bot/state/redistest"
@@ -50,24 +51,8 @@ func (s *digestSlack) last() string {
 // changes nothing; a forged value, a pair the sweep did not report, an old
 // digest and a person who may not start runs are each told why.
 func TestDigestButtonsCheckTheirValues(t *testing.T) {
-	srv := redistest.New(t)
-	store, err := state.New(srv.Client(), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	rep := &daily.Report{Environment: "production", Day: "2026-11-26", SignonNow: now, Within: 30 * 24 * time.Hour, HomeWithin: 60 * 24 * time.Hour,
-		Pairs: []flows.EstatePair{{User: flows.APIUser{ID: 12, Email: "feed@partner.example.com"}, Application: flows.Application{ID: 3}, Synced: true,
-			Token: flows.Token{ID: 40, ExpiresAt: now.Add(5 * 24 * time.Hour)}}},
-		Whys: []daily.Why{daily.WhyExternal}}
-	raw, _ := json.Marshal(rep)
+	store, srv, rep := sweptStore(t, 5*24*time.Hour)
 	ctx := t.Context()
-	if ok, err := store.ClaimSweep(ctx, "production", "test", time.Minute); !ok || err != nil {
-		t.Fatal(ok, err)
-	}
-	if err := store.FinishSweep(ctx, "production", "test", rep.Day, raw); err != nil {
-		t.Fatal(err)
-	}
 	fake := &digestSlack{}
 	d := &commands.DigestPoster{Slack: fake, Channels: map[string]string{"production": "C0DIGEST"}, Reports: store,
 		MayStart: func(_ context.Context, env, user string) (bool, error) {
@@ -101,4 +86,31 @@ func TestDigestButtonsCheckTheirValues(t *testing.T) {
 	if after := srv.Client().Get(ctx, "stb:{stb}:sweep:production").Val(); after != before || len(fake.posts) != 1 {
 		t.Errorf("a click changed the sweep's record or posted")
 	}
+}
+
+// sweptStore is a real Redis holding a sweep of production on 26 Nov
+// 2026 09:00 that reported one external user's token expiring in in.
+func sweptStore(t *testing.T, in time.Duration) (*state.Store, *redistest.Server, *daily.Report) {
+	t.Helper()
+	srv := redistest.New(t)
+	store, err := state.New(srv.Client(), state.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := flowstest.Start
+	rep := &daily.Report{Environment: "production", Day: "2026-11-26", At: now, SignonNow: now, Within: 30 * 24 * time.Hour, HomeWithin: 60 * 24 * time.Hour,
+		Pairs: []flows.EstatePair{{User: flows.APIUser{ID: 12, Name: "Partner Feed", Email: "feed@partner.example.com"}, Application: flows.Application{ID: 3, Name: "Content Store"},
+			Synced: true, Token: flows.Token{ID: 40, ExpiresAt: now.Add(in)}}},
+		Whys: []daily.Why{daily.WhyExternal}}
+	raw, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := store.ClaimSweep(t.Context(), "production", "test", time.Minute); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if err := store.FinishSweep(t.Context(), "production", "test", rep.Day, raw); err != nil {
+		t.Fatal(err)
+	}
+	return store, srv, rep
 }

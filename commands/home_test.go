@@ -2,7 +2,6 @@ package commands_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -10,10 +9,7 @@ import (
 	"github.com/alphagov/signon-token-bot/commands"
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/daily"
-	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/flows/flowstest"
-	"github.com/alphagov/signon-token-bot/state"
-	"github.com/alphagov/signon-token-bot/state/redistest"
 )
 
 // TestHomeTabIsPublishedWhenOpened: opening the Home tab (app_home_opened
@@ -21,24 +17,7 @@ import (
 // from Redis with one views.publish; a person without a role gets the
 // overview with no buttons; the fake holds the view to Slack's rules.
 func TestHomeTabIsPublishedWhenOpened(t *testing.T) {
-	srv := redistest.New(t)
-	store, err := state.New(srv.Client(), state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := flowstest.Start
-	rep := &daily.Report{Environment: "production", Day: "2026-11-26", At: now, SignonNow: now, Within: 30 * 24 * time.Hour, HomeWithin: 60 * 24 * time.Hour,
-		Pairs: []flows.EstatePair{{User: flows.APIUser{ID: 12, Name: "Partner Feed", Email: "feed@partner.example.com"}, Application: flows.Application{ID: 3, Name: "Content Store"},
-			Synced: true, Token: flows.Token{ID: 40, ExpiresAt: now.Add(40 * 24 * time.Hour)}}},
-		Whys: []daily.Why{daily.WhyExternal}}
-	raw, _ := json.Marshal(rep)
-	ctx := t.Context()
-	if ok, err := store.ClaimSweep(ctx, "production", "test", time.Minute); !ok || err != nil {
-		t.Fatal(ok, err)
-	}
-	if err := store.FinishSweep(ctx, "production", "test", rep.Day, raw); err != nil {
-		t.Fatal(err)
-	}
+	store, _, _ := sweptStore(t, 40*24*time.Hour)
 	sched, _ := daily.ParseSchedule("02:00")
 	h := newHarness(t, 2, func(h *harness) {
 		home := &commands.HomeTab{Slack: h.client, Render: blocks.Renderer{WorkspaceURL: "https://govuk.slack.com/"}, Envs: []string{"integration", "production"},

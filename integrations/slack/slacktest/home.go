@@ -98,10 +98,6 @@ func (s *Server) OpenHome(user string) *Delivery {
 	if v, ok := s.homes[user]; ok {
 		ev["view"] = s.viewJSONLocked(v)["view"]
 	}
-	e := s.eventEnvelopeLocked(ev)
-	s.enqueueLocked(e)
-	d := s.deliveryLocked(e)
 	s.mu.Unlock()
-	s.dispatch()
-	return d
+	return s.SendEvent(ev)
 }
