@@ -9,6 +9,7 @@ import (
 	"github.com/alphagov/signon-token-bot/commands"
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/daily"
+	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/flows/flowstest"
 )
 
@@ -19,8 +20,9 @@ import (
 func TestHomeTabIsPublishedWhenOpened(t *testing.T) {
 	store, _, _ := sweptStore(t, 40*24*time.Hour)
 	sched, _ := daily.ParseSchedule("02:00")
+	var home *commands.HomeTab
 	h := newHarness(t, 2, func(h *harness) {
-		home := &commands.HomeTab{Slack: h.client, Render: blocks.Renderer{WorkspaceURL: "https://govuk.slack.com/"}, Envs: []string{"integration", "production"},
+		home = &commands.HomeTab{Viewers: store, Slack: h.client, Render: blocks.Renderer{WorkspaceURL: "https://govuk.slack.com/"}, Envs: []string{"integration", "production"},
 			Schedules: map[string]daily.Schedule{"production": sched}, Reports: store, Runs: store, Clock: &flowstest.Clock{},
 			MayStart: func(_ context.Context, env, user string) (bool, error) { return user == "U0ALICE", nil }}
 		h.router.HomeOpened(home.Open)
@@ -49,5 +51,31 @@ func TestHomeTabIsPublishedWhenOpened(t *testing.T) {
 	}
 	if n := len(h.fake.Calls("views.publish")); n != 2 {
 		t.Errorf("%d views.publish calls for two openings", n)
+	}
+
+	// A burst of run changes refreshes both open tabs once.
+	run := &flows.Run{ID: "r-home1", Key: flows.Key{Environment: "production", APIUser: "feed@partner.example.com", Application: "content-store"},
+		Mode: flows.ModeRotate, Phase: flows.PhaseRunning, Step: flows.StepVerify, CreatedAt: flowstest.Start, UpdatedAt: flowstest.Start, Thread: flows.Thread{Channel: "C0ALERTS", TS: "1764147600.000100"}}
+	if err := store.CreateRun(h.ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	go home.Run(h.ctx, 50*time.Millisecond)
+	for range 5 {
+		home.Changed()
+	}
+	if _, err := h.fake.WaitCalls(h.ctx, "views.publish", 4); err != nil {
+		t.Fatal(err)
+	}
+	home.Changed()
+	if _, err := h.fake.WaitCalls(h.ctx, "views.publish", 6); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.fake.Calls("views.publish")); n != 6 {
+		t.Errorf("%d views.publish calls: the burst of five changes refreshed more than once", n)
+	}
+	for _, u := range []string{"U0ALICE", "U0BOB"} {
+		if view, _ := h.fake.Home(u); !strings.Contains(string(view), "verify") {
+			t.Errorf("%s's refreshed tab does not show the run under way", u)
+		}
 	}
 }

@@ -79,6 +79,7 @@ type App struct {
 	srv      *http.Server
 	ln       net.Listener
 	sweeps   []*daily.Sweeper
+	home     *commands.HomeTab
 }
 
 // serve runs the bot until ctx ends.
@@ -137,6 +138,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 	})
 	a.envs = newEnvironments(ctx, cfg, w.Backend, clock, log)
 	obs := newObserver(reg)
+	a.home = homeTab(cfg, store, client, render, func(ctx context.Context, env, user string) (bool, error) { return a.engine.MayStart(ctx, env, user) }, clock, log)
 	a.engine, err = flows.New(flows.Config{
 		Policy:      policyOf(cfg),
 		Envs:        a.envs.envs,
@@ -146,7 +148,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 		Revealer:    &commands.Revealer{Slack: client},
 		Clock:       clock,
 		Logger:      log,
-		Observer:    obs,
+		Observer:    homeObserver{observer: obs, home: a.home},
 		LeaseTTL:    cfg.LeaseTTL,
 		StepTimeout: cfg.StepTimeout,
 		SweepEvery:  cfg.SweepInterval,
@@ -171,8 +173,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 		return nil, err
 	}
 	a.sweeps = sweepers
-	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot, Digest: digest,
-		Home: homeTab(cfg, store, client, render, a.engine.MayStart, clock)})
+	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot, Digest: digest, Home: a.home})
 	a.runner = slackint.NewRunner(client, router, slackint.RunnerConfig{Logger: log})
 
 	a.ln, err = net.Listen("tcp", cfg.HTTPAddr)
@@ -198,6 +199,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.engine.Run(gctx) })
 	g.Go(func() error { return a.bot.Run(gctx, a.sweep) })
 	g.Go(func() error { return a.envs.Run(gctx) })
+	g.Go(func() error { a.home.Run(gctx, homeDebounce); return nil })
 	for _, s := range a.sweeps {
 		g.Go(func() error { s.Run(gctx, sweepEvery); return nil })
 	}

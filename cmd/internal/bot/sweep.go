@@ -18,6 +18,10 @@ import (
 	"github.com/alphagov/signon-token-bot/state"
 )
 
+// homeDebounce is how long the Home tabs wait after a run changes before
+// they are refreshed: a run's steps come in bursts.
+const homeDebounce = 10 * time.Second
+
 // sweepEvery is how often each replica looks whether a sweep is due: a
 // Redis GET per environment.
 const sweepEvery = time.Minute
@@ -77,8 +81,9 @@ func (noEstate) Estate(context.Context, time.Duration) (flows.Estate, error) {
 // homeTab shows every environment the bot rotates in, sweeping or not.
 func homeTab(cfg *Config, store *state.Store, slack interface {
 	PublishView(ctx context.Context, userID string, view slackapi.HomeTabViewRequest) error
-}, render blocks.Renderer, mayStart func(context.Context, string, string) (bool, error), clock flows.Clock) *commands.HomeTab {
-	h := &commands.HomeTab{Slack: slack, Render: render, Schedules: map[string]daily.Schedule{}, Reports: store, Runs: store, MayStart: mayStart, Clock: clock}
+}, render blocks.Renderer, mayStart func(context.Context, string, string) (bool, error), clock flows.Clock, log *slog.Logger) *commands.HomeTab {
+	h := &commands.HomeTab{Slack: slack, Render: render, Schedules: map[string]daily.Schedule{}, Reports: store, Runs: store, MayStart: mayStart,
+		Clock: clock, Viewers: store, Logger: log}
 	for name, ec := range cfg.Environments {
 		if !ec.Rotate {
 			continue
@@ -91,3 +96,33 @@ func homeTab(cfg *Config, store *state.Store, slack interface {
 	slices.Sort(h.Envs)
 	return h
 }
+
+// homeObserver refreshes the Home tabs whenever the engine reports a run
+// changed: a step done, a gate passed, a run ended.
+type homeObserver struct {
+	observer flows.Observer
+	home     *commands.HomeTab
+}
+
+func (o homeObserver) RunEnded(env string, phase flows.Phase, d time.Duration) {
+	o.observer.RunEnded(env, phase, d)
+	o.home.Changed()
+}
+
+func (o homeObserver) StepDone(env string, step flows.Step, ok bool, d time.Duration) {
+	o.observer.StepDone(env, step, ok, d)
+	o.home.Changed()
+}
+
+func (o homeObserver) GatePassed(env string, gate flows.GateKind, waited time.Duration) {
+	o.observer.GatePassed(env, gate, waited)
+	o.home.Changed()
+}
+
+func (o homeObserver) Active(env string, phase flows.Phase, n int) { o.observer.Active(env, phase, n) }
+
+func (o homeObserver) SignonWait(env string, waited time.Duration) {
+	o.observer.SignonWait(env, waited)
+}
+
+var _ flows.Observer = homeObserver{}
