@@ -133,6 +133,7 @@ type Router struct {
 	views    map[string]ViewHandler
 	checks   map[string]ViewCheck
 	messages []MessageHandler
+	home     HomeHandler
 }
 
 // NewRouter makes a Router with no handlers.
@@ -331,6 +332,10 @@ func (r *Router) submission(ctx context.Context, log *slog.Logger, ic *slackapi.
 }
 
 func (r *Router) event(ctx context.Context, log *slog.Logger, eventID string, ev *slackevents.EventsAPIEvent) {
+	if home, ok := ev.InnerEvent.Data.(*slackevents.AppHomeOpenedEvent); ok {
+		r.homeOpened(ctx, log, eventID, home)
+		return
+	}
 	msg, ok := ev.InnerEvent.Data.(*slackevents.MessageEvent)
 	if !ok {
 		log.DebugContext(ctx, "event not routed", "event", ev.InnerEvent.Type)

@@ -15,6 +15,9 @@
 //	stb:{stb}:offer:<id>                 offer record (JSON)    Retention after last write
 //	stb:{stb}:alert:<channel>:<ts>       the alert's offer id   as its offer
 //	stb:{stb}:offers:<env>:<user>:<app>  zset of offer ids      Retention after its last offer's write
+//	stb:{stb}:sweep:<env>                the last daily sweep   no TTL, replaced daily
+//	stb:{stb}:sweep-lease:<env>          the sweeping replica   the lease's ttl
+//	stb:{stb}:home-viewers               zset: Home tab openers 24h after the last opening
 //	stb:lease:<run id>                   lease holder           the lease's ttl
 //	stb:once:<key>                       de-duplication mark    at least MinOnceTTL
 //	stb:owner:<pod name>                 the process holding it the lease's ttl, renewed

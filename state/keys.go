@@ -57,6 +57,12 @@ func (k keys) once(key string) string { return k.plain + "once:" + key }
 
 func (k keys) name(owner string) string { return k.plain + "owner:" + owner }
 
+// The daily sweep's lease and its last record are written together, so
+// both carry the tag.
+func (k keys) sweepLease(env string) string { return k.tagged + "sweep-lease:" + part(env) }
+
+func (k keys) sweep(env string) string { return k.tagged + "sweep:" + part(env) }
+
 // part escapes a user-supplied component so that no two different
 // components make the same key, while an email or a channel id stays
 // readable in redis-cli.

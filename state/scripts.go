@@ -22,6 +22,7 @@ var (
 	claimScript       = script("claim")
 	releaseScript     = script("release")
 	renewNameScript   = script("renew_name")
+	finishSweepScript = script("finish_sweep")
 )
 
 func script(name string) *redis.Script {

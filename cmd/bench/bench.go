@@ -16,7 +16,7 @@ import (
 )
 
 // benchmarks are the benchmarks in the order they run.
-var benchmarks = []string{"ack", "rotation", "storm", "memory", "resume", "restart", "redis"}
+var benchmarks = []string{"ack", "rotation", "storm", "memory", "resume", "restart", "redis", "sweep"}
 
 func parseOnly(only string) ([]string, error) {
 	if only == "" {
@@ -167,6 +167,10 @@ func (e *bench) runOne(ctx context.Context, name string, rep *report) error {
 		if err == nil {
 			rep.redis(r)
 		}
+		return err
+	case "sweep":
+		r, err := e.benchSweep(ctx)
+		rep.sweep(r)
 		return err
 	}
 	return fmt.Errorf("unknown benchmark %q", name)

@@ -61,7 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&sz.Parked, "parked", 1_000, "runs parked at a gate for the memory figure")
 	fs.IntVar(&sz.Resume, "resume", 10_000, "active runs in Redis at start-up")
 	fs.IntVar(&sz.ResumeActive, "resume-running", 100, "of those, runs interrupted mid-step (the rest wait at a gate)")
-	only := fs.String("only", "", "run only these benchmarks, comma-separated: ack,rotation,storm,memory,resume,restart,redis")
+	only := fs.String("only", "", "run only these benchmarks, comma-separated: ack,rotation,storm,memory,resume,restart,redis,sweep")
 	keep := fs.Bool("keep", false, "keep the work directory (the bot's logs) and print where it is")
 	botBin := fs.String("bot", "", "benchmark this bot binary instead of building ./cmd/sandboxbot (to compare two versions; it reads SANDBOX_URL)")
 	if err := fs.Parse(args); err != nil {

@@ -48,6 +48,8 @@ var targets = map[string]target{
 	"resume_10000_s":           {"<", 2},
 	"resume_vs_bare":           {"<=", 2},
 	"restart_resume_s":         {"<", 2},
+	"sweep_signon_calls":       {"<=", 1},
+	"sweep_slack_calls":        {"<=", 5},
 }
 
 // row is one line of the table: a figure, and the baseline it is
@@ -86,6 +88,7 @@ var figureKeys = []string{
 	"resume_10000_s", "resume_bare_read_s", "resume_vs_bare", "resume_connected_s", "resume_slack_calls",
 	"restart_resume_s", "restart_lease_s",
 	"redis_roundtrips_per_step", "redis_roundtrips_per_step_bare", "redis_roundtrips_vs_bare",
+	"sweep_2000_ms", "sweep_estate_ms", "sweep_vs_estate", "sweep_signon_calls", "sweep_slack_calls",
 }
 
 func newReport(sz sizes) *report {

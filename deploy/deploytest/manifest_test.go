@@ -18,7 +18,7 @@ import (
 
 // webMethod is a Web API method the bot may send: the slack-go functions
 // that send it, and the bot scopes Slack asks for (none for auth.test,
-// chat.getPermalink and views.*).
+// chat.getPermalink and views.*, views.publish included).
 type webMethod struct {
 	funcs  []string
 	scopes []string
@@ -37,6 +37,7 @@ var webMethods = map[string]webMethod{
 	"views.open":            {funcs: []string{"OpenViewContext"}},
 	"views.push":            {funcs: []string{"PushViewContext"}},
 	"views.update":          {funcs: []string{"UpdateViewContext"}},
+	"views.publish":         {funcs: []string{"PublishViewContext"}},
 	"users.info":            {funcs: []string{"GetUserInfoContext"}, scopes: []string{"users:read"}},
 	"usergroups.users.list": {funcs: []string{"GetUserGroupMembersContext"}, scopes: []string{"usergroups:read"}},
 	// Not a method: a POST to an interaction's response_url, which slack-go

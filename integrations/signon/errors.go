@@ -15,6 +15,7 @@ const (
 	OpFindAPIUser Op = "find_api_user"
 	OpTokens      Op = "tokens"
 	OpExpiring    Op = "expiring"
+	OpEstate      Op = "estate"
 	OpIssue       Op = "issue"
 	OpRevoke      Op = "revoke"
 	OpReveal      Op = "reveal"

@@ -31,7 +31,10 @@ module SignonTokenBot
   USER_AGENT = "signon-token-bot"
   RUN_ID = /\A[a-z]{1,8}-[A-Za-z0-9-]{4,40}\z/
   SLACK_USER = /\A[A-Z0-9]{2,20}\z/
-  OPS = %w[find_api_user tokens expiring issue revoke reveal].freeze
+  OPS = %w[find_api_user tokens expiring estate issue revoke reveal].freeze
+  # access_tokens:renew_expiring_internal_tokens' rule for whose tokens
+  # Signon renews by itself.
+  INTERNAL = /@(alphagov\.co\.uk|publishing\.service\.gov\.uk)$/
 
   # An expected refusal: bad input, an unknown user, application or token.
   class Refusal < StandardError
@@ -147,6 +150,52 @@ module SignonTokenBot
       }
     end
     { rows: rows.sort_by { |r| [r[:token][:expires_at], r[:user][:email], r[:application][:slug]] } }
+  end
+
+  # The daily sweep's report, in a fixed number of queries whatever the
+  # estate's size: every API user's tokens are loaded once (revoked ones
+  # too: a revoked token that expires later stops Signon's renewal) and
+  # grouped in Ruby. A pair is reported when its synced token (the sync
+  # job's choice) expires within the window, or when it has superseded
+  # tokens: unrevoked, unexpired, made before the synced one.
+  def op_estate(request)
+    within = number!(request, "within", 1, 20 * 366 * 86_400)
+    now = Time.current
+    limit = now + within
+    users = ApiUser.unscope(:order).to_a.index_by(&:id)
+    tokens = Doorkeeper::AccessToken.where(resource_owner_id: users.keys).to_a
+    applications = Doorkeeper::Application.unscoped.where(id: tokens.map(&:application_id).uniq).to_a.index_by(&:id)
+    synced_at = UserApplicationPermission.where(user_id: users.keys).group(:user_id, :application_id).maximum(:last_synced_at)
+    pairs = tokens.group_by { |t| [t.resource_owner_id, t.application_id] }.filter_map do |(user_id, application_id), all|
+      estate_pair(users[user_id], applications[application_id], all, now, limit, synced_at[[user_id, application_id]])
+    end
+    { now: iso(now), pairs: pairs.sort_by { |p| [p[:token][:expires_at] || "~", p[:user][:email], p[:application][:slug]] } }
+  end
+
+  def estate_pair(user, application, all, now, limit, synced_at)
+    return nil if user.nil? || application.nil?
+
+    live = all.reject { |t| t.revoked_at.present? }
+    # The sync job's order: NULL expiry first, then expiry, then id.
+    choice = live.max_by { |t| [t.expires_at ? 1 : 0, t.expires_at || Time.at(0), t.id] }
+    superseded = live.select do |t|
+      t != choice && (t.expires_at.nil? || t.expires_at > now) &&
+        (t.created_at < choice.created_at || (t.created_at == choice.created_at && t.id < choice.id))
+    end
+    expiring = choice&.expires_at && choice.expires_at < limit
+    return nil unless expiring || superseded.any?
+
+    blocker = choice&.expires_at && all.find { |t| t.revoked_at.present? && t.expires_at && t.expires_at > choice.expires_at }
+    {
+      user: user_json(user),
+      application: application_json(application),
+      internal: user.email.to_s.match?(INTERNAL),
+      synced: !user.suspended? && !application.retired?,
+      token: token_json(choice),
+      superseded: superseded.sort_by { |t| [t.created_at, t.id] }.map { |t| token_json(t) },
+      renewal_blocker: blocker&.id,
+      last_synced_at: iso(synced_at),
+    }
   end
 
   # Makes a token as Signon's "Add application token" does, unless the run

@@ -313,6 +313,14 @@ func (c *Client) UpdateView(ctx context.Context, viewID, hash string, view slack
 	return out, err
 }
 
+// PublishView publishes a user's Home tab, replacing what it showed.
+func (c *Client) PublishView(ctx context.Context, userID string, view slackapi.HomeTabViewRequest) error {
+	return c.do(ctx, "views.publish", "", idempotent, func(ctx context.Context) error {
+		_, err := c.api.PublishViewContext(ctx, slackapi.PublishViewContextRequest{UserID: userID, View: view})
+		return err
+	})
+}
+
 // UserInfo describes a user.
 func (c *Client) UserInfo(ctx context.Context, userID string) (*slackapi.User, error) {
 	var out *slackapi.User

@@ -37,6 +37,7 @@ func PublishedLimits() map[string]Limit {
 		"views.open":            tier4,
 		"views.push":            tier4,
 		"views.update":          tier4,
+		"views.publish":         tier4,
 		"users.info":            tier4,
 		"usergroups.users.list": tier2,
 	}

@@ -143,6 +143,8 @@ type Environment struct {
 	// LiveChecks are the smoke tests per application: "builtin" or a
 	// command.
 	LiveChecks map[string]LiveCheck `json:"liveChecks"`
+	// Sweep is the daily sweep and digest (configsweep.go).
+	Sweep Sweep `json:"sweep"`
 }
 
 // Principals are Slack users and user groups.
@@ -500,6 +502,9 @@ func (e Environment) validate(key string) error {
 	}
 	if e.CallTimeout <= 0 {
 		return fmt.Errorf("%s.callTimeout must be more than 0", key)
+	}
+	if err := e.Sweep.validate(key+".sweep", e.Rotate); err != nil {
+		return err
 	}
 	apps := make([]string, 0, len(e.LiveChecks))
 	for app := range e.LiveChecks {

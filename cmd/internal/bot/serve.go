@@ -17,6 +17,7 @@ import (
 
 	"github.com/alphagov/signon-token-bot/commands"
 	"github.com/alphagov/signon-token-bot/commands/blocks"
+	"github.com/alphagov/signon-token-bot/daily"
 	"github.com/alphagov/signon-token-bot/flows"
 	slackint "github.com/alphagov/signon-token-bot/integrations/slack"
 	"github.com/alphagov/signon-token-bot/state"
@@ -30,6 +31,10 @@ type routerDeps struct {
 	Log   *slog.Logger
 	// Bot is the rotation surface: alerts, offers, gates, /rotate-token.
 	Bot *commands.Bot
+	// Digest answers the daily digest's buttons; nil without sweeps.
+	Digest *commands.DigestPoster
+	// Home publishes the Home tab.
+	Home *commands.HomeTab
 }
 
 // buildRouter wires handlers to the router: the seam where the rotation
@@ -39,6 +44,12 @@ func buildRouter(d routerDeps) *commands.Router {
 		Responder: d.Slack, Dedup: d.Dedup, BotUserID: d.Self.UserID, BotID: d.Self.BotID, Logger: d.Log,
 	})
 	d.Bot.Register(r)
+	if d.Digest != nil {
+		d.Digest.Register(r)
+	}
+	if d.Home != nil {
+		r.HomeOpened(d.Home.Open)
+	}
 	return r
 }
 
@@ -73,6 +84,8 @@ type App struct {
 	ln       net.Listener
 	served   chan error
 	slack    *slackState
+	sweeps   []*daily.Sweeper
+	home     *commands.HomeTab
 }
 
 // serve runs the bot until ctx ends.
@@ -146,6 +159,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 		Slack: client, Render: render, Offers: store, Runs: store, Clock: clock, Logger: log,
 	})
 	obs := newObserver(reg)
+	a.home = homeTab(cfg, store, client, render, func(ctx context.Context, env, user string) (bool, error) { return a.engine.MayStart(ctx, env, user) }, clock, log)
 	a.engine, err = flows.New(flows.Config{
 		Policy:      policyOf(cfg),
 		Envs:        a.envs.envs,
@@ -155,7 +169,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 		Revealer:    &commands.Revealer{Slack: client},
 		Clock:       clock,
 		Logger:      log,
-		Observer:    obs,
+		Observer:    homeObserver{observer: obs, home: a.home},
 		Owner:       cfg.Owner,
 		LeaseTTL:    cfg.LeaseTTL,
 		StepTimeout: cfg.StepTimeout,
@@ -177,7 +191,12 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 		return nil, fmt.Errorf("slack surface: %w", err)
 	}
 	a.bot, a.sweep = bot, cfg.SweepInterval
-	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot})
+	sweepers, digest, err := sweeps(cfg, a.envs.envs, store, client, render, a.engine.MayStart, clock, log)
+	if err != nil {
+		return nil, err
+	}
+	a.sweeps = sweepers
+	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot, Digest: digest, Home: a.home})
 	a.runner = slackint.NewRunner(client, router, slackint.RunnerConfig{Logger: log})
 	a.slack.runner.Store(a.runner)
 	ok = true
@@ -194,6 +213,10 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.engine.Run(gctx) })
 	g.Go(func() error { return a.bot.Run(gctx, a.sweep) })
 	g.Go(func() error { return a.envs.Run(gctx) })
+	g.Go(func() error { a.home.Run(gctx, homeDebounce); return nil })
+	for _, s := range a.sweeps {
+		g.Go(func() error { s.Run(gctx, sweepEvery); return nil })
+	}
 	g.Go(func() error {
 		select {
 		case err := <-a.served:

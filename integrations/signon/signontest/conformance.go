@@ -18,6 +18,7 @@ import (
 // double, or the Client on signon-lite.
 type World interface {
 	flows.Signon
+	Estate(ctx context.Context, within time.Duration) (flows.Estate, error)
 	// Now is the Signon's clock.
 	Now() time.Time
 	AddAPIUser(name, email string) flows.APIUser
@@ -76,7 +77,7 @@ func (s *seen) add(x token.Secret) { s.all = append(s.all, x) }
 // Run runs every behaviour of the table against a fresh world from newWorld, whose
 // service identity must be SuiteServiceIdentity. Cases run in parallel.
 func Run(t *testing.T, newWorld func(t *testing.T) World) {
-	for _, c := range behaviours() {
+	for _, c := range append(behaviours(), estateBehaviours()...) {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld(t)

@@ -53,6 +53,10 @@ type Server struct {
 	EnforceRateLimits bool
 	Limits            map[string]Limit
 
+	// HomeTabDisabled answers views.publish with not_enabled, as Slack
+	// does for an app whose manifest does not enable the Home tab.
+	HomeTabDisabled bool
+
 	// EchoMessages delivers a message event for every message the bot
 	// posts, as Slack does to an app subscribed to message events.
 	EchoMessages bool
@@ -85,6 +89,9 @@ type Server struct {
 	triggers  map[string]*trigger
 	views     map[string]*view
 	responses map[string]*responseURL
+
+	// homes are the Home tabs published, by user (home.go).
+	homes map[string]*view
 
 	faults    []*fault
 	holds     []*Hold

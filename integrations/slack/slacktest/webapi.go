@@ -161,6 +161,11 @@ var methods = map[string]method{
 		required: []string{"view"},
 		serve:    (*Server).viewsUpdate,
 	},
+	"views.publish": {
+		args:     []string{"user_id", "view", "hash"},
+		required: []string{"user_id", "view"},
+		serve:    (*Server).viewsPublish,
+	},
 	"users.info": {
 		args:     []string{"user", "include_locale"},
 		required: []string{"user"},

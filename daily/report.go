@@ -1,0 +1,153 @@
+package daily
+
+import (
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/alphagov/signon-token-bot/flows"
+)
+
+// Why a token needs a person, the digest's groups in the order it shows
+// them.
+type Why string
+
+const (
+	// WhyRenewalFailed: an internal user's token expires within a month
+	// and Signon's 01:00 renewal made no newer one.
+	WhyRenewalFailed Why = "renewal-failed"
+	// WhyExternal: Signon renews only internal users' tokens.
+	WhyExternal Why = "external"
+	// WhyOtherTeam: another team rotates the user's tokens by its own
+	// procedure.
+	WhyOtherTeam Why = "other-team"
+	// WhyStaging: the environment is staging, where nothing is urgent.
+	WhyStaging Why = "staging"
+	// WhyRenewalAhead: an internal token further off than a month:
+	// Signon will renew it when it is within one.
+	WhyRenewalAhead Why = "renewal-ahead"
+	// WhyNotSynced: the sync skips the pair (a suspended user, a retired
+	// application), so no consumer holds its token.
+	WhyNotSynced Why = "not-synced"
+)
+
+// Whys lists every Why in the digest's order.
+var Whys = []Why{WhyRenewalFailed, WhyExternal, WhyOtherTeam, WhyStaging, WhyRenewalAhead, WhyNotSynced}
+
+// Report is one sweep of one environment: what the digest shows and the
+// Home tab reads. It holds fingerprints, never a token.
+type Report struct {
+	Environment string `json:"environment"`
+	// Day is the sweep's day (DayLayout); At when it ran by the bot's
+	// clock; SignonNow Signon's clock when it made the estate report.
+	Day       string    `json:"day"`
+	At        time.Time `json:"at"`
+	SignonNow time.Time `json:"signon_now"`
+	// Within is the digest's window; HomeWithin the Home tab's. The
+	// estate was read with the wider of the two.
+	Within     time.Duration `json:"within"`
+	HomeWithin time.Duration `json:"home_within"`
+	// Pairs is Signon's estate report, soonest expiry first.
+	Pairs []flows.EstatePair `json:"pairs"`
+	// Whys classifies Pairs, index for index.
+	Whys []Why `json:"whys"`
+	// OpenRuns are the environment's runs under way when it swept.
+	OpenRuns []RunRef `json:"open_runs,omitempty"`
+	// Next is the next sweep's slot.
+	Next time.Time `json:"next"`
+}
+
+// RunRef is a run under way, as the digest and the Home tab link to it.
+type RunRef struct {
+	ID       string    `json:"id"`
+	Key      flows.Key `json:"key"`
+	Step     string    `json:"step"`
+	Channel  string    `json:"channel"`
+	ThreadTS string    `json:"thread_ts"`
+	StatusTS string    `json:"status_ts,omitempty"`
+}
+
+// Group is the pairs expiring within the digest's window for one reason.
+type Group struct {
+	Why   Why
+	Pairs []flows.EstatePair
+}
+
+// Groups are the pairs whose synced token expires within the digest's
+// window, by why, in Whys' order; empty groups are left out.
+func (r *Report) Groups() []Group { return r.GroupsWithin(r.Within) }
+
+// GroupsWithin groups the pairs whose synced token expires within d of
+// Signon's time.
+func (r *Report) GroupsWithin(d time.Duration) []Group {
+	limit := r.SignonNow.Add(d)
+	var out []Group
+	for _, why := range Whys {
+		g := Group{Why: why}
+		for i, p := range r.Pairs {
+			if r.Whys[i] == why && p.Token.ExpiresBefore(limit) {
+				g.Pairs = append(g.Pairs, p)
+			}
+		}
+		if len(g.Pairs) > 0 {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// Superseded are the synced pairs holding tokens a renewal left behind.
+func (r *Report) Superseded() []flows.EstatePair {
+	var out []flows.EstatePair
+	for _, p := range r.Pairs {
+		if p.Synced && len(p.Superseded) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Expiring are the pairs whose synced token expires within the Home tab's
+// window, soonest first.
+func (r *Report) Expiring() []flows.EstatePair {
+	limit := r.SignonNow.Add(r.HomeWithin)
+	var out []flows.EstatePair
+	for _, p := range r.Pairs {
+		if p.Token.ExpiresBefore(limit) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Empty reports whether the digest has nothing to say.
+func (r *Report) Empty() bool {
+	return len(r.Groups()) == 0 && len(r.Superseded()) == 0 && len(r.OpenRuns) == 0
+}
+
+// Rules are an environment's classification settings.
+type Rules struct {
+	// Staging puts every pair in WhyStaging.
+	Staging bool
+	// OtherTeam are API users another team rotates, by name or email
+	// (specialCases.otherTeam).
+	OtherTeam []string
+}
+
+// classify says why a pair needs a person; renewal is the time Signon's
+// renewal ran on the sweep's day (01:00 UTC).
+func (rules Rules) classify(p flows.EstatePair, renewal time.Time) Why {
+	switch {
+	case !p.Synced:
+		return WhyNotSynced
+	case slices.ContainsFunc(rules.OtherTeam, func(u string) bool { return u == p.User.Name || strings.EqualFold(u, p.User.Email) }):
+		return WhyOtherTeam
+	case rules.Staging:
+		return WhyStaging
+	case !p.Internal:
+		return WhyExternal
+	case p.RenewalDue(renewal):
+		return WhyRenewalFailed
+	}
+	return WhyRenewalAhead
+}
