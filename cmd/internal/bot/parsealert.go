@@ -81,7 +81,9 @@ func parseAlert(in io.Reader, out io.Writer, senders []string, known bool) error
 // settings are not required. known is false without a file.
 func alertSenders(getenv func(string) string, configFlag string) (senders []string, known bool, err error) {
 	cfg := DefaultConfig()
-	if err := cfg.fromFile(getenv, configFlag); err != nil {
+	var p problems
+	cfg.fromFile(&p, getenv, configFlag)
+	if err := p.err(); err != nil {
 		return nil, false, err
 	}
 	return cfg.AlertSenders, cfg.File != "", nil
