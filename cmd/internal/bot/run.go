@@ -24,7 +24,10 @@ Commands:
   parse-alert    read one Slack message as JSON on stdin and print what the
                  bot reads in it (is it the alert, which tokens, is its
                  sender among the configuration's alertSenders, ...)
-  check-config   validate the configuration and exit
+  check-config   check the configuration as serve would (the YAML file, the
+                 environment, each environment's kubeconfig and context,
+                 serviceIdentity), without reaching Slack, Redis or a
+                 cluster; print every problem, or a summary with warnings
   version        print the version
 
 Configuration comes from environment variables and the optional YAML file
@@ -88,7 +91,11 @@ func (p Program) Run(ctx context.Context, args []string, getenv func(string) str
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprint(stdout, summary(cfg))
+		notes, err := checkStart(cfg, getenv)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprint(stdout, checkReport(cfg, notes))
 		return err
 	case "serve":
 		if getenv("GOGC") == "" {
@@ -142,9 +149,6 @@ func summary(cfg *Config) string {
 		senders = strings.Join(cfg.AlertSenders, ", ")
 	}
 	fmt.Fprintf(&b, "alert senders: %s\n", senders)
-	if len(cfg.AlertChannels) > 0 && len(cfg.AlertSenders) == 0 {
-		fmt.Fprintln(&b, "warning: alertChannels are set but alertSenders is empty, so no message counts as an alert: add the bot id (B…) of Alertmanager's Slack integration")
-	}
 	fmt.Fprintf(&b, "signon consoles at once per environment: %d\n", cfg.SignonConcurrency)
 	names := make([]string, 0, len(cfg.Environments))
 	for n := range cfg.Environments {

@@ -215,7 +215,7 @@ func exampleAlert(t *testing.T) string {
 
 func TestSubcommands(t *testing.T) {
 	senders := writeFile(t, "alertChannels: [C0EXAMPLE1]\nalertSenders: [B0EXAMPLE1]\n")
-	channelsOnly := writeFile(t, "alertChannels: [C0123ABCD]\n")
+	channelsOnly := writeFile(t, "alertChannels: [C0123ABCD]\nserviceIdentity: bot@example.gov.uk\n")
 	cases := []struct {
 		args    []string
 		env     map[string]string
@@ -225,7 +225,8 @@ func TestSubcommands(t *testing.T) {
 	}{
 		{args: []string{"version"}, wantOut: "signon-token-bot v1.2.3 ("},
 		{args: []string{"demo", "-list"}, wantErr: "the demo is a command of its own, not the bot's: go run ./cmd/demo"},
-		{args: []string{"check-config"}, env: validEnv(), wantOut: "configuration is valid\nconfig file: none (GOV.UK defaults)\n"},
+		{args: []string{"check-config"}, env: validEnv(), wantErr: "environments.integration: serviceIdentity is not configured: Signon's event log needs an account to name when a requester has none\n" +
+			"environments.production: serviceIdentity is not configured: Signon's event log needs an account to name when a requester has none"},
 		{args: []string{"check-config"}, env: map[string]string{"SLACK_APP_TOKEN": "nope"},
 			wantErr: "SLACK_APP_TOKEN must start with xapp-\nSLACK_BOT_TOKEN is required (the bot token, xoxb-...)\nREDIS_URL or REDIS_ADDRS is required"},
 		{args: []string{"-config", "/nonexistent.yaml", "check-config"}, env: validEnv(), wantErr: "-config: open /nonexistent.yaml: no such file or directory"},
@@ -246,7 +247,7 @@ func TestSubcommands(t *testing.T) {
 		{args: []string{"parse-alert"}, stdin: `{"channel":"C0ALERTS","text":"SignonApiUserTokenExpirySoon fired again?"}`,
 			wantOut: `{"alert":null,"status":null,"environment":null,"count":null,"tokens":[],"sender":"a person","sender_allowed":null}` + "\n"},
 		{args: []string{"check-config", "-config", channelsOnly}, env: validEnv(),
-			wantOut: "configuration is valid\nconfig file: " + channelsOnly + "\nslack api: https://slack.com/api/\nredis: REDIS_URL (standalone)\nstate prefix: stb\nhttp: :8080\nalert channels: C0123ABCD\nalert senders: none\nwarning: alertChannels are set but alertSenders is empty"},
+			wantOut: "configuration is valid\nconfig file: " + channelsOnly + "\nslack api: https://slack.com/api/\nredis: REDIS_URL (standalone)\nstate prefix: stb\nhttp: :8080\nalert channels: C0123ABCD\nalert senders: none\n"},
 		{args: []string{"parse-alert"}, stdin: `{"text": `, wantErr: "parse-alert: stdin is not a Slack message as JSON: unexpected end of JSON input"},
 		{args: []string{"parse-alert"}, stdin: "", wantErr: "parse-alert: stdin is empty: pipe one Slack message as JSON into it"},
 	}
