@@ -116,18 +116,13 @@ func TestChartConfigAcceptedByBot(t *testing.T) {
 
 // integrationKubeconfig is a kubeconfig with the context docs/deploy.md
 // builds; check-config loads it as serve would.
-const integrationKubeconfig = `apiVersion: v1
-kind: Config
-clusters:
-- name: integration
-  cluster: {server: "https://192.0.2.1:6443", insecure-skip-tls-verify: true}
-users:
-- name: signon-token-bot
-  user: {token: not-a-real-token}
-contexts:
-- name: integration
-  context: {cluster: integration, user: signon-token-bot}
-`
+var integrationKubeconfig = func() string {
+	b, err := os.ReadFile(filepath.Join("testdata", "integration.kubeconfig"))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 func mountPathOf(t *testing.T, c corev1.Container, volume string) string {
 	t.Helper()

@@ -2,7 +2,6 @@ package bot
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/alphagov/signon-token-bot/state"
@@ -28,7 +27,7 @@ func checkStart(cfg *Config, getenv func(string) string) (notes []string, err er
 		}
 		_ = rdb.Close()
 	}
-	for _, name := range sortedNames(cfg.Environments) {
+	for _, name := range sortedKeys(cfg.Environments) {
 		ec := cfg.Environments[name]
 		if !ec.Rotate {
 			continue
@@ -58,7 +57,7 @@ func warnings(cfg *Config) []string {
 	case len(cfg.AlertSenders) == 0:
 		w = append(w, "alertChannels are set but alertSenders is empty, so no message counts as an alert: add the bot id (B…) of Alertmanager's Slack integration")
 	}
-	for _, name := range sortedNames(cfg.Environments) {
+	for _, name := range sortedKeys(cfg.Environments) {
 		e := cfg.Environments[name]
 		if e.Rotate && len(e.Starters.Users) == 0 && len(e.Starters.Groups) == 0 {
 			w = append(w, fmt.Sprintf("environment %s rotates but names no starters: nobody can start a rotation there", name))
@@ -79,13 +78,4 @@ func checkReport(cfg *Config, notes []string) string {
 		fmt.Fprintf(&b, "warning: %s\n", w)
 	}
 	return b.String()
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
 }

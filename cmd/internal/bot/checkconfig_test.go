@@ -9,25 +9,16 @@ import (
 	"testing"
 )
 
-// testKubeconfig is a kubeconfig with one context, integration, as
+// writeKubeconfig writes a kubeconfig with one context, integration, as
 // docs/deploy.md builds it.
-const testKubeconfig = `apiVersion: v1
-kind: Config
-clusters:
-- name: integration
-  cluster: {server: "https://192.0.2.1:6443", insecure-skip-tls-verify: true}
-users:
-- name: signon-token-bot
-  user: {token: not-a-real-token}
-contexts:
-- name: integration
-  context: {cluster: integration, user: signon-token-bot}
-`
-
 func writeKubeconfig(t *testing.T) string {
 	t.Helper()
+	kc, err := os.ReadFile("../../../deploy/deploytest/testdata/integration.kubeconfig")
+	if err != nil {
+		t.Fatal(err)
+	}
 	p := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(p, []byte(testKubeconfig), 0o600); err != nil {
+	if err := os.WriteFile(p, kc, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
