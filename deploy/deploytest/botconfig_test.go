@@ -27,7 +27,7 @@ func TestChartConfigAcceptedByBot(t *testing.T) {
 	if err := os.MkdirAll(mount, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(mount, "config"), []byte("apiVersion: v1\nkind: Config\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(mount, "config"), []byte(integrationKubeconfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// Values a Secret would hold; not real credentials.
@@ -44,10 +44,12 @@ func TestChartConfigAcceptedByBot(t *testing.T) {
 		overrides map[string]any
 		want      []string
 	}{
-		{"defaults", nil, nil, []string{
-			"config file: none (GOV.UK defaults)",
+		// The chart's defaults are GOV.UK's, which name no serviceIdentity
+		// for Signon's event log: the bot would mark each environment down.
+		{"defaults", nil, map[string]any{"config": map[string]any{"serviceIdentity": "signon-token-bot@digital.cabinet-office.gov.uk"}}, []string{
 			"redis: REDIS_URL (standalone)",
 			"environment production: rotated; namespace apps",
+			"note: environment production uses the pod's ServiceAccount (no kubeconfig): checked only inside a pod",
 		}},
 		{"sentinel", []string{"sentinel.yaml"}, map[string]any{
 			"kubeconfig": map[string]any{"mountPath": mount},
@@ -60,7 +62,7 @@ func TestChartConfigAcceptedByBot(t *testing.T) {
 			"environment integration: rotated; namespace apps; starters: 0 users, 1 groups; approvers: 0 users, 1 groups",
 			"environment staging: explained, not rotated",
 		}},
-		{"cluster", []string{"cluster.yaml"}, nil, []string{
+		{"cluster", []string{"cluster.yaml"}, map[string]any{"config": map[string]any{"serviceIdentity": "signon-token-bot@digital.cabinet-office.gov.uk"}}, []string{
 			"redis: Cluster at redis-0.redis:6379, redis-1.redis:6379, redis-2.redis:6379",
 		}},
 	} {
@@ -111,6 +113,16 @@ func TestChartConfigAcceptedByBot(t *testing.T) {
 		})
 	}
 }
+
+// integrationKubeconfig is a kubeconfig with the context docs/deploy.md
+// builds; check-config loads it as serve would.
+var integrationKubeconfig = func() string {
+	b, err := os.ReadFile(filepath.Join("testdata", "integration.kubeconfig"))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 func mountPathOf(t *testing.T, c corev1.Container, volume string) string {
 	t.Helper()

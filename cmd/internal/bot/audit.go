@@ -64,7 +64,9 @@ func auditCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 
 	cfg := DefaultConfig()
-	if err := cfg.fromFile(getenv, configPath); err != nil {
+	var probs problems
+	cfg.fromFile(&probs, getenv, configPath)
+	if err := probs.err(); err != nil {
 		return err
 	}
 	cfg.Redis = RedisConfig{URL: getenv("REDIS_URL")}

@@ -68,6 +68,21 @@ func backendOf(ctx context.Context, cfg *Config, name string, ec Environment, ba
 		}
 		return env, nil
 	}
+	env, err := kubeBackends(cfg, ec, clock)
+	if err != nil {
+		return down(err)
+	}
+	return env, nil
+}
+
+// errNoServiceIdentity: Signon refuses a change whose initiator it cannot
+// name.
+var errNoServiceIdentity = errors.New("serviceIdentity is not configured: Signon's event log needs an account to name when a requester has none")
+
+// kubeBackends makes an environment's cluster client, over its kubeconfig
+// context or the in-cluster account, and its Signon client over the
+// cluster's exec. It reaches nothing yet, so check-config runs it too.
+func kubeBackends(cfg *Config, ec Environment, clock flows.Clock) (flows.Env, error) {
 	checks := map[string][]string{}
 	for app, lc := range ec.LiveChecks {
 		if !lc.Builtin {
@@ -80,14 +95,14 @@ func backendOf(ctx context.Context, cfg *Config, name string, ec Environment, ba
 		SyncTimeout: ec.SyncTimeout, CallTimeout: ec.CallTimeout, LiveChecks: checks, Clock: clock,
 	})
 	if err != nil {
-		return down(err)
+		return flows.Env{}, err
 	}
 	if cfg.ServiceIdentity == "" {
-		return down(errors.New("serviceIdentity is not configured: Signon's event log needs an account to name when a requester has none"))
+		return flows.Env{}, errNoServiceIdentity
 	}
 	sc, err := signon.New(kc.SignonRunner(), signon.Config{ServiceIdentity: cfg.ServiceIdentity, Clock: clock})
 	if err != nil {
-		return down(err)
+		return flows.Env{}, err
 	}
 	return flows.Env{Signon: sc, Cluster: kc}, nil
 }

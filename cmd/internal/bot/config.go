@@ -218,41 +218,45 @@ func EnvironmentDefaults(name string) Environment {
 }
 
 // loadConfig reads the environment and the YAML file (configFlag, else
-// CONFIG_FILE) and validates both. Its error is one line that names the
-// key at fault.
+// CONFIG_FILE) and validates both. Its error is a ConfigError: every
+// problem found, one line each, naming the key at fault.
 func loadConfig(getenv func(string) string, configFlag string) (*Config, error) {
 	cfg := DefaultConfig()
-	if err := cfg.fromEnv(getenv); err != nil {
-		return nil, err
-	}
-	if err := cfg.fromFile(getenv, configFlag); err != nil {
+	var p problems
+	cfg.fromEnv(&p, getenv)
+	cfg.fromFile(&p, getenv, configFlag)
+	if err := p.err(); err != nil {
 		return nil, err
 	}
 	return &cfg, nil
 }
 
+// maxConfigFile bounds the YAML file: the bot's policy fits in a few
+// kilobytes, and a file of gigabytes would be held in memory whole.
+const maxConfigFile = 1 << 20
+
 // fromFile reads the YAML file (configFlag, else CONFIG_FILE), if any,
 // onto c and validates the result.
-func (c *Config) fromFile(getenv func(string) string, configFlag string) error {
+func (c *Config) fromFile(p *problems, getenv func(string) string, configFlag string) {
 	key, path := "-config", configFlag
 	if path == "" {
 		key, path = "CONFIG_FILE", getenv("CONFIG_FILE")
 	}
 	if path != "" {
-		data, err := os.ReadFile(path)
+		data, err := readBounded(path, maxConfigFile)
 		if err != nil {
-			return fmt.Errorf("%s: %w", key, err)
+			p.errorf("%s: %v", key, err)
+			return
 		}
-		if err := decodeYAML(data, c); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
+		p.file = path
+		defer func() { p.file = "" }()
 		c.File = path
+		if !decodeYAML(p, data, c) {
+			return
+		}
 	}
 	// Only the file can make these invalid; the defaults are valid.
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
+	c.validate(p)
 }
 
 var (
@@ -269,71 +273,71 @@ var (
 // podNamePattern is a Kubernetes object name (a DNS subdomain).
 var podNamePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$`)
 
-func (c *Config) fromEnv(getenv func(string) string) error {
+func (c *Config) fromEnv(p *problems, getenv func(string) string) {
 	c.Slack.AppToken = getenv("SLACK_APP_TOKEN")
 	c.Slack.BotToken = getenv("SLACK_BOT_TOKEN")
 	switch {
 	case c.Slack.AppToken == "":
-		return errors.New("SLACK_APP_TOKEN is required (the app-level token, xapp-...)")
+		p.errorf("SLACK_APP_TOKEN is required (the app-level token, xapp-...)")
 	case !strings.HasPrefix(c.Slack.AppToken, "xapp-"):
-		return errors.New("SLACK_APP_TOKEN must start with xapp-")
+		p.errorf("SLACK_APP_TOKEN must start with xapp-")
+	}
+	switch {
 	case c.Slack.BotToken == "":
-		return errors.New("SLACK_BOT_TOKEN is required (the bot token, xoxb-...)")
+		p.errorf("SLACK_BOT_TOKEN is required (the bot token, xoxb-...)")
 	case !strings.HasPrefix(c.Slack.BotToken, "xoxb-"):
-		return errors.New("SLACK_BOT_TOKEN must start with xoxb-")
+		p.errorf("SLACK_BOT_TOKEN must start with xoxb-")
 	}
 
 	c.Slack.APIURL = or(getenv("SLACK_API_URL"), defaultSlackAPIURL)
-	if u, err := url.Parse(c.Slack.APIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("SLACK_API_URL: %q is not an http(s) URL", c.Slack.APIURL)
-	}
-	if !strings.HasSuffix(c.Slack.APIURL, "/") {
-		return fmt.Errorf("SLACK_API_URL must end with / (like %s)", defaultSlackAPIURL)
+	if !isHTTPURL(c.Slack.APIURL, "http", "https") {
+		p.errorf("SLACK_API_URL: %s is not an http(s) URL", excerpt(c.Slack.APIURL))
+	} else if !strings.HasSuffix(c.Slack.APIURL, "/") {
+		p.errorf("SLACK_API_URL must end with / (like %s)", defaultSlackAPIURL)
 	}
 	switch getenv("SLACK_PACING") {
 	case "", "on":
 	case "off":
 		c.Slack.Unpaced = true
 	default:
-		return fmt.Errorf("SLACK_PACING must be on or off, not %q", getenv("SLACK_PACING"))
+		p.errorf("SLACK_PACING must be on or off, not %s", excerpt(getenv("SLACK_PACING")))
 	}
 
-	if err := c.Redis.fromEnv(getenv); err != nil {
-		return err
-	}
+	c.Redis.fromEnv(p, getenv)
 
 	c.StatePrefix = or(getenv("STATE_PREFIX"), defaultStatePrefix)
 	if !statePrefixPattern.MatchString(c.StatePrefix) {
-		return fmt.Errorf("STATE_PREFIX: %q may hold only letters, digits and . _ : - (at most 64)", c.StatePrefix)
+		p.errorf("STATE_PREFIX: %s may hold only letters, digits and . _ : - (at most 64)", excerpt(c.StatePrefix))
 	}
 	c.Owner = getenv("POD_NAME")
 	if c.Owner != "" && !podNamePattern.MatchString(c.Owner) {
-		return fmt.Errorf("POD_NAME: %q is not a pod name (lower-case letters, digits, - and ., at most 253)", c.Owner)
+		p.errorf("POD_NAME: %s is not a pod name (lower-case letters, digits, - and ., at most 253)", excerpt(c.Owner))
 	}
 	c.HTTPAddr = or(getenv("HTTP_ADDR"), defaultHTTPAddr)
-	if !isHostPort(c.HTTPAddr) {
-		return fmt.Errorf("HTTP_ADDR: %q is not host:port (like :8080)", c.HTTPAddr)
+	// Port 0 picks a free port: the tests' way to run several bots.
+	if !isHostPort(c.HTTPAddr, 0) {
+		p.errorf("HTTP_ADDR: %s is not host:port (like :8080)", excerpt(c.HTTPAddr))
 	}
 	switch lvl := or(getenv("LOG_LEVEL"), "info"); lvl {
 	case "debug", "info", "warn", "error":
 		_ = c.LogLevel.UnmarshalText([]byte(lvl))
 	default:
-		return fmt.Errorf("LOG_LEVEL must be one of debug, info, warn, error (not %q)", lvl)
+		p.errorf("LOG_LEVEL must be one of debug, info, warn, error (not %s)", excerpt(lvl))
 	}
 	c.LogFormat = or(getenv("LOG_FORMAT"), "json")
 	if c.LogFormat != "json" && c.LogFormat != "text" {
-		return fmt.Errorf("LOG_FORMAT must be json or text (not %q)", c.LogFormat)
+		p.errorf("LOG_FORMAT must be json or text (not %s)", excerpt(c.LogFormat))
 	}
-	return nil
 }
 
-func (r *RedisConfig) fromEnv(getenv func(string) string) error {
+func (r *RedisConfig) fromEnv(p *problems, getenv func(string) string) {
 	r.URL = getenv("REDIS_URL")
 	if addrs := getenv("REDIS_ADDRS"); addrs != "" {
 		for _, a := range strings.Split(addrs, ",") {
 			a = strings.TrimSpace(a)
-			if !isHostPort(a) || strings.HasPrefix(a, ":") {
-				return fmt.Errorf("REDIS_ADDRS: %q is not host:port", a)
+			if !isHostPort(a, 1) || strings.HasPrefix(a, ":") {
+				p.errorf("REDIS_ADDRS: %s is not host:port", excerpt(a))
+				continue
 			}
 			r.Addrs = append(r.Addrs, a)
 		}
@@ -344,54 +348,66 @@ func (r *RedisConfig) fromEnv(getenv func(string) string) error {
 	if v := getenv("REDIS_CLUSTER"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return fmt.Errorf("REDIS_CLUSTER must be true or false (not %q)", v)
+			p.errorf("REDIS_CLUSTER must be true or false (not %s)", excerpt(v))
 		}
 		r.Cluster = b
 	}
 	switch {
-	case r.URL == "" && len(r.Addrs) == 0:
-		return errors.New("REDIS_URL or REDIS_ADDRS is required")
-	case r.URL != "" && len(r.Addrs) > 0:
-		return errors.New("REDIS_URL and REDIS_ADDRS cannot both be set")
+	case r.URL == "" && len(r.Addrs) == 0 && getenv("REDIS_ADDRS") == "":
+		p.errorf("REDIS_URL or REDIS_ADDRS is required")
+	case r.URL != "" && getenv("REDIS_ADDRS") != "":
+		p.errorf("REDIS_URL and REDIS_ADDRS cannot both be set")
 	case r.URL != "" && r.MasterName != "":
-		return errors.New("REDIS_MASTER_NAME needs REDIS_ADDRS (the Sentinel addresses), not REDIS_URL")
+		p.errorf("REDIS_MASTER_NAME needs REDIS_ADDRS (the Sentinel addresses), not REDIS_URL")
 	case r.URL != "" && r.Cluster:
-		return errors.New("REDIS_CLUSTER needs REDIS_ADDRS (the cluster's addresses), not REDIS_URL")
+		p.errorf("REDIS_CLUSTER needs REDIS_ADDRS (the cluster's addresses), not REDIS_URL")
 	case r.Cluster && r.MasterName != "":
-		return errors.New("REDIS_CLUSTER and REDIS_MASTER_NAME cannot both be set")
+		p.errorf("REDIS_CLUSTER and REDIS_MASTER_NAME cannot both be set")
 	case len(r.Addrs) > 1 && !r.Cluster && r.MasterName == "":
-		return fmt.Errorf("REDIS_ADDRS lists %d addresses: set REDIS_MASTER_NAME (Sentinel) or REDIS_CLUSTER=true", len(r.Addrs))
+		p.errorf("REDIS_ADDRS lists %d addresses: set REDIS_MASTER_NAME (Sentinel) or REDIS_CLUSTER=true", len(r.Addrs))
 	}
 	if r.URL != "" {
 		// The URL may hold a password: never echo it.
 		if !strings.HasPrefix(r.URL, "redis://") && !strings.HasPrefix(r.URL, "rediss://") {
-			return errors.New("REDIS_URL must start with redis:// or rediss://")
+			p.errorf("REDIS_URL must start with redis:// or rediss://")
+			return
 		}
-		if _, err := url.Parse(r.URL); err != nil {
-			return errors.New("REDIS_URL is not a valid URL")
+		u, err := url.Parse(r.URL)
+		if err != nil {
+			p.errorf("REDIS_URL is not a valid URL")
+			return
+		}
+		if port := u.Port(); port != "" && !validPort(port, 1) {
+			p.errorf("REDIS_URL: the port must be from 1 to 65535")
+			return
 		}
 		if _, err := redis.ParseURL(r.URL); err != nil {
-			return fmt.Errorf("REDIS_URL: %s", strings.TrimPrefix(err.Error(), "redis: "))
+			p.errorf("REDIS_URL: %s", strings.TrimPrefix(err.Error(), "redis: "))
 		}
 	}
-	return nil
 }
 
 // Validate checks what the YAML file may set; the environment was checked
-// as it was read.
+// as it was read. Its error is a ConfigError naming every problem.
 func (c *Config) Validate() error {
+	var p problems
+	c.validate(&p)
+	return p.err()
+}
+
+func (c *Config) validate(p *problems) {
 	for i, ch := range c.AlertChannels {
 		if !channelPattern.MatchString(ch) {
-			return fmt.Errorf("alertChannels[%d]: %q is not a channel id (like C0123ABCD)", i, ch)
+			p.errorf("alertChannels[%d]: %s is not a channel id (like C0123ABCD)", i, excerpt(ch))
 		}
 	}
 	for i, s := range c.AlertSenders {
 		if !senderPattern.MatchString(s) {
-			return fmt.Errorf("alertSenders[%d]: %q is not a bot id (like B0123ABCD) or an app id (like A0123ABCD)", i, s)
+			p.errorf("alertSenders[%d]: %s is not a bot id (like B0123ABCD) or an app id (like A0123ABCD)", i, excerpt(s))
 		}
 	}
 	if c.SignonConcurrency < 1 || c.SignonConcurrency > 16 {
-		return fmt.Errorf("signonConcurrency must be from 1 to 16, not %d", c.SignonConcurrency)
+		p.errorf("signonConcurrency must be from 1 to 16, not %d", c.SignonConcurrency)
 	}
 	for _, d := range []struct {
 		key string
@@ -400,41 +416,42 @@ func (c *Config) Validate() error {
 		{"retention", c.Retention}, {"leaseTTL", c.LeaseTTL}, {"sweepInterval", c.SweepInterval},
 		{"stepTimeout", c.StepTimeout}} {
 		if d.v <= 0 {
-			return fmt.Errorf("%s must be more than 0", d.key)
+			p.errorf("%s must be more than 0", d.key)
 		}
 	}
-	if c.Retention < time.Minute {
-		return errors.New("retention must be at least 1m")
+	if c.Retention > 0 && c.Retention < time.Minute {
+		p.errorf("retention must be at least 1m")
 	}
 	if c.ServiceIdentity != "" && flows.ValidateEmail(c.ServiceIdentity) != nil {
-		return fmt.Errorf("serviceIdentity: %q is not an email address", c.ServiceIdentity)
+		p.errorf("serviceIdentity: %s is not an email address", excerpt(c.ServiceIdentity))
 	}
 	for i, e := range c.SpecialCases.SelfRotating {
 		if flows.ValidateEmail(e) != nil {
-			return fmt.Errorf("specialCases.selfRotating[%d]: %q is not an email address", i, e)
+			p.errorf("specialCases.selfRotating[%d]: %s is not an email address", i, excerpt(e))
 		}
 	}
 	for i, s := range c.SpecialCases.HumanEmailSuffixes {
 		if !strings.HasPrefix(s, "@") || flows.ValidateEmail("x"+s) != nil {
-			return fmt.Errorf("specialCases.humanEmailSuffixes[%d]: %q is not an email domain like @example.gov.uk", i, s)
+			p.errorf("specialCases.humanEmailSuffixes[%d]: %s is not an email domain like @example.gov.uk", i, excerpt(s))
 		}
 	}
 	for i, o := range c.SpecialCases.OtherTeam {
 		key := fmt.Sprintf("specialCases.otherTeam[%d]", i)
 		if len(o.APIUsers) == 0 {
-			return fmt.Errorf("%s.apiUsers must name at least one API user", key)
+			p.errorf("%s.apiUsers must name at least one API user", key)
 		}
 		for j, u := range o.APIUsers {
 			if strings.TrimSpace(u) == "" {
-				return fmt.Errorf("%s.apiUsers[%d] is empty", key, j)
+				p.errorf("%s.apiUsers[%d] is empty", key, j)
 			}
 		}
-		if u, err := url.Parse(o.Link); err != nil || u.Scheme != "https" || u.Host == "" {
-			return fmt.Errorf("%s.link: %q is not an https URL", key, o.Link)
+		if !isHTTPURL(o.Link, "https") {
+			p.errorf("%s.link: %s is not an https URL", key, excerpt(o.Link))
 		}
 	}
 	if len(c.Environments) == 0 {
-		return errors.New("environments must list at least one environment")
+		p.errorf("environments must list at least one environment")
+		return
 	}
 	names := make([]string, 0, len(c.Environments))
 	for name := range c.Environments {
@@ -443,22 +460,20 @@ func (c *Config) Validate() error {
 	slices.Sort(names)
 	for _, name := range names {
 		if !dnsLabelPattern.MatchString(name) {
-			return fmt.Errorf("environments: %q is not an environment name like production", name)
+			p.errorf("environments: %s is not an environment name like production", excerpt(name))
+			continue
 		}
-		if err := c.Environments[name].validate("environments." + name); err != nil {
-			return err
-		}
+		c.Environments[name].validate(p, "environments."+name)
 	}
 	if e, ok := c.Environments[c.DefaultEnvironment]; !ok || !e.Rotate {
-		return fmt.Errorf("defaultEnvironment: %q is not one of the environments the bot rotates in", c.DefaultEnvironment)
+		p.errorf("defaultEnvironment: %s is not one of the environments the bot rotates in", excerpt(c.DefaultEnvironment))
 	}
-	return nil
 }
 
-func (e Environment) validate(key string) error {
+func (e Environment) validate(p *problems, key string) {
 	if e.Kubeconfig != "" {
 		if _, err := os.Stat(e.Kubeconfig); err != nil {
-			return fmt.Errorf("%s.kubeconfig: %q cannot be read: %v", key, e.Kubeconfig, errors.Unwrap(err))
+			p.errorf("%s.kubeconfig: %s cannot be read: %v", key, excerpt(e.Kubeconfig), errors.Unwrap(err))
 		}
 	}
 	for _, n := range []struct {
@@ -473,38 +488,34 @@ func (e Environment) validate(key string) error {
 		{"signonContainer", e.SignonContainer, 63, dnsLabelPattern, "a container name"},
 	} {
 		if !n.pattern.MatchString(n.v) || len(n.v) > n.max {
-			return fmt.Errorf("%s.%s: %q is not %s", key, n.field, n.v, n.what)
+			p.errorf("%s.%s: %s is not %s", key, n.field, excerpt(n.v), n.what)
 		}
 	}
-	for _, p := range []struct {
+	for _, ps := range []struct {
 		field string
 		ps    Principals
 	}{{"starters", e.Starters}, {"approvers", e.Approvers}} {
-		for i, u := range p.ps.Users {
+		for i, u := range ps.ps.Users {
 			if !userPattern.MatchString(u) {
-				return fmt.Errorf("%s.%s.users[%d]: %q is not a Slack user id (like U0123ABCD)", key, p.field, i, u)
+				p.errorf("%s.%s.users[%d]: %s is not a Slack user id (like U0123ABCD)", key, ps.field, i, excerpt(u))
 			}
 		}
-		for i, g := range p.ps.Groups {
+		for i, g := range ps.ps.Groups {
 			if !groupPattern.MatchString(g) {
-				return fmt.Errorf("%s.%s.groups[%d]: %q is not a Slack user group id (like S0123ABCD)", key, p.field, i, g)
+				p.errorf("%s.%s.groups[%d]: %s is not a Slack user group id (like S0123ABCD)", key, ps.field, i, excerpt(g))
 			}
 		}
 	}
-	if e.SyncTimeout <= 0 {
-		return fmt.Errorf("%s.syncTimeout must be more than 0", key)
-	}
-	if e.RolloutStartTimeout <= 0 {
-		return fmt.Errorf("%s.rolloutStartTimeout must be more than 0", key)
-	}
-	if e.VerifyTimeout <= 0 {
-		return fmt.Errorf("%s.verifyTimeout must be more than 0", key)
-	}
-	if e.CallTimeout <= 0 {
-		return fmt.Errorf("%s.callTimeout must be more than 0", key)
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"syncTimeout", e.SyncTimeout}, {"rolloutStartTimeout", e.RolloutStartTimeout}, {"verifyTimeout", e.VerifyTimeout}, {"callTimeout", e.CallTimeout}} {
+		if d.v <= 0 {
+			p.errorf("%s.%s must be more than 0", key, d.field)
+		}
 	}
 	if err := e.Sweep.validate(key+".sweep", e.Rotate); err != nil {
-		return err
+		p.errorf("%v", err)
 	}
 	apps := make([]string, 0, len(e.LiveChecks))
 	for app := range e.LiveChecks {
@@ -513,19 +524,30 @@ func (e Environment) validate(key string) error {
 	slices.Sort(apps)
 	for _, app := range apps {
 		if !appNamePattern.MatchString(app) {
-			return fmt.Errorf("%s.liveChecks: %q is not an application name like publishing-api", key, app)
+			p.errorf("%s.liveChecks: %s is not an application name like publishing-api", key, excerpt(app))
 		}
 	}
-	return nil
 }
 
-func isHostPort(s string) bool {
+// isHostPort: host:port with a port from min to 65535.
+func isHostPort(s string, min int) bool {
 	_, port, err := net.SplitHostPort(s)
-	if err != nil {
+	return err == nil && validPort(port, min)
+}
+
+func validPort(port string, min int) bool {
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= min && n <= 65535
+}
+
+// isHTTPURL: an absolute URL of one of schemes, with a host and, if it
+// names one, a port from 1 to 65535.
+func isHTTPURL(s string, schemes ...string) bool {
+	u, err := url.Parse(s)
+	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Hostname() == "" {
 		return false
 	}
-	n, err := strconv.Atoi(port)
-	return err == nil && n >= 0 && n <= 65535
+	return u.Port() == "" || validPort(u.Port(), 1)
 }
 
 func or(v, def string) string {

@@ -3,8 +3,9 @@ package bot
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,28 +14,52 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// decodeYAML reads the config file onto cfg's defaults. It decodes by
-// hand, rather than with yaml.UnmarshalStrict, so that every error names
-// the full path of the key at fault (environments.production.namespace),
-// which encoding/json's unknown-field and custom-type errors do not.
-func decodeYAML(data []byte, cfg *Config) error {
+// decodeYAML reads the config file onto cfg's defaults, recording every
+// problem in p; it reports whether the file could be read as YAML at all.
+// It decodes by hand, rather than with yaml.UnmarshalStrict, so that every
+// error names the full path of the key at fault
+// (environments.production.namespace), which encoding/json's unknown-field
+// and custom-type errors do not.
+func decodeYAML(p *problems, data []byte, cfg *Config) bool {
 	j, err := yaml.YAMLToJSON(data)
 	if err != nil {
-		return fmt.Errorf("not YAML: %s", oneLine(err.Error()))
+		p.errorf("not YAML: %s", err)
+		return false
 	}
 	dec := json.NewDecoder(bytes.NewReader(j))
 	dec.UseNumber()
 	var tree any
 	if err := dec.Decode(&tree); err != nil {
-		return fmt.Errorf("not YAML: %v", err)
+		p.errorf("not YAML: %v", err)
+		return false
 	}
 	if tree == nil {
-		return nil
+		return true
 	}
 	if _, ok := tree.(map[string]any); !ok {
-		return errors.New("want a mapping of keys at the top")
+		p.errorf("want a mapping of keys at the top")
+		return false
 	}
-	return decodeValue("", tree, reflect.ValueOf(cfg).Elem())
+	duplicateKeys(p, data)
+	decodeValue(p, "", tree, reflect.ValueOf(cfg).Elem())
+	return true
+}
+
+// readBounded reads at most limit bytes of path, and refuses a longer file.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is over %d KiB: this is not a configuration file", path, limit>>10)
+	}
+	return data, nil
 }
 
 var (
@@ -43,43 +68,47 @@ var (
 	envType       = reflect.TypeFor[Environment]()
 )
 
-// decodeValue sets v from node, the JSON form of the YAML at path.
-func decodeValue(path string, node any, v reflect.Value) error {
+// decodeValue sets v from node, the JSON form of the YAML at path, and
+// records in p what it cannot set.
+func decodeValue(p *problems, path string, node any, v reflect.Value) {
 	switch {
 	case v.Type() == durationType:
 		s, ok := node.(string)
 		d, err := time.ParseDuration(s)
 		if !ok || err != nil {
-			return fmt.Errorf("%s: %s is not a duration like 4h or 30m", path, show(node))
+			p.errorf("%s: %s is not a duration like 4h or 30m", path, show(node))
+			return
 		}
 		v.SetInt(int64(d))
-		return nil
+		return
 	case v.Type() == liveCheckType:
-		return decodeLiveCheck(path, node, v.Addr().Interface().(*LiveCheck))
+		decodeLiveCheck(p, path, node, v.Addr().Interface().(*LiveCheck))
+		return
 	}
 	switch v.Kind() {
 	case reflect.Struct:
 		if node == nil {
 			// "production:" with nothing under it keeps the defaults.
-			return nil
+			return
 		}
 		m, ok := node.(map[string]any)
 		if !ok {
-			return fmt.Errorf("%s: want a mapping, not %s", path, show(node))
+			p.errorf("%s: want a mapping, not %s", path, show(node))
+			return
 		}
 		for _, k := range sortedKeys(m) {
 			f, ok := fieldByTag(v, k)
 			if !ok {
-				return fmt.Errorf("%s: unknown key", join(path, k))
+				p.errorf("%s: unknown key", join(path, k))
+				continue
 			}
-			if err := decodeValue(join(path, k), m[k], f); err != nil {
-				return err
-			}
+			decodeValue(p, join(path, k), m[k], f)
 		}
 	case reflect.Map:
 		m, ok := node.(map[string]any)
 		if !ok {
-			return fmt.Errorf("%s: want a mapping, not %s", path, show(node))
+			p.errorf("%s: want a mapping, not %s", path, show(node))
+			return
 		}
 		// A map in the file replaces the default one; each environment it
 		// names starts from the defaults, so it need only say what differs.
@@ -89,75 +118,76 @@ func decodeValue(path string, node any, v reflect.Value) error {
 			if v.Type().Elem() == envType {
 				elem.Set(reflect.ValueOf(EnvironmentDefaults(k)))
 			}
-			if err := decodeValue(join(path, k), m[k], elem); err != nil {
-				return err
-			}
+			decodeValue(p, join(path, k), m[k], elem)
 			out.SetMapIndex(reflect.ValueOf(k), elem)
 		}
 		v.Set(out)
 	case reflect.Slice:
 		list, ok := node.([]any)
 		if !ok {
-			return fmt.Errorf("%s: want a list, not %s", path, show(node))
+			p.errorf("%s: want a list, not %s", path, show(node))
+			return
 		}
 		out := reflect.MakeSlice(v.Type(), len(list), len(list))
 		for i, item := range list {
-			if err := decodeValue(fmt.Sprintf("%s[%d]", path, i), item, out.Index(i)); err != nil {
-				return err
-			}
+			decodeValue(p, fmt.Sprintf("%s[%d]", path, i), item, out.Index(i))
 		}
 		v.Set(out)
 	case reflect.String:
 		s, ok := node.(string)
 		if !ok {
-			return fmt.Errorf("%s: want a string, not %s", path, show(node))
+			p.errorf("%s: want a string, not %s", path, show(node))
+			return
 		}
 		v.SetString(s)
 	case reflect.Bool:
 		b, ok := node.(bool)
 		if !ok {
-			return fmt.Errorf("%s: want true or false, not %s", path, show(node))
+			p.errorf("%s: want true or false, not %s", path, show(node))
+			return
 		}
 		v.SetBool(b)
 	case reflect.Int:
 		n, ok := node.(json.Number)
 		i, err := n.Int64()
 		if !ok || err != nil {
-			return fmt.Errorf("%s: want a whole number, not %s", path, show(node))
+			p.errorf("%s: want a whole number, not %s", path, show(node))
+			return
 		}
 		v.SetInt(i)
 	default:
 		panic(fmt.Sprintf("config: cannot decode into %s at %s", v.Type(), path))
 	}
-	return nil
 }
 
 // decodeLiveCheck takes "builtin" or a command as a list of strings.
-func decodeLiveCheck(path string, node any, lc *LiveCheck) error {
-	bad := fmt.Errorf("%s: want \"builtin\" or a command as a list of strings, not %s", path, show(node))
+func decodeLiveCheck(p *problems, path string, node any, lc *LiveCheck) {
+	bad := func() { p.errorf("%s: want \"builtin\" or a command as a list of strings, not %s", path, show(node)) }
 	switch n := node.(type) {
 	case string:
 		if n != "builtin" {
-			return bad
+			bad()
+			return
 		}
 		*lc = LiveCheck{Builtin: true}
 	case []any:
 		if len(n) == 0 {
-			return bad
+			bad()
+			return
 		}
 		cmd := make([]string, len(n))
 		for i, a := range n {
 			s, ok := a.(string)
 			if !ok || s == "" {
-				return bad
+				bad()
+				return
 			}
 			cmd[i] = s
 		}
 		*lc = LiveCheck{Command: cmd}
 	default:
-		return bad
+		bad()
 	}
-	return nil
 }
 
 // fieldByTag finds the struct field a YAML key names.
@@ -172,7 +202,7 @@ func fieldByTag(v reflect.Value, key string) (reflect.Value, bool) {
 	return reflect.Value{}, false
 }
 
-func sortedKeys(m map[string]any) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -182,6 +212,9 @@ func sortedKeys(m map[string]any) []string {
 }
 
 func join(path, key string) string {
+	if len(key) > maxExcerpt {
+		key = key[:maxExcerpt] + "…"
+	}
 	if path == "" {
 		return key
 	}
@@ -194,7 +227,7 @@ func show(node any) string {
 	case nil:
 		return "nothing"
 	case string:
-		return fmt.Sprintf("%q", n)
+		return excerpt(n)
 	case map[string]any:
 		return "a mapping"
 	case []any:
@@ -203,5 +236,3 @@ func show(node any) string {
 		return fmt.Sprint(n)
 	}
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 
 	slackapi "github.com/slack-go/slack"
 
@@ -26,6 +28,7 @@ type inputMessage struct {
 	BotID       string                `json:"bot_id"`
 	AppID       string                `json:"app_id"`
 	BotProfile  *slackapi.BotProfile  `json:"bot_profile"`
+	Channel     string                `json:"channel"`
 	Event       *inputMessage         `json:"event"`
 }
 
@@ -36,12 +39,15 @@ type parseAlertReport struct {
 	Sender string `json:"sender"`
 	// SenderAllowed is null when no configuration file names the senders.
 	SenderAllowed *bool `json:"sender_allowed"`
+	// Why says, when the bot would not answer the message with its
+	// tokens, each reason; it is empty when it would.
+	Why []string `json:"why"`
 }
 
 // parseAlert reads one message as JSON from in and prints what the bot
-// reads in it, with the parser the bot uses. senders, when known, are the
-// configuration's alertSenders.
-func parseAlert(in io.Reader, out io.Writer, senders []string, known bool) error {
+// reads in it, with the parser the bot uses, and why it would not answer
+// it. cfg is the configuration file's, nil without one.
+func parseAlert(in io.Reader, out io.Writer, cfg *Config) error {
 	raw, err := io.ReadAll(io.LimitReader(in, maxMessage+1))
 	if err != nil {
 		return fmt.Errorf("parse-alert: read stdin: %w", err)
@@ -63,10 +69,24 @@ func parseAlert(in io.Reader, out io.Writer, senders []string, known bool) error
 	if m.BotProfile != nil && msg.AppID == "" {
 		msg.AppID = m.BotProfile.AppID
 	}
-	r := parseAlertReport{AlertReport: commands.ParseAlert(msg).Report(), Sender: msg.Sender()}
-	if known {
-		allowed := msg.SentBy(senders)
+	r := parseAlertReport{AlertReport: commands.ParseAlert(msg).Report(), Sender: msg.Sender(), Why: []string{}}
+	if why := commands.WhyNoTokens(msg); why != "" {
+		r.Why = append(r.Why, why)
+	}
+	if cfg == nil {
+		r.Why = append(r.Why, "sender and channel not checked: give the configuration (-config or CONFIG_FILE) to check them")
+	} else {
+		allowed := msg.SentBy(cfg.AlertSenders)
 		r.SenderAllowed = &allowed
+		if !allowed {
+			r.Why = append(r.Why, fmt.Sprintf("wrong sender: %s is not among alertSenders (%s)", r.Sender, listOrNone(cfg.AlertSenders)))
+		}
+		switch {
+		case m.Channel == "":
+			r.Why = append(r.Why, "channel not checked: the message has no \"channel\"")
+		case !slices.Contains(cfg.AlertChannels, m.Channel):
+			r.Why = append(r.Why, fmt.Sprintf("not in an alert channel: %s is not among alertChannels (%s)", excerpt(m.Channel), listOrNone(cfg.AlertChannels)))
+		}
 	}
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
@@ -76,13 +96,25 @@ func parseAlert(in io.Reader, out io.Writer, senders []string, known bool) error
 	return nil
 }
 
-// alertSenders reads alertSenders from the configuration file, if there
-// is one: parse-alert needs no Slack tokens or Redis, so the environment's
-// settings are not required. known is false without a file.
-func alertSenders(getenv func(string) string, configFlag string) (senders []string, known bool, err error) {
+// alertConfig reads the configuration file, if there is one: parse-alert
+// needs no Slack tokens or Redis, so the environment's settings are not
+// required. It is nil without a file.
+func alertConfig(getenv func(string) string, configFlag string) (*Config, error) {
 	cfg := DefaultConfig()
-	if err := cfg.fromFile(getenv, configFlag); err != nil {
-		return nil, false, err
+	var p problems
+	cfg.fromFile(&p, getenv, configFlag)
+	if err := p.err(); err != nil {
+		return nil, err
 	}
-	return cfg.AlertSenders, cfg.File != "", nil
+	if cfg.File == "" {
+		return nil, nil
+	}
+	return &cfg, nil
+}
+
+func listOrNone(ids []string) string {
+	if len(ids) == 0 {
+		return "none"
+	}
+	return strings.Join(ids, ", ")
 }

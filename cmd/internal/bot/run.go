@@ -24,7 +24,10 @@ Commands:
   parse-alert    read one Slack message as JSON on stdin and print what the
                  bot reads in it (is it the alert, which tokens, is its
                  sender among the configuration's alertSenders, ...)
-  check-config   validate the configuration and exit
+  check-config   check the configuration as serve would (the YAML file, the
+                 environment, each environment's kubeconfig and context,
+                 serviceIdentity), without reaching Slack, Redis or a
+                 cluster; print every problem, or a summary with warnings
   audit          print a run's audit trail, or every run's since a date,
                  from Redis (bot audit -h)
   version        print the version
@@ -32,6 +35,31 @@ Commands:
 Configuration comes from environment variables and the optional YAML file
 (-config or CONFIG_FILE); the README lists every key.
 `
+
+// commandUsage is each command's own -h.
+var commandUsage = map[string]string{
+	"parse-alert": `Usage: bot parse-alert [-config file.yaml] < message.json
+
+Reads one Slack message as JSON on stdin (an Events API message event, an
+event_callback around one, or a chat.postMessage or webhook payload) and
+prints, as one JSON line, what the bot reads in it: the alert, its status,
+environment and tokens, the sender, and under "why" each reason the bot
+would not answer it with its tokens (not the alert, another alert, no
+labels found, a sender not among alertSenders, a channel not among
+alertChannels). With the configuration (-config or CONFIG_FILE) it checks
+the sender and channel; it needs no Slack token or Redis.
+
+Try it: bot parse-alert < commands/testdata/example-alert-integration.json
+`,
+	"check-config": `Usage: bot check-config [-config file.yaml]
+
+Checks the environment variables and the YAML file (-config or
+CONFIG_FILE) as serve would, each environment's kubeconfig and context
+included, without reaching Slack, Redis or a cluster. Prints every
+problem and exits 1, or prints a summary, what it could not check here,
+and warnings about what can never happen.
+`,
+}
 
 // gcPercent is the garbage collector's target when GOGC does not set one:
 // half Go's default holds 1,000 runs parked at a gate in 41 MB resident
@@ -71,7 +99,13 @@ func (p Program) Run(ctx context.Context, args []string, getenv func(string) str
 			return errors.New("the demo is a command of its own, not the bot's: go run ./cmd/demo")
 		}
 		// Flags may follow the command too: bot check-config -config x.yaml.
+		if u, ok := commandUsage[cmd]; ok {
+			fs.Usage = func() { fmt.Fprint(stderr, u) }
+		}
 		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
 			return err
 		}
 		if fs.NArg() > 0 {
@@ -84,17 +118,21 @@ func (p Program) Run(ctx context.Context, args []string, getenv func(string) str
 		_, err := fmt.Fprintf(stdout, "signon-token-bot %s (%s)\n", p.Version, runtime.Version())
 		return err
 	case "parse-alert":
-		senders, known, err := alertSenders(getenv, *configPath)
+		cfg, err := alertConfig(getenv, *configPath)
 		if err != nil {
 			return err
 		}
-		return parseAlert(stdin, stdout, senders, known)
+		return parseAlert(stdin, stdout, cfg)
 	case "check-config":
 		cfg, err := loadConfig(getenv, *configPath)
 		if err != nil {
 			return err
 		}
-		_, err = fmt.Fprint(stdout, summary(cfg))
+		notes, err := checkStart(cfg, getenv)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprint(stdout, checkReport(cfg, notes))
 		return err
 	case "serve":
 		if getenv("GOGC") == "" {
@@ -148,9 +186,6 @@ func summary(cfg *Config) string {
 		senders = strings.Join(cfg.AlertSenders, ", ")
 	}
 	fmt.Fprintf(&b, "alert senders: %s\n", senders)
-	if len(cfg.AlertChannels) > 0 && len(cfg.AlertSenders) == 0 {
-		fmt.Fprintln(&b, "warning: alertChannels are set but alertSenders is empty, so no message counts as an alert: add the bot id (B…) of Alertmanager's Slack integration")
-	}
 	fmt.Fprintf(&b, "signon consoles at once per environment: %d\n", cfg.SignonConcurrency)
 	names := make([]string, 0, len(cfg.Environments))
 	for n := range cfg.Environments {

@@ -214,37 +214,54 @@ func exampleAlert(t *testing.T) string {
 }
 
 func TestSubcommands(t *testing.T) {
+	const nocfg = `"sender and channel not checked: give the configuration (-config or CONFIG_FILE) to check them"`
 	senders := writeFile(t, "alertChannels: [C0EXAMPLE1]\nalertSenders: [B0EXAMPLE1]\n")
-	channelsOnly := writeFile(t, "alertChannels: [C0123ABCD]\n")
+	channelsOnly := writeFile(t, "alertChannels: [C0123ABCD]\nserviceIdentity: bot@example.gov.uk\n")
 	cases := []struct {
-		args    []string
-		env     map[string]string
-		stdin   string
-		wantOut string
-		wantErr string
+		args       []string
+		env        map[string]string
+		stdin      string
+		wantOut    string
+		wantErr    string
+		wantErrOut string
 	}{
 		{args: []string{"version"}, wantOut: "signon-token-bot v1.2.3 ("},
 		{args: []string{"demo", "-list"}, wantErr: "the demo is a command of its own, not the bot's: go run ./cmd/demo"},
-		{args: []string{"check-config"}, env: validEnv(), wantOut: "configuration is valid\nconfig file: none (GOV.UK defaults)\n"},
-		{args: []string{"check-config"}, env: map[string]string{"SLACK_APP_TOKEN": "nope"}, wantErr: "SLACK_APP_TOKEN must start with xapp-"},
+		{args: []string{"check-config"}, env: validEnv(), wantErr: "environments.integration: serviceIdentity is not configured: Signon's event log needs an account to name when a requester has none\n" +
+			"environments.production: serviceIdentity is not configured: Signon's event log needs an account to name when a requester has none"},
+		{args: []string{"check-config"}, env: map[string]string{"SLACK_APP_TOKEN": "nope"},
+			wantErr: "SLACK_APP_TOKEN must start with xapp-\nSLACK_BOT_TOKEN is required (the bot token, xoxb-...)\nREDIS_URL or REDIS_ADDRS is required"},
 		{args: []string{"-config", "/nonexistent.yaml", "check-config"}, env: validEnv(), wantErr: "-config: open /nonexistent.yaml: no such file or directory"},
 		{args: []string{"check-config", "-config", "/nonexistent.yaml"}, env: validEnv(), wantErr: "-config: open /nonexistent.yaml: no such file or directory"},
-		{args: []string{"serve"}, env: map[string]string{}, wantErr: "SLACK_APP_TOKEN is required (the app-level token, xapp-...)"},
+		{args: []string{"serve"}, env: map[string]string{},
+			wantErr: "SLACK_APP_TOKEN is required (the app-level token, xapp-...)\nSLACK_BOT_TOKEN is required (the bot token, xoxb-...)\nREDIS_URL or REDIS_ADDRS is required"},
 		{args: []string{"frobnicate"}, wantErr: `unknown command "frobnicate"`},
 		{args: []string{"version", "extra"}, wantErr: `unexpected argument "extra" after version`},
-		{args: []string{"-h"}},
+		{args: []string{"-h"}, wantErrOut: "Usage: bot [-config file.yaml] [command]\n"},
+		{args: []string{"parse-alert", "-h"}, wantErrOut: "Usage: bot parse-alert [-config file.yaml] < message.json\n"},
+		{args: []string{"check-config", "-h"}, wantErrOut: "Usage: bot check-config [-config file.yaml]\n"},
 		{args: []string{"parse-alert"}, stdin: exampleAlert(t),
-			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}],"sender":"B0EXAMPLE1","sender_allowed":null}` + "\n"},
+			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}],"sender":"B0EXAMPLE1","sender_allowed":null,"why":[` + nocfg + `]}` + "\n"},
 		{args: []string{"parse-alert"}, stdin: `{"event":` + exampleAlert(t) + `}`,
-			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}],"sender":"B0EXAMPLE1","sender_allowed":null}` + "\n"},
+			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}],"sender":"B0EXAMPLE1","sender_allowed":null,"why":[` + nocfg + `]}` + "\n"},
 		{args: []string{"parse-alert", "-config", senders}, stdin: exampleAlert(t),
-			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}],"sender":"B0EXAMPLE1","sender_allowed":true}` + "\n"},
+			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}],"sender":"B0EXAMPLE1","sender_allowed":true,"why":[]}` + "\n"},
 		{args: []string{"parse-alert", "-config", senders}, stdin: `{"user":"U0MALLORY","attachments":` + exampleAttachments(t) + `}`,
-			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}],"sender":"a person","sender_allowed":false}` + "\n"},
+			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}],"sender":"a person","sender_allowed":false,"why":["wrong sender: a person is not among alertSenders (B0EXAMPLE1)","channel not checked: the message has no \"channel\""]}` + "\n"},
 		{args: []string{"parse-alert"}, stdin: `{"channel":"C0ALERTS","text":"SignonApiUserTokenExpirySoon fired again?"}`,
-			wantOut: `{"alert":null,"status":null,"environment":null,"count":null,"tokens":[],"sender":"a person","sender_allowed":null}` + "\n"},
+			wantOut: `{"alert":null,"status":null,"environment":null,"count":null,"tokens":[],"sender":"a person","sender_allowed":null,"why":["not the alert: it has no attachments; Alertmanager's Slack notifier posts the alert as one, and text that only mentions SignonApiUserTokenExpirySoon is not the alert",` + nocfg + `]}` + "\n"},
+		{args: []string{"parse-alert", "-config", senders}, stdin: strings.Replace(exampleAlert(t), `"C0EXAMPLE1"`, `"C0RANDOM"`, 1),
+			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":"integration","count":1,"tokens":[{"api_user":"content-tagger@alphagov.co.uk","application":"email-alert-api"}],"sender":"B0EXAMPLE1","sender_allowed":true,"why":["not in an alert channel: \"C0RANDOM\" is not among alertChannels (C0EXAMPLE1)"]}` + "\n"},
+		{args: []string{"parse-alert", "-config", senders}, stdin: strings.ReplaceAll(exampleAlert(t), "SignonApiUserTokenExpirySoon", "SignonApiUserTokenExpired"),
+			wantOut: `{"alert":null,"status":null,"environment":null,"count":null,"tokens":[],"sender":"B0EXAMPLE1","sender_allowed":true,"why":["another alert: its title names \"SignonApiUserTokenExpired\", not SignonApiUserTokenExpirySoon"]}` + "\n"},
+		{args: []string{"parse-alert", "-config", senders}, stdin: `{"bot_id":"B0EXAMPLE1","channel":"C0EXAMPLE1","attachments":[{"title":":warning: WARNING: SignonApiUserTokenExpirySoon","fallback":"[FIRING:3] SignonApiUserTokenExpirySoon (integration warning)"}]}`,
+			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":null,"count":3,"tokens":[],"sender":"B0EXAMPLE1","sender_allowed":true,"why":["no labels found: the alert groups 3 alerts, so its subject carries only their common labels, and it has no \"Expiring Tokens\" list; the bot asks Signon which tokens expire within expiryWindow"]}` + "\n"},
+		{args: []string{"parse-alert", "-config", senders}, stdin: `{"bot_id":"B0EXAMPLE1","channel":"C0EXAMPLE1","attachments":[{"title":":warning: WARNING: SignonApiUserTokenExpirySoon","fallback":"[FIRING:1] SignonApiUserTokenExpirySoon (integration warning)"}]}`,
+			wantOut: `{"alert":"SignonApiUserTokenExpirySoon","status":"firing","environment":null,"count":1,"tokens":[],"sender":"B0EXAMPLE1","sender_allowed":true,"why":["no labels found: neither an \"Expiring Tokens\" list (api_user: ` + "`...`" + `, application: ` + "`...`" + `) nor api_user and application values in its subject; the bot asks Signon which tokens expire within expiryWindow"]}` + "\n"},
+		{args: []string{"parse-alert", "-config", senders}, stdin: `{"subtype":"message_changed","bot_id":"B0EXAMPLE1","channel":"C0EXAMPLE1"}`,
+			wantOut: `{"alert":null,"status":null,"environment":null,"count":null,"tokens":[],"sender":"B0EXAMPLE1","sender_allowed":true,"why":["not the alert: a message of subtype \"message_changed\"; only new messages are read, not edits"]}` + "\n"},
 		{args: []string{"check-config", "-config", channelsOnly}, env: validEnv(),
-			wantOut: "configuration is valid\nconfig file: " + channelsOnly + "\nslack api: https://slack.com/api/\nredis: REDIS_URL (standalone)\nstate prefix: stb\nhttp: :8080\nalert channels: C0123ABCD\nalert senders: none\nwarning: alertChannels are set but alertSenders is empty"},
+			wantOut: "configuration is valid\nconfig file: " + channelsOnly + "\nslack api: https://slack.com/api/\nredis: REDIS_URL (standalone)\nstate prefix: stb\nhttp: :8080\nalert channels: C0123ABCD\nalert senders: none\n"},
 		{args: []string{"parse-alert"}, stdin: `{"text": `, wantErr: "parse-alert: stdin is not a Slack message as JSON: unexpected end of JSON input"},
 		{args: []string{"parse-alert"}, stdin: "", wantErr: "parse-alert: stdin is empty: pipe one Slack message as JSON into it"},
 	}
@@ -257,6 +274,9 @@ func TestSubcommands(t *testing.T) {
 			}
 			if !strings.HasPrefix(out.String(), c.wantOut) {
 				t.Errorf("stdout = %q, want it to begin %q", out.String(), c.wantOut)
+			}
+			if !strings.HasPrefix(errOut.String(), c.wantErrOut) {
+				t.Errorf("stderr = %q, want it to begin %q", errOut.String(), c.wantErrOut)
 			}
 		})
 	}
