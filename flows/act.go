@@ -96,6 +96,10 @@ func (e *Engine) checkAct(ctx context.Context, run *Run, req ActRequest) error {
 		if g == nil || g.ID != req.GateID {
 			return &StaleError{Reason: "This question has been answered already or replaced by a newer one; see the latest message in the thread."}
 		}
+		if g.Batch != "" {
+			// Only the batch's own confirmation passes it.
+			return &StaleError{Reason: "This token is in a batch: answer the batch's question in its thread."}
+		}
 		if !g.Accepts(req.Action) {
 			if g.Expired {
 				return &StaleError{Reason: "This confirmation expired. Press \"Ask again\" to reopen it."}

@@ -179,7 +179,7 @@ func (e *Engine) afterIssue(ctx context.Context, run *Run, now time.Time) error 
 			fmt.Sprintf("It writes the newest token of every API user into its Secret; this one's is %s.", Code(run.SecretName)),
 		}
 		lines = append(lines, consumerLines(run)...)
-		run.openGate(Gate{Kind: GateSync, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL),
+		run.openGate(Gate{Kind: GateSync, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL), Batch: run.batchGate(),
 			Actions: []Action{ActionApprove, ActionCancel, ActionRollback}, Prompt: "Run the sync job now?"},
 			StepSync, "Run the token sync job in "+run.Key.Environment+"?", lines)
 	}
@@ -380,7 +380,7 @@ func (e *Engine) openRevokeGate(run *Run, s Step, now time.Time) {
 	} else if run.NewToken != nil {
 		lines = append(lines, fmt.Sprintf("Keeps the new token #%d (fingerprint %s).", run.NewToken.ID, Code(run.NewToken.Fingerprint.Short())))
 	}
-	g := Gate{Kind: kind, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL), Actions: []Action{ActionApprove, ActionCancel}, Prompt: title}
+	g := Gate{Kind: kind, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL), Actions: []Action{ActionApprove, ActionCancel}, Prompt: title, Batch: run.batchGate()}
 	if e.policy.Environments[run.Key.Environment].FourEyesRevoke {
 		g.NotUser = run.StartedBy
 		lines = append(lines, fmt.Sprintf("In %s someone other than %s must confirm.", run.Key.Environment, Mention(run.StartedBy)))
@@ -521,11 +521,21 @@ func (e *Engine) pause(ctx context.Context, run *Run, s Step, reason string, cod
 	if s == StepVerify || s == StepSync {
 		lines = append(lines, "The old token is still valid and untouched.")
 	}
+	if run.Batch != "" && !run.Detached {
+		// It stops alone and asks its own questions: its earlier steps
+		// were only in the batch's status, so say what it concerns.
+		run.Detached = true
+		lines = append(lines, batchDetail(run)...)
+	}
 	for _, ev := range events {
 		lines = append(lines, "Event: "+ev)
 	}
 	run.Reason = reason
-	run.openGate(Gate{Kind: GateRecover, OpenedAt: now, Actions: actions, Prompt: "What next?"}, s, "Stopped at "+string(s), lines)
+	title := "Stopped at " + string(s)
+	if run.Batch != "" {
+		title += ": " + run.Label()
+	}
+	run.openGate(Gate{Kind: GateRecover, OpenedAt: now, Actions: actions, Prompt: "What next?"}, s, title, lines)
 	run.Phase = PhasePaused
 	run.Posts[len(run.Posts)-1].Code = code
 	run.Posts[len(run.Posts)-1].Outcome = "error"

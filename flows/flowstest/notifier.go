@@ -69,9 +69,77 @@ func (n *Notifier) Sync(ctx context.Context, run *flows.Run) (map[string]flows.R
 			out[id] = flows.Receipt{TS: rc.TS, Digest: d}
 		}
 	}
-	put(flows.StatusPostID, Status(run))
+	if run.Batch != "" {
+		// The batch's status message shows its runs; only the posts of
+		// a run that left the batch are replies of their own.
+		out[flows.StatusPostID] = flows.Receipt{Digest: "batch"}
+	} else {
+		put(flows.StatusPostID, Status(run))
+	}
 	for _, p := range run.Posts {
+		if p.Quiet {
+			out[p.ID] = flows.Receipt{Digest: "batch"}
+			continue
+		}
 		put(p.ID, Render(run, p))
+	}
+	for id, rc := range out {
+		if run.Receipts[id] == rc {
+			delete(out, id)
+		}
+	}
+	return out, nil
+}
+
+// SyncBatch keeps a batch's thread: its status, a line per run, and its
+// posts, under the batch's id.
+func (n *Notifier) SyncBatch(ctx context.Context, b *flows.Batch, runs []*flows.Run) (map[string]flows.Receipt, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.Err != nil {
+		return nil, n.Err
+	}
+	if n.threads == nil {
+		n.threads = map[string][]Message{}
+	}
+	out := map[string]flows.Receipt{}
+	put := func(id, text string) {
+		d := digest(text)
+		rc, ok := b.Receipts[id]
+		switch {
+		case !ok:
+			n.seq++
+			n.posts++
+			ts := fmt.Sprintf("1764144000.%06d", n.seq)
+			n.threads[b.ID] = append(n.threads[b.ID], Message{ID: id, TS: ts, Text: text})
+			out[id] = flows.Receipt{TS: ts, Digest: d}
+		case rc.Digest != d:
+			n.edits++
+			msgs := n.threads[b.ID]
+			for i := range msgs {
+				if msgs[i].ID == id {
+					msgs[i].Text = text
+				}
+			}
+			out[id] = flows.Receipt{TS: rc.TS, Digest: d}
+		}
+	}
+	var st strings.Builder
+	fmt.Fprintf(&st, "batch %s (%d runs)", b.Environment, len(runs))
+	for _, r := range runs {
+		fmt.Fprintf(&st, "\n  %s [%s] %s", r.Label(), r.Outcome(), r.Step)
+	}
+	put(flows.BatchStatusID, st.String())
+	for _, p := range b.Posts {
+		text := p.Title + "\n  " + strings.Join(p.Lines, "\n  ")
+		if p.Gate != "" {
+			if b.Gate != nil && b.Gate.ID == p.Gate {
+				text += "\n  [approve] [cancel]"
+			} else if a, ok := b.Approval(p.Gate); ok {
+				text += fmt.Sprintf("\n  -> %s by %s", a.Action, a.User)
+			}
+		}
+		put(p.ID, text)
 	}
 	return out, nil
 }
