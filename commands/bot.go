@@ -23,6 +23,9 @@ type Engine interface {
 	MayStart(ctx context.Context, env, user string) (bool, error)
 	MaySee(ctx context.Context, user string) (bool, error)
 	Policy() flows.Policy
+	StartBatch(ctx context.Context, req flows.BatchRequest) (*flows.BatchStarted, error)
+	ActBatch(ctx context.Context, req flows.BatchActRequest) (*flows.Batch, error)
+	GetBatch(ctx context.Context, id string) (*flows.Batch, error)
 }
 
 // ActiveRuns finds the run rotating a token, if any.
@@ -131,6 +134,7 @@ func (b *Bot) Register(r *Router) {
 		Status:    b.statusCommand,
 		List:      b.listCommand,
 		Cancel:    b.cancelCommand,
+		Expiring:  b.expiringCommand,
 	}
 	r.Command(CommandName, rt.Handle)
 	r.View(blocks.FormCallbackID, b.submitForm)
@@ -138,6 +142,9 @@ func (b *Bot) Register(r *Router) {
 	r.Action(blocks.ActionRotate, b.offerClick(flows.ModeRotate))
 	r.Action(blocks.ActionRevokeDisused, b.offerClick(flows.ModeRevokeDisused))
 	r.Action(blocks.ActionIgnore, b.ignoreClick)
+	r.Action(blocks.ActionRotateAll, b.rotateAllClick)
+	r.Action(blocks.ActionBatchApprove, b.batchGateClick(flows.ActionApprove))
+	r.Action(blocks.ActionBatchCancel, b.batchGateClick(flows.ActionCancel))
 	for _, a := range []flows.Action{flows.ActionApprove, flows.ActionCancel, flows.ActionRetry, flows.ActionRollback,
 		flows.ActionRestart, flows.ActionDelivered, flows.ActionReopen} {
 		r.Action(blocks.GatePrefix+string(a), b.gateClick(a))
