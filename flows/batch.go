@@ -445,7 +445,7 @@ func (e *Engine) advance(b *Batch, runs []*Run) bool {
 		case r.Ended():
 			ended++
 		case atBatchGate(r, b):
-			if !b.covered(r.ID, r.Gate.Kind) {
+			if !b.Covered(r.ID, r.Gate.Kind) {
 				waiting[r.Gate.Kind] = append(waiting[r.Gate.Kind], r)
 			}
 		case r.Phase == PhaseRunning && !r.Detached:
@@ -471,8 +471,8 @@ func (e *Engine) advance(b *Batch, runs []*Run) bool {
 	return false
 }
 
-// covered: a recorded answer covers the run's gate of this kind.
-func (b *Batch) covered(runID string, kind GateKind) bool {
+// Covered: a recorded answer covers the run's gate of this kind.
+func (b *Batch) Covered(runID string, kind GateKind) bool {
 	for _, a := range b.Passed {
 		if a.Gate == kind && slices.Contains(a.Runs, runID) {
 			return true

@@ -48,27 +48,7 @@ func (n *Notifier) Sync(ctx context.Context, run *flows.Run) (map[string]flows.R
 		n.threads = map[string][]Message{}
 	}
 	out := map[string]flows.Receipt{}
-	put := func(id, text string) {
-		d := digest(text)
-		rc, ok := run.Receipts[id]
-		switch {
-		case !ok:
-			n.seq++
-			n.posts++
-			ts := fmt.Sprintf("1764144000.%06d", n.seq)
-			n.threads[run.ID] = append(n.threads[run.ID], Message{ID: id, TS: ts, Text: text})
-			out[id] = flows.Receipt{TS: ts, Digest: d}
-		case rc.Digest != d:
-			n.edits++
-			msgs := n.threads[run.ID]
-			for i := range msgs {
-				if msgs[i].ID == id {
-					msgs[i].Text = text
-				}
-			}
-			out[id] = flows.Receipt{TS: rc.TS, Digest: d}
-		}
-	}
+	put := n.putter(run.ID, run.Receipts, out)
 	if run.Batch != "" {
 		// The batch's status message shows its runs; only the posts of
 		// a run that left the batch are replies of their own.
@@ -103,27 +83,7 @@ func (n *Notifier) SyncBatch(ctx context.Context, b *flows.Batch, runs []*flows.
 		n.threads = map[string][]Message{}
 	}
 	out := map[string]flows.Receipt{}
-	put := func(id, text string) {
-		d := digest(text)
-		rc, ok := b.Receipts[id]
-		switch {
-		case !ok:
-			n.seq++
-			n.posts++
-			ts := fmt.Sprintf("1764144000.%06d", n.seq)
-			n.threads[b.ID] = append(n.threads[b.ID], Message{ID: id, TS: ts, Text: text})
-			out[id] = flows.Receipt{TS: ts, Digest: d}
-		case rc.Digest != d:
-			n.edits++
-			msgs := n.threads[b.ID]
-			for i := range msgs {
-				if msgs[i].ID == id {
-					msgs[i].Text = text
-				}
-			}
-			out[id] = flows.Receipt{TS: rc.TS, Digest: d}
-		}
-	}
+	put := n.putter(b.ID, b.Receipts, out)
 	var st strings.Builder
 	fmt.Fprintf(&st, "batch %s (%d runs)", b.Environment, len(runs))
 	for _, r := range runs {
@@ -142,6 +102,32 @@ func (n *Notifier) SyncBatch(ctx context.Context, b *flows.Batch, runs []*flows.
 		put(p.ID, text)
 	}
 	return out, nil
+}
+
+// putter posts a message of thread id that has no receipt and edits one
+// that changed, under n.mu, recording the new receipts in out.
+func (n *Notifier) putter(id string, receipts, out map[string]flows.Receipt) func(msgID, text string) {
+	return func(msgID, text string) {
+		d := digest(text)
+		rc, ok := receipts[msgID]
+		switch {
+		case !ok:
+			n.seq++
+			n.posts++
+			ts := fmt.Sprintf("1764144000.%06d", n.seq)
+			n.threads[id] = append(n.threads[id], Message{ID: msgID, TS: ts, Text: text})
+			out[msgID] = flows.Receipt{TS: ts, Digest: d}
+		case rc.Digest != d:
+			n.edits++
+			msgs := n.threads[id]
+			for i := range msgs {
+				if msgs[i].ID == msgID {
+					msgs[i].Text = text
+				}
+			}
+			out[msgID] = flows.Receipt{TS: rc.TS, Digest: d}
+		}
+	}
 }
 
 // Thread returns a run's messages in the order they were posted.

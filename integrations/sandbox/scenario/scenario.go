@@ -194,8 +194,8 @@ func New(name string, clock flows.Clock) (*World, error) {
 		w.Alert = alertmanager(3, "")
 		// One batch: one sync confirmation and one revoke confirmation.
 		w.Script = []Press{{alice, "Rotate all 3"}, {alice, "Run sync for 3 tokens"}, {bob, "Revoke 3 old tokens"}}
-		// One Job per run today.
-		w.jobs = 3
+		// The three runs enter the sync step together: one Job.
+		w.jobs = 1
 	case AutoRenewed:
 		e := w.expiring("Content Tagger", "content-tagger@alphagov.co.uk", "Email Alert API", 9, time.Hour)
 		// 01:00 today, as the CronJob signon-auto-rotate-internal-tokens
