@@ -25,6 +25,9 @@ type Engine interface {
 	MaySee(ctx context.Context, user string) (bool, error)
 	Policy() flows.Policy
 	AuditTrail(ctx context.Context, id string) ([]flows.AuditEntry, error)
+	StartBatch(ctx context.Context, req flows.BatchRequest) (*flows.BatchStarted, error)
+	ActBatch(ctx context.Context, req flows.BatchActRequest) (*flows.Batch, error)
+	GetBatch(ctx context.Context, id string) (*flows.Batch, error)
 }
 
 // ActiveRuns finds the run rotating a token, if any.
@@ -137,6 +140,7 @@ func (b *Bot) Register(r *Router) {
 		List:      b.listCommand,
 		Cancel:    b.cancelCommand,
 		Audit:     b.auditCommand,
+		Expiring:  b.expiringCommand,
 	}
 	r.Command(CommandName, rt.Handle)
 	r.View(blocks.FormCallbackID, b.submitForm)
@@ -144,6 +148,9 @@ func (b *Bot) Register(r *Router) {
 	r.Action(blocks.ActionRotate, b.offerClick(flows.ModeRotate))
 	r.Action(blocks.ActionRevokeDisused, b.offerClick(flows.ModeRevokeDisused))
 	r.Action(blocks.ActionIgnore, b.ignoreClick)
+	r.Action(blocks.ActionRotateAll, b.rotateAllClick)
+	r.Action(blocks.ActionBatchApprove, b.batchGateClick(flows.ActionApprove))
+	r.Action(blocks.ActionBatchCancel, b.batchGateClick(flows.ActionCancel))
 	for _, a := range []flows.Action{flows.ActionApprove, flows.ActionCancel, flows.ActionRetry, flows.ActionRollback,
 		flows.ActionRestart, flows.ActionDelivered, flows.ActionReopen} {
 		r.Action(blocks.GatePrefix+string(a), b.gateClick(a))

@@ -106,17 +106,17 @@ func TestGroupedAlertFindsItsTokensInSignon(t *testing.T) {
 	alertTS, _ := w.sendAlert(1, grouped)
 	offer := w.fake.Thread(alerts, alertTS, "")[1]
 	wantInOrder(t, w.fake.Transcript(alerts, alertTS),
-		"*3 Signon API tokens expire soon* in production.",
+		"*3 Signon API tokens expire soon* in production.", "[Rotate all 3]",
 		"*Short URL Manager* → *Publishing API*", "(in 3 days)", "[Rotate] [Ignore]",
 		"*Content Tagger* → *Publishing API*", "(in 9 days)", "[Rotate] [Ignore]",
 		"*HMRC Bot* → *Whitehall*", "(in 12 days)", "[Rotate] [Ignore]")
 	buttons := offer.Buttons()
-	if len(buttons) != 6 {
-		t.Fatalf("offer buttons %+v, want Rotate and Ignore for each of 3 tokens", buttons)
+	if len(buttons) != 7 {
+		t.Fatalf("offer buttons %+v, want Rotate all, then Rotate and Ignore for each of 3 tokens", buttons)
 	}
 	// Mallory may not ignore; Bob may.
 	ignore := func(user string) *slacktest.Delivery {
-		return w.fake.Click(slacktest.BlockAction{User: user, Channel: alerts, MessageTS: offer.TS, ActionID: buttons[5].ActionID})
+		return w.fake.Click(slacktest.BlockAction{User: user, Channel: alerts, MessageTS: offer.TS, ActionID: buttons[6].ActionID})
 	}
 	if got := w.privateAnswer(ignore(mallory)); !strings.Contains(got, "You may not ignore this token") {
 		t.Errorf("Mallory's Ignore: %q", got)
@@ -124,7 +124,7 @@ func TestGroupedAlertFindsItsTokensInSignon(t *testing.T) {
 	if _, err := ignore(bob).WaitResponses(w.ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	w.fake.Click(slacktest.BlockAction{User: alice, Channel: alerts, MessageTS: offer.TS, ActionID: buttons[2].ActionID})
+	w.fake.Click(slacktest.BlockAction{User: alice, Channel: alerts, MessageTS: offer.TS, ActionID: buttons[3].ActionID})
 	run := w.runOf(alertTS)
 	if run.Key.APIUser != userEmail {
 		t.Fatalf("the second Rotate started %s", run.Key)

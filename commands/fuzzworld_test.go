@@ -254,9 +254,38 @@ func (e *fuzzEngine) Assess(context.Context, flows.Key) (flows.Assessment, error
 	return flows.Assessment{}, nil
 }
 
-func (e *fuzzEngine) Expiring(context.Context, string) ([]flows.Assessment, error) {
-	e.t.Fatal("Expiring: no alert is sent in the fuzz world")
+// Expiring answers `/rotate-token expiring`: Signon lists nothing.
+func (e *fuzzEngine) Expiring(_ context.Context, env string) ([]flows.Assessment, error) {
+	if _, ok := e.policy.Environments[env]; !ok {
+		return nil, fmt.Errorf("%w: unknown environment %s", flows.ErrBadInput, flows.Quote(env))
+	}
 	return nil, nil
+}
+
+// StartBatch starts nothing: the fuzz world's only token is started one
+// at a time; every key must have been checked by the Slack layer.
+func (e *fuzzEngine) StartBatch(_ context.Context, req flows.BatchRequest) (*flows.BatchStarted, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	res := &flows.BatchStarted{Batch: &flows.Batch{ID: flows.NewID("b"), Thread: req.Thread}}
+	for _, k := range req.Keys {
+		if err := k.Validate(); err != nil || req.Thread.Channel == "" {
+			e.t.Fatalf("the engine was asked to start a batch with %+v in %+v, which the Slack layer should have refused", k, req.Thread)
+		}
+		res.Refused = append(res.Refused, flows.BatchRefusal{Key: k, Err: fmt.Errorf("%w: Signon has no API user with email %s", flows.ErrUnknownAPIUser, k.APIUser)})
+	}
+	if req.Actor != alice && req.Actor != bob {
+		return nil, &flows.DeniedError{User: req.Actor, What: "rotate tokens", Reason: "you are not among the configured starters"}
+	}
+	return res, nil
+}
+
+func (e *fuzzEngine) GetBatch(_ context.Context, id string) (*flows.Batch, error) {
+	return nil, fmt.Errorf("load batch %s: %w", id, flows.ErrBatchNotFound)
+}
+
+func (e *fuzzEngine) ActBatch(_ context.Context, req flows.BatchActRequest) (*flows.Batch, error) {
+	return nil, fmt.Errorf("load batch %s: %w", req.BatchID, flows.ErrBatchNotFound)
 }
 
 func (e *fuzzEngine) Active(context.Context) ([]*flows.Run, error) { return nil, nil }

@@ -12,6 +12,8 @@ import (
 const Usage = "*Rotate a Signon API user's token*\n" +
 	"• `/rotate-token &lt;api-user-email&gt; &lt;application&gt; [environment]` starts a rotation " +
 	"(for example `/rotate-token short-url-manager@alphagov.co.uk publishing-api production`)\n" +
+	"• `/rotate-token &lt;api-user-email&gt; &lt;application&gt; &lt;api-user-email&gt; &lt;application&gt; … [environment]` starts one batch of rotations that share their confirmations\n" +
+	"• `/rotate-token expiring [environment]` starts a batch of every token Signon lists as expiring soon\n" +
 	"• `/rotate-token` with nothing after it opens a form to pick the environment, API user and application\n" +
 	"• `/rotate-token status &lt;run&gt;` shows where a rotation is\n" +
 	"• `/rotate-token list` lists the rotations under way, with links to their threads\n" +

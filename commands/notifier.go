@@ -48,6 +48,7 @@ type Notifier struct {
 
 	mu      sync.Mutex
 	threads map[string]*thread
+	batches map[string]*batchThread
 	closed  bool
 }
 
@@ -103,7 +104,19 @@ func (n *Notifier) Close() {
 	for _, th := range n.threads {
 		threads = append(threads, th)
 	}
+	batches := make([]*batchThread, 0, len(n.batches))
+	for _, bt := range n.batches {
+		batches = append(batches, bt)
+	}
 	n.mu.Unlock()
+	for _, bt := range batches {
+		bt.mu.Lock()
+		if bt.stop != nil {
+			bt.stop()
+			bt.stop = nil
+		}
+		bt.mu.Unlock()
+	}
 	// A thread's lock is taken before the notifier's, never after.
 	for _, th := range threads {
 		th.mu.Lock()
@@ -230,7 +243,10 @@ func (n *Notifier) flush(ctx context.Context, run *flows.Run, th *thread, only s
 	threadTS := run.Thread.TS
 	r := n.cfg.Render
 
-	if only == "" {
+	if run.Batch != "" {
+		// The batch's status message shows the run.
+		record(flows.StatusPostID, flows.Receipt{Digest: "batch"})
+	} else if only == "" {
 		st := r.Status(run)
 		d := digest(st)
 		switch rc, ok := known[flows.StatusPostID]; {
@@ -260,6 +276,10 @@ func (n *Notifier) flush(ctx context.Context, run *flows.Run, th *thread, only s
 	var fresh []flows.Post
 	for _, p := range run.Posts {
 		rc, ok := known[p.ID]
+		if p.Quiet {
+			record(p.ID, flows.Receipt{Digest: "batch"})
+			continue
+		}
 		if !ok {
 			fresh = append(fresh, p)
 			continue
@@ -323,7 +343,7 @@ func (n *Notifier) flush(ctx context.Context, run *flows.Run, th *thread, only s
 // offerChanged re-renders the offer a run came from when the run started
 // or ended: between those the offer only links to the run's thread.
 func (n *Notifier) offerChanged(ctx context.Context, run *flows.Run, th *thread) {
-	if run.Origin.OfferID == "" || n.cfg.Offers == nil || n.cfg.Runs == nil {
+	if run.Origin.OfferID == "" || run.Batch != "" || n.cfg.Offers == nil || n.cfg.Runs == nil {
 		return
 	}
 	state := "active"

@@ -18,12 +18,14 @@ type RotateToken struct {
 	// Form takes the bare command and opens the modal.
 	Form                        CommandHandler
 	Status, List, Cancel, Audit CommandHandler
+	// Expiring takes `[environment]` and starts a batch.
+	Expiring CommandHandler
 }
 
 // CommandName is the slash command's name, as in the app manifest.
 const CommandName = "/rotate-token"
 
-var subcommandNames = []string{"status", "list", "cancel", "audit", "help"}
+var subcommandNames = []string{"status", "list", "cancel", "audit", "expiring", "help"}
 
 // Handle routes one /rotate-token.
 func (rt *RotateToken) Handle(ctx context.Context, c Command) error {
@@ -44,6 +46,8 @@ func (rt *RotateToken) Handle(ctx context.Context, c Command) error {
 		return rt.run(ctx, rt.Cancel, word, sub)
 	case word == "audit":
 		return rt.run(ctx, rt.Audit, word, sub)
+	case word == "expiring":
+		return rt.run(ctx, rt.Expiring, word, sub)
 	case strings.Contains(word, "@"):
 		return rt.run(ctx, rt.Start, "", c)
 	default:

@@ -16,8 +16,15 @@ import (
 )
 
 // startCommand is `/rotate-token <api-user-email> <application>
-// [environment]`.
+// [environment]`, or several pairs for a batch.
 func (b *Bot) startCommand(ctx context.Context, c Command) error {
+	if len(c.Args) >= 4 {
+		keys, err := b.pairsArgs(c.Args)
+		if err != nil {
+			return b.answer(ctx, c.ResponseURL, c.UserID, err, "")
+		}
+		return b.startBatch(ctx, c.UserID, c.ChannelID, c.ResponseURL, keys)
+	}
 	if len(c.Args) < 2 || len(c.Args) > 3 {
 		return b.answer(ctx, c.ResponseURL, c.UserID, fmt.Errorf("%w: to start a rotation, type `/rotate-token <api-user-email> <application> [environment]`, for example `/rotate-token short-url-manager@alphagov.co.uk publishing-api %s`",
 			flows.ErrBadInput, b.cfg.DefaultEnvironment), "")

@@ -21,10 +21,14 @@ type Cluster interface {
 	Secret(ctx context.Context, name string) (SecretState, error)
 	// Consumers lists every workload in the namespace that reads the Secret.
 	Consumers(ctx context.Context, secret string) ([]Consumer, error)
-	// StartSync creates a Job from the sync CronJob as Argo CD's "Create
-	// job" does, or returns the Job this run made already (found by runID),
-	// or adopts a run of the CronJob that is still active.
-	StartSync(ctx context.Context, runID string, at time.Time) (SyncJob, error)
+	// StartSync returns the sync Job the run (runID names the run and
+	// attempt) relies on for a change made at after: the Job this run
+	// made already (found by runID, even after a crash), else a Job of the
+	// CronJob that started at or after after (to the second) and has not
+	// failed (Adopted), else one still running that started before after
+	// (Earlier: wait for it to end, then ask again), else a new Job made
+	// as Argo CD's "Create job" does.
+	StartSync(ctx context.Context, runID string, after time.Time) (SyncJob, error)
 	// WaitSync watches the Job until it finishes or ctx ends. A Job that
 	// fails is a result with Succeeded false, not an error.
 	WaitSync(ctx context.Context, job, secret string, progress func(SyncProgress)) (SyncResult, error)
@@ -68,10 +72,17 @@ type Consumer struct {
 // SyncJob is a Job of the sync CronJob that a run waits on.
 type SyncJob struct {
 	Name string `json:"name"`
-	// Adopted is true when the Job was already running and not made by
-	// this run.
-	Adopted   bool      `json:"adopted"`
+	// Adopted is true when this run did not make the Job: another run
+	// did, or the CronJob's schedule.
+	Adopted bool `json:"adopted"`
+	// Earlier: the Job runs, but started before the run's change, so it
+	// may not write it. The run waits for it to end, then asks again.
+	Earlier   bool      `json:"earlier,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+	// Runs are the active runs, this one included, that the engine saw
+	// rely on the Job when it finished (a batch confirmed together).
+	Runs []string `json:"runs,omitempty"`
 }
 
 // SyncProgress is one observed change of the sync Job: "created",

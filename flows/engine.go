@@ -74,6 +74,8 @@ type Engine struct {
 	obs      Observer
 	auth     authoriser
 	dir      Directory
+	batches  BatchStore
+	bnotify  BatchNotifier
 	owner    string
 	inc      *incarnation
 	leaseTTL time.Duration
@@ -134,6 +136,8 @@ func New(cfg Config) (*Engine, error) {
 		known:    map[string]*Run{},
 	}
 	e.auth = authoriser{policy: cfg.Policy, dir: cfg.Directory}
+	e.batches, _ = cfg.Store.(BatchStore)
+	e.bnotify, _ = cfg.Notifier.(BatchNotifier)
 	if e.clock == nil {
 		e.clock = SystemClock{}
 	}
@@ -233,13 +237,16 @@ func (e *Engine) Sweep(ctx context.Context) error {
 	}
 	for _, r := range runs {
 		e.remember(r)
-		if r.Phase == PhaseWaiting && r.Gate != nil && !r.Gate.Expired && !r.Gate.ExpiresAt.IsZero() && !e.clock.Now().Before(r.Gate.ExpiresAt) {
+		if r.Phase == PhaseWaiting && r.Gate != nil && r.Gate.Batch == "" && !r.Gate.Expired && !r.Gate.ExpiresAt.IsZero() && !e.clock.Now().Before(r.Gate.ExpiresAt) {
 			e.expireGate(ctx, r.ID)
 			continue
 		}
 		if needsDrive(r) {
 			e.startDrive(ctx, r.ID)
 		}
+	}
+	if err == nil {
+		err = e.sweepBatches(ctx, runs)
 	}
 	return err
 }
@@ -302,7 +309,11 @@ func (e *Engine) startDrive(ctx context.Context, id string) {
 				e.mu.Unlock()
 				return
 			}
-			e.drive(ctx, id)
+			if isBatch(id) {
+				e.driveBatch(ctx, id)
+			} else {
+				e.drive(ctx, id)
+			}
 			<-e.slots
 			e.mu.Lock()
 			if again := e.driving[id]; !again || ctx.Err() != nil {
@@ -446,6 +457,9 @@ func (e *Engine) save(ctx context.Context, run *Run) error {
 		wd.progress()
 	}
 	e.remember(run)
+	if run.Batch != "" {
+		e.kick(run.Batch)
+	}
 	e.mu.Lock()
 	close(e.changed)
 	e.changed = make(chan struct{})

@@ -54,6 +54,9 @@ type Gate struct {
 	OnlyUser string `json:"only_user,omitempty"`
 	// NotUser, when set, may not approve (four eyes: the run's starter).
 	NotUser string `json:"not_user,omitempty"`
+	// Batch, when set, is the batch that asks this gate for the run:
+	// only the batch's answer passes it.
+	Batch string `json:"batch,omitempty"`
 	// Prompt is the question, in plain text.
 	Prompt string `json:"prompt"`
 }

@@ -91,6 +91,7 @@ func (r *Run) moveTo(s Step, now time.Time) {
 // post adds a message to the thread.
 func (r *Run) post(p Post) {
 	p.ID = fmt.Sprintf("%02d-%s", len(r.Posts), p.Step)
+	p.Quiet = r.batchGate() != ""
 	r.Posts = append(r.Posts, p)
 }
 

@@ -138,6 +138,9 @@ type Post struct {
 	Gate string `json:"gate,omitempty"`
 	// Outcome colours the post: "ok", "warning", "error" or "".
 	Outcome string `json:"outcome,omitempty"`
+	// Quiet: the run is in a batch, whose status message shows this
+	// step instead of a reply of its own.
+	Quiet bool `json:"quiet,omitempty"`
 }
 
 // Receipt records that a post (or the status message, ID "status") is in
@@ -173,9 +176,13 @@ type Run struct {
 	ApplicationName string `json:"application_name,omitempty"`
 	SecretName      string `json:"secret_name,omitempty"`
 
-	Thread    Thread    `json:"thread"`
-	Origin    Origin    `json:"origin"`
-	StartedBy string    `json:"started_by"`
+	Thread    Thread `json:"thread"`
+	Origin    Origin `json:"origin"`
+	StartedBy string `json:"started_by"`
+	// Batch is the batch the run belongs to, if any; Detached is set once
+	// the run stopped on an error and asks its own questions.
+	Batch     string    `json:"batch,omitempty"`
+	Detached  bool      `json:"detached,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`

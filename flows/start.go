@@ -176,6 +176,8 @@ type StartRequest struct {
 	// starts a new thread in Thread.Channel.
 	Thread Thread
 	Origin Origin
+	// Batch is the batch the run joins, if any.
+	Batch string
 }
 
 // Start begins a run after checking the request, the user's authority and
@@ -259,6 +261,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (*Run, error) {
 		Thread:          req.Thread,
 		Origin:          req.Origin,
 		StartedBy:       req.Actor,
+		Batch:           req.Batch,
 		CreatedAt:       now,
 		UpdatedAt:       now,
 		Steps:           newSteps(planFor(req.Mode)),

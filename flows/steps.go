@@ -179,79 +179,99 @@ func (e *Engine) afterIssue(ctx context.Context, run *Run, now time.Time) error 
 			fmt.Sprintf("It writes the newest token of every API user into its Secret; this one's is %s.", Code(run.SecretName)),
 		}
 		lines = append(lines, consumerLines(run)...)
-		run.openGate(Gate{Kind: GateSync, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL),
+		run.openGate(Gate{Kind: GateSync, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL), Batch: run.batchGate(),
 			Actions: []Action{ActionApprove, ActionCancel, ActionRollback}, Prompt: "Run the sync job now?"},
 			StepSync, "Run the token sync job in "+run.Key.Environment+"?", lines)
 	}
 	return e.save(ctx, run)
 }
 
-// sync runs the sync Job: one Job per attempt, found again after a crash
-// by the run id and attempt it is annotated with.
+// sync waits for a sync Job that writes the new token: one another run
+// or the schedule started after the token was issued, else its own (see
+// syncJobFor). The run records the Job it relies on, and finds it again
+// after a crash.
 func (e *Engine) sync(ctx context.Context, run *Run) error {
 	env := e.policy.Environments[run.Key.Environment]
 	cl := e.envs[run.Key.Environment].Cluster
 	in, ok := pendingIntent(run, EffectSync)
 	if !ok {
 		in = run.addIntent(EffectSync, strconv.Itoa(run.attempts(EffectSync)+1), e.clock.Now())
-		run.mark(StepSync, StepRunning, "creating the Job", e.clock.Now())
+		run.SyncJob = nil
+		run.mark(StepSync, StepRunning, "finding a sync Job", e.clock.Now())
 		if err := e.save(ctx, run); err != nil {
 			return err
 		}
 	}
-	job, err := cl.StartSync(ctx, run.ID+"."+in.Target, in.At)
-	if err != nil {
-		return fmt.Errorf("start the sync job: %w", err)
-	}
-	if run.SyncJob == nil || run.SyncJob.Name != job.Name {
+	after := issuedAt(run)
+	for missed := 0; ; missed++ {
+		if run.SyncJob == nil || run.SyncJob.Earlier {
+			job, err := e.syncJobFor(ctx, run, run.ID+"."+in.Target, after)
+			if err != nil {
+				return err
+			}
+			run.SyncJob = &job
+			run.mark(StepSync, StepRunning, "Job "+job.Name, e.clock.Now())
+			if err := e.save(ctx, run); err != nil {
+				return err
+			}
+			_ = e.publish(ctx, run)
+		}
+		job := *run.SyncJob
+		wctx, cancel := context.WithTimeout(ctx, env.SyncTimeout)
+		res, err := cl.WaitSync(wctx, job.Name, run.SecretName, func(p SyncProgress) {
+			e.runLog(run).Info("sync progress", "job", p.Job, "phase", p.Phase)
+		})
+		cancel()
+		if err != nil {
+			return fmt.Errorf("wait for sync Job %s: %w", job.Name, err)
+		}
+		now := e.clock.Now()
+		run.Sync = &res
+		if !res.Succeeded {
+			run.completeIntent(EffectSync, in.Target, "failed", now)
+			e.audit(ctx, run, "bot", "sync", "failed", job.Name)
+			return e.pause(ctx, run, StepSync, fmt.Sprintf("Sync Job %s failed.", job.Name), res.LogTail, res.Events)
+		}
+		st, err := cl.Secret(ctx, run.SecretName)
+		if err != nil {
+			return fmt.Errorf("read Secret %s after the sync: %w", run.SecretName, err)
+		}
+		run.Secret = st
+		if st.Fingerprint != run.NewToken.Fingerprint && job.Adopted && missed < maxMissedJobs {
+			// The Job started in the same second as the token was issued
+			// and read Signon before it: the next Job will have it.
+			e.runLog(run).Info("shared sync Job missed the new token; asking for the next", "job", job.Name)
+			after = job.StartedAt.Truncate(time.Second).Add(time.Second)
+			run.SyncJob = nil
+			if err := e.save(ctx, run); err != nil {
+				return err
+			}
+			continue
+		}
+		if st.Fingerprint != run.NewToken.Fingerprint {
+			return e.pause(ctx, run, StepSync, fmt.Sprintf("The sync Job finished but Secret %s holds fingerprint %s, not the new token's %s.", run.SecretName, st.Fingerprint.Short(), run.NewToken.Fingerprint.Short()), res.SecretLines, nil)
+		}
+		run.completeIntent(EffectSync, in.Target, "succeeded", now)
+		e.audit(ctx, run, "bot", "sync", "ok", job.Name)
+		job.Runs = e.syncedWith(run, job.Name)
 		run.SyncJob = &job
-		run.mark(StepSync, StepRunning, "Job "+job.Name, e.clock.Now())
-		if err := e.save(ctx, run); err != nil {
-			return err
-		}
-		_ = e.publish(ctx, run)
+		run.mark(StepSync, StepOK, Elapsed(res.CompletedAt.Sub(res.StartedAt)), now)
+		run.post(Post{Step: StepSync, At: now, Title: "Synced the token into Kubernetes", Lines: syncLines(run, job, res), Code: res.SecretLines, Outcome: "ok"})
+		run.moveTo(StepVerify, now)
+		return e.save(ctx, run)
 	}
-	wctx, cancel := context.WithTimeout(ctx, env.SyncTimeout)
-	defer cancel()
-	res, err := cl.WaitSync(wctx, job.Name, run.SecretName, func(p SyncProgress) {
-		e.runLog(run).Info("sync progress", "job", p.Job, "phase", p.Phase)
-	})
-	if err != nil {
-		return fmt.Errorf("wait for sync Job %s: %w", job.Name, err)
-	}
-	now := e.clock.Now()
-	run.Sync = &res
-	took := Elapsed(res.CompletedAt.Sub(res.StartedAt))
-	if !res.Succeeded {
-		run.completeIntent(EffectSync, in.Target, "failed", now)
-		e.audit(ctx, run, "bot", "sync", "failed", job.Name)
-		return e.pause(ctx, run, StepSync, fmt.Sprintf("Sync Job %s failed.", job.Name), res.LogTail, res.Events)
-	}
-	run.completeIntent(EffectSync, in.Target, "succeeded", now)
-	e.audit(ctx, run, "bot", "sync", "ok", job.Name)
-	st, err := cl.Secret(ctx, run.SecretName)
-	if err != nil {
-		return fmt.Errorf("read Secret %s after the sync: %w", run.SecretName, err)
-	}
-	run.Secret = st
-	lines := []string{fmt.Sprintf("Job %s finished in %s.", Code(job.Name), took)}
+}
+
+// syncLines say which Job wrote the token, and which other runs it served.
+func syncLines(run *Run, job SyncJob, res SyncResult) []string {
+	lines := []string{fmt.Sprintf("Job %s finished in %s.", Code(job.Name), Elapsed(res.CompletedAt.Sub(res.StartedAt)))}
 	if job.Adopted {
-		lines = append(lines, "It was already running when the bot asked, so the bot waited for it instead of starting another.")
+		lines = append(lines, "The bot started no Job for this run: this one started after the new token was issued, so it wrote it too.")
 	}
-	if st.Fingerprint != run.NewToken.Fingerprint {
-		if job.Adopted && run.attempts(EffectSync) < 2 {
-			// The Job we joined may have read Signon before the new token
-			// existed: run our own.
-			run.post(Post{Step: StepSync, At: now, Title: "The sync that was already running predates the new token", Lines: append(lines, "Starting a fresh sync Job.")})
-			return e.save(ctx, run)
-		}
-		return e.pause(ctx, run, StepSync, fmt.Sprintf("The sync Job finished but Secret %s holds fingerprint %s, not the new token's %s.", run.SecretName, st.Fingerprint.Short(), run.NewToken.Fingerprint.Short()), res.SecretLines, nil)
+	if len(job.Runs) > 1 {
+		lines = append(lines, fmt.Sprintf("It synced %d runs together: %s.", len(job.Runs), strings.Join(job.Runs, ", ")))
 	}
-	run.mark(StepSync, StepOK, Elapsed(res.CompletedAt.Sub(res.StartedAt)), now)
-	lines = append(lines, fmt.Sprintf("Secret %s now holds the new token (fingerprint %s).", Code(run.SecretName), Code(st.Fingerprint.Short())))
-	run.post(Post{Step: StepSync, At: now, Title: "Synced the token into Kubernetes", Lines: lines, Code: res.SecretLines, Outcome: "ok"})
-	run.moveTo(StepVerify, now)
-	return e.save(ctx, run)
+	return append(lines, fmt.Sprintf("Secret %s now holds the new token (fingerprint %s).", Code(run.SecretName), Code(run.Secret.Fingerprint.Short())))
 }
 
 // verify proves every consumer holds the new token: the Secret, each
@@ -380,7 +400,7 @@ func (e *Engine) openRevokeGate(run *Run, s Step, now time.Time) {
 	} else if run.NewToken != nil {
 		lines = append(lines, fmt.Sprintf("Keeps the new token #%d (fingerprint %s).", run.NewToken.ID, Code(run.NewToken.Fingerprint.Short())))
 	}
-	g := Gate{Kind: kind, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL), Actions: []Action{ActionApprove, ActionCancel}, Prompt: title}
+	g := Gate{Kind: kind, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL), Actions: []Action{ActionApprove, ActionCancel}, Prompt: title, Batch: run.batchGate()}
 	if e.policy.Environments[run.Key.Environment].FourEyesRevoke {
 		g.NotUser = run.StartedBy
 		lines = append(lines, fmt.Sprintf("In %s someone other than %s must confirm.", run.Key.Environment, Mention(run.StartedBy)))
@@ -521,11 +541,21 @@ func (e *Engine) pause(ctx context.Context, run *Run, s Step, reason string, cod
 	if s == StepVerify || s == StepSync {
 		lines = append(lines, "The old token is still valid and untouched.")
 	}
+	if run.Batch != "" && !run.Detached {
+		// It stops alone and asks its own questions: its earlier steps
+		// were only in the batch's status, so say what it concerns.
+		run.Detached = true
+		lines = append(lines, batchDetail(run)...)
+	}
 	for _, ev := range events {
 		lines = append(lines, "Event: "+ev)
 	}
 	run.Reason = reason
-	run.openGate(Gate{Kind: GateRecover, OpenedAt: now, Actions: actions, Prompt: "What next?"}, s, "Stopped at "+string(s), lines)
+	title := "Stopped at " + string(s)
+	if run.Batch != "" {
+		title += ": " + run.Label()
+	}
+	run.openGate(Gate{Kind: GateRecover, OpenedAt: now, Actions: actions, Prompt: "What next?"}, s, title, lines)
 	run.Phase = PhasePaused
 	run.Posts[len(run.Posts)-1].Code = code
 	run.Posts[len(run.Posts)-1].Outcome = "error"

@@ -51,6 +51,10 @@ func (k keys) offersFor(key flows.Key) string {
 	return k.tagged + "offers:" + part(key.Environment) + ":" + part(key.APIUser) + ":" + part(key.Application)
 }
 
+func (k keys) batch(id string) string { return k.tagged + "batch:" + id }
+
+func (k keys) activeBatches() string { return k.tagged + "batches:active" }
+
 func (k keys) lease(runID string) string { return k.plain + "lease:" + runID }
 
 func (k keys) once(key string) string { return k.plain + "once:" + key }

@@ -18,6 +18,8 @@ var (
 	updateRunScript   = script("update_run")
 	createOfferScript = script("create_offer")
 	updateOfferScript = script("update_offer")
+	createBatchScript = script("create_batch")
+	updateBatchScript = script("update_batch")
 	auditScript       = script("audit")
 	claimScript       = script("claim")
 	releaseScript     = script("release")

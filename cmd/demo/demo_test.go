@@ -81,10 +81,18 @@ func TestDemoScenarios(t *testing.T) {
 			"*Account API* → *Publishing API*", "(in 3 days)", "Rotation done",
 			"*Feedback* → *Support API*", "(in 6 days)", "Rotation done",
 			"*Frontend* → *Asset Manager*", "(in 12 days)", "Rotation done",
-			"*Rotation complete: Account API → Publishing API (production)*",
-			"*Rotation complete: Feedback → Support API (production)*",
-			"*Rotation complete: Frontend → Asset Manager (production)*",
+			"*✅ Batch ended:* 3 of 3 rotations done in production",
+			"*Run the token sync job in production for 3 tokens?*", "✅ Confirmed by @alice",
+			"*Revoke the old tokens of 3 verified rotations?*", "✅ Confirmed by @bob",
+			"*Batch complete: 3 of 3 rotations done*",
 			"in deploy/feedback and deploy/draft-feedback", "PASS grouped:",
+		},
+		scenario.RotateAll: {
+			"*3 Signon API tokens expire soon* in production.",
+			"*✅ Batch ended:* 3 of 3 rotations done in production",
+			"*Run the token sync job in production for 3 tokens?*",
+			"*Revoke the old tokens of 3 verified rotations?*",
+			"*Batch complete: 3 of 3 rotations done*", "PASS rotate-all:",
 		},
 		scenario.AutoRenewed: {
 			"Newest token expires", "Signon already has a newer token (#", "probably by its nightly auto-rotation: the bot will use it and issue none.",
@@ -139,8 +147,15 @@ func TestDemoScenarios(t *testing.T) {
 			}
 		})
 	}
-	if n := strings.Count(func() string { out, _, _ := demoRun(t, nil, "", "-scenario", scenario.Grouped); return out }(), "*Rotation complete:"); n != 3 {
-		t.Errorf("the grouped scenario completed %d rotations, want 3", n)
+	// The grouped thread: the alert, the offer, the batch's status, its
+	// two confirmations and its summary (13 bot messages and 161 lines
+	// when each token was rotated alone).
+	out, _, _ := demoRun(t, nil, "", "-scenario", scenario.Grouped)
+	if n := strings.Count(out, "\n  > signon-token-bot"); n != 5 {
+		t.Errorf("the grouped thread has %d messages of the bot's, want 5", n)
+	}
+	if n := strings.Count(out, "✅ Done:"); n != 0 {
+		t.Errorf("the grouped thread shows %d status messages of single runs, want none: the batch's status shows them", n)
 	}
 }
 
@@ -211,13 +226,13 @@ func TestDemoFlags(t *testing.T) {
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		names = append(names, strings.Fields(l)[0])
 	}
-	if got := strings.Join(names, " "); got != "alert grouped auto-renewed external verify-failure disused legacy-token" {
+	if got := strings.Join(names, " "); got != "alert grouped rotate-all auto-renewed external verify-failure disused legacy-token" {
 		t.Errorf("-list names %s", got)
 	}
 
 	_, _, err = demoRun(t, nil, "", "-scenario", "nope")
 	var unknown *scenario.UnknownError
-	if !errors.As(err, &unknown) || err.Error() != `demo: unknown scenario "nope": choose one of alert, grouped, auto-renewed, external, verify-failure, disused, legacy-token` {
+	if !errors.As(err, &unknown) || err.Error() != `demo: unknown scenario "nope": choose one of alert, grouped, rotate-all, auto-renewed, external, verify-failure, disused, legacy-token` {
 		t.Errorf("unknown scenario: %v", err)
 	}
 	if _, _, err := demoRun(t, nil, "", "-frobnicate"); err == nil || !strings.Contains(err.Error(), "flag provided but not defined: -frobnicate") {

@@ -16,7 +16,33 @@ const (
 	ActionRotate        = "offer.rotate"
 	ActionRevokeDisused = "offer.revoke-disused"
 	ActionIgnore        = "offer.ignore"
+	// ActionRotateAll starts a batch of every token the offer may rotate.
+	ActionRotateAll = "offer.rotate-all"
 )
+
+// RotateAllValue is the Rotate all button's value: the offer.
+func RotateAllValue(offerID string) string { return offerID }
+
+// ParseRotateAllValue reads a Rotate all button's value.
+func ParseRotateAllValue(v string) (offerID string, ok bool) {
+	return v, validID(v, "o-")
+}
+
+// Rotatable lists the offer's items that Rotate all would start: open,
+// not special, looked up without error. Rotate all shows once there are
+// two.
+func Rotatable(o *flows.Offer) []flows.OfferItem {
+	if o.Resolved {
+		return nil
+	}
+	var out []flows.OfferItem
+	for _, it := range o.Items {
+		if it.RunID == "" && it.IgnoredBy == "" && it.Assessment.Special == nil && it.Assessment.Error == "" {
+			out = append(out, it)
+		}
+	}
+	return out
+}
 
 // OfferValue is an offer button's value: the offer and the item.
 func OfferValue(offerID, itemID string) string { return offerID + "|" + itemID }
@@ -31,9 +57,9 @@ func ParseOfferValue(v string) (offerID, itemID string, ok bool) {
 	return offerID, itemID, true
 }
 
-// itemsPerPage keeps a page within Block Kit's 50 blocks: a heading, then
-// at most three blocks per item.
-const itemsPerPage = (maxBlocks - 1) / 3
+// itemsPerPage keeps a page within Block Kit's 50 blocks: a heading and
+// the Rotate all button, then at most three blocks per item.
+const itemsPerPage = (maxBlocks - 2) / 3
 
 // OfferPage is the page (of Offer's messages) that shows item i.
 func OfferPage(i int) int { return i / itemsPerPage }
@@ -52,6 +78,10 @@ func (r Renderer) Offer(o *flows.Offer, runs map[string]*flows.Run, now time.Tim
 			head += fmt.Sprintf(" (%d of %d)", p+1, pages)
 		}
 		blocks := []slack.Block{section(head)}
+		if n := len(Rotatable(o)); p == 0 && n > 1 {
+			blocks = append(blocks, slack.NewActionBlock("offer-all", button(ActionRotateAll, RotateAllValue(o.ID), fmt.Sprintf("Rotate all %d", n), slack.StylePrimary,
+				confirmation(fmt.Sprintf("Rotate all %d tokens?", n), fmt.Sprintf("Starts one batch: a new token for each of the %d, then one sync confirmation and one revoke confirmation for all of them.", n), "Rotate all"))))
+		}
 		for _, it := range o.Items[lo:hi] {
 			blocks = append(blocks, r.offerItem(o, it, runs[it.RunID], now)...)
 		}

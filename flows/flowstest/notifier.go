@@ -48,32 +48,86 @@ func (n *Notifier) Sync(ctx context.Context, run *flows.Run) (map[string]flows.R
 		n.threads = map[string][]Message{}
 	}
 	out := map[string]flows.Receipt{}
-	put := func(id, text string) {
+	put := n.putter(run.ID, run.Receipts, out)
+	if run.Batch != "" {
+		// The batch's status message shows its runs; only the posts of
+		// a run that left the batch are replies of their own.
+		out[flows.StatusPostID] = flows.Receipt{Digest: "batch"}
+	} else {
+		put(flows.StatusPostID, Status(run))
+	}
+	for _, p := range run.Posts {
+		if p.Quiet {
+			out[p.ID] = flows.Receipt{Digest: "batch"}
+			continue
+		}
+		put(p.ID, Render(run, p))
+	}
+	for id, rc := range out {
+		if run.Receipts[id] == rc {
+			delete(out, id)
+		}
+	}
+	return out, nil
+}
+
+// SyncBatch keeps a batch's thread: its status, a line per run, and its
+// posts, under the batch's id.
+func (n *Notifier) SyncBatch(ctx context.Context, b *flows.Batch, runs []*flows.Run) (map[string]flows.Receipt, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.Err != nil {
+		return nil, n.Err
+	}
+	if n.threads == nil {
+		n.threads = map[string][]Message{}
+	}
+	out := map[string]flows.Receipt{}
+	put := n.putter(b.ID, b.Receipts, out)
+	var st strings.Builder
+	fmt.Fprintf(&st, "batch %s (%d runs)", b.Environment, len(runs))
+	for _, r := range runs {
+		fmt.Fprintf(&st, "\n  %s [%s] %s", r.Label(), r.Outcome(), r.Step)
+	}
+	put(flows.BatchStatusID, st.String())
+	for _, p := range b.Posts {
+		text := p.Title + "\n  " + strings.Join(p.Lines, "\n  ")
+		if p.Gate != "" {
+			if b.Gate != nil && b.Gate.ID == p.Gate {
+				text += "\n  [approve] [cancel]"
+			} else if a, ok := b.Approval(p.Gate); ok {
+				text += fmt.Sprintf("\n  -> %s by %s", a.Action, a.User)
+			}
+		}
+		put(p.ID, text)
+	}
+	return out, nil
+}
+
+// putter posts a message of thread id that has no receipt and edits one
+// that changed, under n.mu, recording the new receipts in out.
+func (n *Notifier) putter(id string, receipts, out map[string]flows.Receipt) func(msgID, text string) {
+	return func(msgID, text string) {
 		d := digest(text)
-		rc, ok := run.Receipts[id]
+		rc, ok := receipts[msgID]
 		switch {
 		case !ok:
 			n.seq++
 			n.posts++
 			ts := fmt.Sprintf("1764144000.%06d", n.seq)
-			n.threads[run.ID] = append(n.threads[run.ID], Message{ID: id, TS: ts, Text: text})
-			out[id] = flows.Receipt{TS: ts, Digest: d}
+			n.threads[id] = append(n.threads[id], Message{ID: msgID, TS: ts, Text: text})
+			out[msgID] = flows.Receipt{TS: ts, Digest: d}
 		case rc.Digest != d:
 			n.edits++
-			msgs := n.threads[run.ID]
+			msgs := n.threads[id]
 			for i := range msgs {
-				if msgs[i].ID == id {
+				if msgs[i].ID == msgID {
 					msgs[i].Text = text
 				}
 			}
-			out[id] = flows.Receipt{TS: rc.TS, Digest: d}
+			out[msgID] = flows.Receipt{TS: rc.TS, Digest: d}
 		}
 	}
-	put(flows.StatusPostID, Status(run))
-	for _, p := range run.Posts {
-		put(p.ID, Render(run, p))
-	}
-	return out, nil
 }
 
 // Thread returns a run's messages in the order they were posted.

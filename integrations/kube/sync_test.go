@@ -38,12 +38,12 @@ func (r *recorder) seen() []string {
 
 func TestSyncSucceeds(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, &kubetest.Kubelet{}, Config{})
+	at := time.Date(2026, 8, 14, 9, 30, 0, 0, time.FixedZone("BST", 3600))
+	e := newEnv(t, &kubetest.Kubelet{}, Config{Clock: fixedClock(at)})
 	ctx := testContext(t)
 	e.mustCreate(t, kubetest.SyncCronJob(e.ns))
-	at := time.Date(2026, 8, 14, 9, 30, 0, 0, time.FixedZone("BST", 3600))
 
-	job, err := e.client.StartSync(ctx, "run-1.1", at)
+	job, err := e.client.StartSync(ctx, "run-1.1", time.Now().Add(-time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,16 +109,21 @@ func TestSyncSucceeds(t *testing.T) {
 
 	// The Job is this run's: asking again finds it rather than making a
 	// second, even though it has finished.
-	again, err := e.client.StartSync(ctx, "run-1.1", at)
+	again, err := e.client.StartSync(ctx, "run-1.1", time.Now())
 	if err != nil || again.Name != job.Name || again.Adopted {
 		t.Errorf("StartSync again = %+v, %v; want %s", again, err, job.Name)
 	}
-	// Another run in the same minute gets a suffixed name.
-	next, err := e.client.StartSync(ctx, "run-2.1", at)
-	if err != nil || next.Name != job.Name+"-2" {
-		t.Errorf("StartSync by another run = %+v, %v; want %s-2", next, err, job.Name)
+	// A run whose change came after the Job started needs another; in the
+	// same minute, it gets a suffixed name.
+	next, err := e.client.StartSync(ctx, "run-2.1", res.StartedAt.Add(2*time.Second))
+	if err != nil || next.Name != job.Name+"-2" || next.Adopted {
+		t.Errorf("StartSync by another run = %+v, %v; want a new Job %s-2", next, err, job.Name)
 	}
 }
+
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time { return time.Time(c) }
 
 func TestSyncFailureReportsLogTailAndEvents(t *testing.T) {
 	t.Parallel()
@@ -157,30 +162,92 @@ func TestSyncFailureReportsLogTailAndEvents(t *testing.T) {
 	}
 }
 
-func TestStartSyncAdoptsAnActiveRun(t *testing.T) {
+// TestStartSyncSharesJobs: a Job that started after a run's change
+// serves it, running or succeeded, whoever made it (another run or the
+// CronJob's schedule); one that started before it makes the run wait
+// (Earlier); a failed one serves nobody but the run that made it.
+func TestStartSyncSharesJobs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, &kubetest.Kubelet{}, Config{})
 	ctx := testContext(t)
 	e.mustCreate(t, kubetest.SyncCronJob(e.ns))
+	before := time.Now().Add(-time.Minute)
 
-	first, err := e.client.StartSync(ctx, "run-1.1", time.Now())
+	first, err := e.client.StartSync(ctx, "run-1.1", before)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := e.client.StartSync(ctx, "run-2.1", time.Now())
+	second, err := e.client.StartSync(ctx, "run-2.1", before)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if second.Name != first.Name || !second.Adopted {
-		t.Errorf("StartSync while %s runs = %+v, want it adopted", first.Name, second)
+	if second.Name != first.Name || !second.Adopted || second.Earlier {
+		t.Errorf("StartSync while %s runs = %+v, want it shared", first.Name, second)
 	}
-	jobs, err := e.admin.BatchV1().Jobs(e.ns).List(ctx, metav1.ListOptions{})
+	// A change after the running Job started: wait for it.
+	later := first.StartedAt.Add(2 * time.Second)
+	waits, err := e.client.StartSync(ctx, "run-3.1", later)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(jobs.Items) != 1 {
-		t.Errorf("%d Jobs exist, want 1", len(jobs.Items))
+	if waits.Name != first.Name || !waits.Earlier {
+		t.Errorf("StartSync for a change after %s started = %+v, want it Earlier", first.Name, waits)
 	}
+	if n := e.jobs(t); n != 1 {
+		t.Fatalf("%d Jobs exist, want 1", n)
+	}
+
+	// It succeeds: it still serves the runs whose change came before it,
+	// and the later one gets a Job of its own.
+	go func() { _, _ = e.kl.PlaySync(ctx, kubetest.SyncCronJobName, kubetest.SyncRun{}) }()
+	if res, err := e.client.WaitSync(ctx, first.Name, testSecret, nil); err != nil || !res.Succeeded {
+		t.Fatalf("WaitSync = %+v, %v", res, err)
+	}
+	if again, err := e.client.StartSync(ctx, "run-4.1", before); err != nil || again.Name != first.Name || !again.Adopted {
+		t.Errorf("StartSync after %s succeeded = %+v, %v; want it shared", first.Name, again, err)
+	}
+	next, err := e.client.StartSync(ctx, "run-3.1", later)
+	if err != nil || next.Name == first.Name || next.Adopted || next.Earlier {
+		t.Fatalf("StartSync for the later change = %+v, %v; want a new Job", next, err)
+	}
+
+	// That one fails: it serves no other run, but its maker finds it.
+	go func() {
+		_, _ = e.kl.PlaySync(ctx, kubetest.SyncCronJobName, kubetest.SyncRun{Error: "Signon is down"})
+	}()
+	if res, err := e.client.WaitSync(ctx, next.Name, testSecret, nil); err != nil || res.Succeeded {
+		t.Fatalf("WaitSync = %+v, %v; want a failure", res, err)
+	}
+	if own, err := e.client.StartSync(ctx, "run-3.1", later); err != nil || own.Name != next.Name {
+		t.Errorf("StartSync by the failed Job's maker = %+v, %v; want %s", own, err, next.Name)
+	}
+
+	// The CronJob's schedule starts a Job: it counts like the bot's own.
+	cj, err := e.admin.BatchV1().CronJobs(e.ns).Get(ctx, kubetest.SyncCronJobName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scheduled := jobFromCronJob(cj, "")
+	scheduled.Name = kubetest.SyncCronJobName + "-29410000"
+	delete(scheduled.Annotations, AnnotationInstantiate)
+	if _, err := e.admin.BatchV1().Jobs(e.ns).Create(ctx, scheduled, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.client.StartSync(ctx, "run-5.1", later); err != nil || got.Name != scheduled.Name || !got.Adopted {
+		t.Errorf("StartSync while the scheduled Job runs = %+v, %v; want the scheduled Job", got, err)
+	}
+	if n := e.jobs(t); n != 3 {
+		t.Errorf("%d Jobs exist, want 3", n)
+	}
+}
+
+func (e *env) jobs(t *testing.T) int {
+	t.Helper()
+	jobs, err := e.admin.BatchV1().Jobs(e.ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(jobs.Items)
 }
 
 func TestSyncErrors(t *testing.T) {

@@ -10,6 +10,7 @@ package clustertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -49,9 +50,10 @@ type Cluster struct {
 	// LiveChecks names the applications with a smoke command; a false
 	// value makes it fail.
 	LiveChecks map[string]bool
-	// ActiveJob, when set, is a sync Job already running that StartSync
-	// adopts (it finishes when waited on).
-	ActiveJob string
+	// SyncTime is how long a sync Job runs, in real time. At 0 a Job
+	// ends when it is first waited on. Either way it writes the tokens
+	// Signon held when it started, as the real task reads them early on.
+	SyncTime time.Duration
 
 	mu        sync.Mutex
 	secrets   map[string]*secret
@@ -63,6 +65,8 @@ type Cluster struct {
 	// with the value it already has changes nothing, as in a real cluster.
 	restartedAt map[string]time.Time
 	restarts    map[string]int
+	running     int
+	maxRunning  int
 	// seq orders writes, so that "rolled after the Secret changed" does
 	// not depend on a test clock that stands still.
 	seq int
@@ -86,8 +90,11 @@ type pod struct {
 type job struct {
 	name, runID string
 	createdAt   time.Time
-	adopted     bool
-	result      *flows.SyncResult
+	// read is what the Job read from Signon when it started: a
+	// fingerprint per Secret.
+	read   map[string]token.Fingerprint
+	result *flows.SyncResult
+	done   chan struct{}
 }
 
 func (c *Cluster) init() {
@@ -150,18 +157,34 @@ func (c *Cluster) Calls(method string) int {
 	return c.calls[method]
 }
 
-// JobsCreated counts the sync Jobs the bot created (not adopted ones).
+// JobsCreated counts the sync Jobs the bot created (not the schedule's).
 func (c *Cluster) JobsCreated() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.init()
 	n := 0
 	for _, j := range c.jobs {
-		if !j.adopted {
+		if j.runID != "" {
 			n++
 		}
 	}
 	return n
+}
+
+// MaxRunning is the most sync Jobs that ran at once.
+func (c *Cluster) MaxRunning() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxRunning
+}
+
+// StartScheduled starts a Job as the CronJob's schedule does, and returns
+// its name. It reads Signon now and ends as any other Job does.
+func (c *Cluster) StartScheduled() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.init()
+	return c.newJob("").name
 }
 
 // PodFingerprint is what a Deployment's pod holds in a variable.
@@ -228,48 +251,90 @@ func (c *Cluster) Consumers(ctx context.Context, secretName string) ([]flows.Con
 	return out, nil
 }
 
-func (c *Cluster) StartSync(ctx context.Context, runID string, at time.Time) (flows.SyncJob, error) {
+// StartSync follows the real client: the run's own Job, else one that
+// started at or after after (to the second) and has not failed, else one
+// still running from before (Earlier), else a new one.
+func (c *Cluster) StartSync(ctx context.Context, runID string, after time.Time) (flows.SyncJob, error) {
 	if err := c.enter("StartSync"); err != nil {
 		return flows.SyncJob{}, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var serves, earlier *job
 	for _, j := range c.jobs {
-		if j.runID == runID {
-			return flows.SyncJob{Name: j.name, Adopted: j.adopted, CreatedAt: j.createdAt}, nil
+		if runID != "" && j.runID == runID {
+			return j.syncJob(false, false), nil
+		}
+		if j.result != nil && !j.result.Succeeded {
+			continue
+		}
+		switch {
+		case !j.createdAt.Truncate(time.Second).Before(after.Truncate(time.Second)):
+			if serves == nil || j.before(serves) {
+				serves = j
+			}
+		case j.result == nil:
+			earlier = j
 		}
 	}
-	now := c.Clock.Now()
-	if c.ActiveJob != "" {
-		j := &job{name: c.ActiveJob, runID: runID, createdAt: now, adopted: true}
-		c.ActiveJob = ""
-		c.jobs[j.name] = j
-		return flows.SyncJob{Name: j.name, Adopted: true, CreatedAt: now}, nil
+	if serves != nil {
+		return serves.syncJob(true, false), nil
 	}
+	if earlier != nil {
+		return earlier.syncJob(true, true), nil
+	}
+	return c.newJob(runID).syncJob(false, false), nil
+}
+
+// before prefers a Job that has written its Secrets, then the older.
+func (j *job) before(o *job) bool {
+	if (j.result != nil) != (o.result != nil) {
+		return j.result != nil
+	}
+	return j.name < o.name
+}
+
+func (j *job) syncJob(adopted, earlier bool) flows.SyncJob {
+	return flows.SyncJob{Name: j.name, Adopted: adopted, Earlier: earlier, CreatedAt: j.createdAt, StartedAt: j.createdAt}
+}
+
+// newJob starts a Job, named as Argo CD names one, that reads Signon now.
+func (c *Cluster) newJob(runID string) *job {
+	now := c.Clock.Now()
 	base := c.CronJob + "-" + now.UTC().Format("0601021504")
 	name := base
 	for i := 2; c.jobs[name] != nil; i++ {
 		name = fmt.Sprintf("%s-%d", base, i)
 	}
-	c.jobs[name] = &job{name: name, runID: runID, createdAt: now}
-	return flows.SyncJob{Name: name, CreatedAt: now}, nil
+	j := &job{name: name, runID: runID, createdAt: now, read: map[string]token.Fingerprint{}, done: make(chan struct{})}
+	if c.Tokens != nil {
+		for n, s := range c.secrets {
+			if sec, ok := c.Tokens.NewestUnrevoked(s.user, s.app); ok {
+				j.read[n] = sec.Fingerprint()
+			}
+		}
+	}
+	c.jobs[name] = j
+	c.running++
+	c.maxRunning = max(c.maxRunning, c.running)
+	if c.SyncTime > 0 {
+		time.AfterFunc(c.SyncTime, func() {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			c.finish(j)
+		})
+	}
+	return j
 }
 
-func (c *Cluster) WaitSync(ctx context.Context, jobName, secretName string, progress func(flows.SyncProgress)) (flows.SyncResult, error) {
-	if err := c.enter("WaitSync"); err != nil {
-		return flows.SyncResult{}, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	j, ok := c.jobs[jobName]
-	if !ok {
-		return flows.SyncResult{}, fmt.Errorf("job %s: %w", jobName, flows.ErrNotFound)
-	}
+// finish ends a Job: it fails if FailSyncs says so, else writes what it
+// read and Reloader rolls the consumers of each Secret it changed.
+func (c *Cluster) finish(j *job) {
 	if j.result != nil {
-		return *j.result, nil
+		return
 	}
 	now := c.Clock.Now()
-	res := flows.SyncResult{Job: jobName, StartedAt: j.createdAt, CompletedAt: now}
+	res := flows.SyncResult{Job: j.name, StartedAt: j.createdAt, CompletedAt: now}
 	if c.FailSyncs > 0 {
 		c.FailSyncs--
 		res.LogTail = []string{"rake aborted!", "ActiveRecord::ConnectionNotEstablished: could not connect to server"}
@@ -280,17 +345,48 @@ func (c *Cluster) WaitSync(ctx context.Context, jobName, secretName string, prog
 	} else {
 		res.Succeeded = true
 		for name, s := range c.secrets {
-			if c.refresh(s) {
+			if fp, ok := j.read[name]; ok && fp != s.fp {
+				c.seq++
+				s.fp, s.updatedAt, s.seq = fp, now, c.seq
 				c.reload(name)
-			}
-			if name == secretName {
-				res.SecretLines = []string{fmt.Sprintf("Updated secret %s (namespace %s)", name, c.Namespace)}
 			}
 		}
 	}
 	j.result = &res
+	c.running--
+	close(j.done)
+}
+
+func (c *Cluster) WaitSync(ctx context.Context, jobName, secretName string, progress func(flows.SyncProgress)) (flows.SyncResult, error) {
+	if err := c.enter("WaitSync"); err != nil {
+		return flows.SyncResult{}, err
+	}
+	c.mu.Lock()
+	j, ok := c.jobs[jobName]
+	if ok && c.SyncTime == 0 {
+		c.finish(j)
+	}
+	c.mu.Unlock()
+	if !ok {
+		return flows.SyncResult{}, fmt.Errorf("job %s: %w", jobName, flows.ErrNotFound)
+	}
+	select {
+	case <-j.done:
+	case <-ctx.Done():
+		err := ctx.Err()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = flows.ErrTimeout
+		}
+		return flows.SyncResult{Job: jobName}, fmt.Errorf("wait for job %s: %w", jobName, err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	res := *j.result
+	if _, ok := c.secrets[secretName]; ok && res.Succeeded {
+		res.SecretLines = []string{fmt.Sprintf("Updated secret %s (namespace %s)", secretName, c.Namespace)}
+	}
 	if progress != nil {
-		progress(flows.SyncProgress{Job: jobName, Phase: map[bool]string{true: "succeeded", false: "failed"}[res.Succeeded], At: now})
+		progress(flows.SyncProgress{Job: jobName, Phase: map[bool]string{true: "succeeded", false: "failed"}[res.Succeeded], At: res.CompletedAt})
 	}
 	return res, nil
 }

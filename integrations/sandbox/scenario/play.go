@@ -216,10 +216,24 @@ func (d *Driver) Settle(ctx context.Context) error {
 		}
 		where = where[:0]
 		settled := true
+		batches := map[string][]*flows.Run{}
 		for _, r := range runs {
 			if r.Phase == flows.PhaseRunning || !posted(r) {
 				settled = false
 				where = append(where, fmt.Sprintf("run %s %s at %s", r.ID, r.Phase, r.Step))
+			}
+			if r.Batch != "" {
+				batches[r.Batch] = append(batches[r.Batch], r)
+			}
+		}
+		for id, members := range batches {
+			ok, err := d.batchSettled(ctx, id, members)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				settled = false
+				where = append(where, "batch "+id)
 			}
 		}
 		return settled, nil
@@ -228,6 +242,43 @@ func (d *Driver) Settle(ctx context.Context) error {
 		return fmt.Errorf("%w (%s)", err, strings.Join(where, "; "))
 	}
 	return err
+}
+
+// batchSettled: the batch asks what its waiting runs wait for, or has
+// ended once they all have, and Slack shows it.
+func (d *Driver) batchSettled(ctx context.Context, id string, runs []*flows.Run) (bool, error) {
+	br, ok := d.Records.(interface {
+		Batch(ctx context.Context, id string) (*flows.Batch, error)
+	})
+	if !ok {
+		return true, nil
+	}
+	b, err := br.Batch(ctx, id)
+	if err != nil {
+		return false, fmt.Errorf("batch %s: %w", id, err)
+	}
+	ended, atGate := 0, false
+	for _, r := range runs {
+		if r.Ended() {
+			ended++
+		}
+		if r.Gate != nil && r.Gate.Batch == id && !b.Covered(r.ID, r.Gate.Kind) {
+			atGate = true
+		}
+	}
+	switch {
+	case ended == len(runs) && !b.Ended, atGate && b.Gate == nil:
+		return false, nil
+	}
+	if _, ok := b.Receipts[flows.BatchStatusID]; !ok {
+		return false, nil
+	}
+	for _, p := range b.Posts {
+		if _, ok := b.Receipts[p.ID]; !ok {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // posted: Slack shows every post of the run and its status message.

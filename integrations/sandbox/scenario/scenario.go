@@ -34,6 +34,7 @@ const (
 	VerifyFailure = "verify-failure"
 	Disused       = "disused"
 	LegacyToken   = "legacy-token"
+	RotateAll     = "rotate-all"
 )
 
 // Person is someone in the workspace. Alice and Bob may start rotations
@@ -76,7 +77,8 @@ type Info struct {
 
 var catalogue = []Info{
 	{Alert, "an alert for one production token: Alice rotates it and runs the sync, Bob revokes the old token"},
-	{Grouped, "a grouped alert that names no token: the bot finds three expiring tokens in Signon and all three are rotated"},
+	{Grouped, "a grouped alert that names no token: the bot finds three expiring tokens in Signon and Rotate all rotates them as one batch"},
+	{RotateAll, "a grouped alert: Alice presses Rotate all 3 and runs the sync once for the three, Bob confirms one revoke for all three old tokens"},
 	{AutoRenewed, "Signon's nightly auto-rotation already made and synced a newer token: no token is issued, Bob revokes the old one"},
 	{External, "no workload in the cluster reads the token: Alice alone sees the new token in a private modal and confirms its delivery"},
 	{VerifyFailure, "a consumer keeps the old token after the sync: Alice rolls back, the new token is revoked and the old one stays"},
@@ -174,7 +176,7 @@ func New(name string, clock flows.Clock) (*World, error) {
 		w.Alert = alertFor(e.email, flows.Parameterize(e.app))
 		w.Script = []Press{{alice, "Rotate"}, {alice, "Run sync"}, {bob, "Revoke old token"}}
 		w.jobs = 1
-	case Grouped:
+	case Grouped, RotateAll:
 		a := w.expiring("Account API", "account-api@alphagov.co.uk", "Publishing API", 3, 2*time.Hour)
 		w.consume(a, "account-api")
 		f := w.expiring("Feedback", "feedback@alphagov.co.uk", "Support API", 6, 20*time.Minute)
@@ -190,16 +192,10 @@ func New(name string, clock flows.Clock) (*World, error) {
 			e.done()
 		}
 		w.Alert = alertmanager(3, "")
-		for range 3 {
-			w.Script = append(w.Script, Press{alice, "Rotate"})
-		}
-		for range 3 {
-			w.Script = append(w.Script, Press{alice, "Run sync"})
-		}
-		for range 3 {
-			w.Script = append(w.Script, Press{bob, "Revoke old token"})
-		}
-		w.jobs = 3
+		// One batch: one sync confirmation and one revoke confirmation.
+		w.Script = []Press{{alice, "Rotate all 3"}, {alice, "Run sync for 3 tokens"}, {bob, "Revoke 3 old tokens"}}
+		// The three runs enter the sync step together: one Job.
+		w.jobs = 1
 	case AutoRenewed:
 		e := w.expiring("Content Tagger", "content-tagger@alphagov.co.uk", "Email Alert API", 9, time.Hour)
 		// 01:00 today, as the CronJob signon-auto-rotate-internal-tokens
