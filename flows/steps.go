@@ -379,6 +379,9 @@ func (e *Engine) openRevokeGate(run *Run, s Step, now time.Time) {
 		}
 	} else if run.NewToken != nil {
 		lines = append(lines, fmt.Sprintf("Keeps the new token #%d (fingerprint %s).", run.NewToken.ID, Code(run.NewToken.Fingerprint.Short())))
+		if external(run) {
+			lines = append(lines, handoffKnowledge(run)...)
+		}
 	}
 	g := Gate{Kind: kind, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL), Actions: []Action{ActionApprove, ActionCancel}, Prompt: title}
 	if e.policy.Environments[run.Key.Environment].FourEyesRevoke {

@@ -130,3 +130,30 @@ func TestCancelSaysWhereTokensAndConsumersStandAsRead(t *testing.T) {
 		t.Errorf("the reason names a raw user id: %q", run.Reason)
 	}
 }
+
+// The revoke question of a hand-off says what the bot cannot know about
+// a consumer outside the cluster, and what its confirmation rests on.
+func TestHandoffRevokeGateSaysWhatTheBotCannotKnow(t *testing.T) {
+	w := newWorld(t, setup{external: true})
+	e := newEnv(t, w)
+	eng, _ := e.engine("replica-1", nil)
+	run := start(t, eng, flows.ModeRotate)
+	run = waitFor(t, eng, run.ID, "the hand-off", atGate(flows.GateHandoff))
+	if _, err := act(t, eng, run, flows.ActionReveal, alice); err != nil {
+		t.Fatal(err)
+	}
+	run = mustAct(t, eng, run, flows.ActionDelivered, alice)
+	run = waitFor(t, eng, run.ID, "the revoke gate", atGate(flows.GateRevoke))
+
+	ask := run.Posts[len(run.Posts)-1]
+	text := strings.Join(ask.Lines, "\n")
+	for _, want := range []string{
+		"cannot tell whether it has switched to the new one",
+		flows.Mention(alice) + " confirmed delivery at ",
+		"not per token",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the revoke question lacks %q:\n%s", want, text)
+		}
+	}
+}
