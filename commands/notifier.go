@@ -159,7 +159,15 @@ func (n *Notifier) Sync(ctx context.Context, run *flows.Run) (map[string]flows.R
 	th.latest = snapshot
 	known := th.known(run.Receipts)
 	now := n.cfg.Clock.Now()
-	urgent := run.Phase != flows.PhaseRunning || run.EndAs != "" || known[flows.StatusPostID].TS == ""
+	unposted := known[flows.StatusPostID].TS == ""
+	// A run without a thread needs its status message at once: that is
+	// the thread. One in an alert's thread (the click's answer already
+	// says it started) posts its status when it first stops or after
+	// Coalesce, so that the first checklist is not edited a moment later.
+	urgent := run.Phase != flows.PhaseRunning || run.EndAs != "" || (unposted && run.Thread.TS == "")
+	if unposted && th.lastFlush.IsZero() {
+		th.lastFlush = now
+	}
 	var ferr error
 	switch {
 	case urgent || now.Sub(th.lastFlush) >= n.cfg.Coalesce:

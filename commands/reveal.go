@@ -44,7 +44,7 @@ func (r *Revealer) Reveal(ctx context.Context, handle any, run *flows.Run, secre
 	intro := fmt.Sprintf("*The new token for %s* (token #%d, expires %s, fingerprint `%s`).\n"+
 		"Copy it now and send it to its consumer by a secure channel, not through Slack, then press *Delivered* in the thread. "+
 		"The bot keeps no copy. While the hand-off is open you may reveal it again; each reveal is announced in the thread.",
-		blocks.Text(run.Label()), t.ID, flows.Date(t.ExpiresAt), t.Fingerprint.Short())
+		blocks.Text(run.Label()), t.ID, blocks.Date(t.ExpiresAt), t.Fingerprint.Short())
 	view := slackapi.ModalViewRequest{
 		Type:       slackapi.VTModal,
 		CallbackID: blocks.RevealCallbackID,

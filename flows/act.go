@@ -223,9 +223,13 @@ func (e *Engine) apply(ctx context.Context, run *Run, req ActRequest) error {
 
 // cancel ends a run someone cancelled, saying where the tokens stand.
 func (e *Engine) cancel(ctx context.Context, run *Run, actor string) error {
-	lines := append([]string{"Cancelled by " + Mention(actor) + "."}, tokenState(run)...)
-	run.post(Post{Step: run.Step, At: e.clock.Now(), Title: "Cancelled", Lines: lines, Outcome: "warning"})
-	return e.end(ctx, run, PhaseCancelled, "cancelled by "+actor)
+	now := e.clock.Now()
+	if st, ok := run.StepState(run.Step); ok && st.Status != StepOK && st.Status != StepSkipped {
+		run.mark(run.Step, StepCancelled, "cancelled", now)
+	}
+	lines := append([]string{"Cancelled by " + Mention(actor) + "."}, e.standing(ctx, run)...)
+	run.post(Post{Step: run.Step, At: now, Title: "Cancelled", Lines: lines, Outcome: "cancelled"})
+	return e.end(ctx, run, PhaseCancelled, "cancelled by "+Mention(actor))
 }
 
 // expireGate marks a waiting run's gate expired; the run keeps waiting.
@@ -281,10 +285,11 @@ func (e *Engine) rollback(ctx context.Context, run *Run) error {
 		}
 		lines = append(lines, res...)
 	}
+	lines = append(lines, e.standing(ctx, run)...)
 	lines = append(lines, "The old token stays valid until it expires: rotate again once the problem is fixed.")
 	now = e.clock.Now()
 	run.mark(StepRollback, StepOK, "", now)
-	run.post(Post{Step: StepRollback, At: now, Title: "Rolled back", Lines: lines, Outcome: "warning"})
+	run.post(Post{Step: StepRollback, At: now, Title: "Rolled back", Lines: lines, Outcome: "rolled back"})
 	return e.end(ctx, run, PhaseRolledBack, "rolled back")
 }
 

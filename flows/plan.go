@@ -47,11 +47,14 @@ func (r *Run) mark(s Step, status StepStatus, note string, now time.Time) {
 			continue
 		}
 		st := &r.Steps[i]
-		if st.StartedAt.IsZero() && status != StepPending {
+		// A step's time starts again when a click lets it go on: the
+		// time it waited for someone is not the step's.
+		resumed := status == StepRunning && (st.Status == StepWaiting || st.Status == StepFailed)
+		if (st.StartedAt.IsZero() || resumed) && status != StepPending {
 			st.StartedAt = now
 		}
 		switch status {
-		case StepOK, StepSkipped, StepFailed:
+		case StepOK, StepSkipped, StepFailed, StepCancelled:
 			st.EndedAt = now
 		default:
 			st.EndedAt = time.Time{}

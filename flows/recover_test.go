@@ -118,7 +118,7 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("phase %s", run.Phase)
 	}
 	last := run.Posts[len(run.Posts)-1]
-	if !strings.Contains(strings.Join(last.Lines, " "), "exists and is valid") {
+	if !strings.Contains(strings.Join(last.Lines, " "), "is valid in Signon") {
 		t.Errorf("the cancel post does not say the new token exists: %v", last.Lines)
 	}
 	if _, err := act(t, eng, &flows.Run{ID: run.ID, Gate: &flows.Gate{ID: "x"}}, flows.ActionApprove, alice); !isA[*flows.StaleError](err) {

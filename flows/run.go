@@ -69,6 +69,8 @@ const (
 	StepOK      StepStatus = "done"
 	StepSkipped StepStatus = "skipped"
 	StepFailed  StepStatus = "failed"
+	// StepCancelled: the run was cancelled while at this step.
+	StepCancelled StepStatus = "cancelled"
 )
 
 // StepState is one line of the status checklist.

@@ -75,7 +75,7 @@ func (e *Engine) inspect(ctx context.Context, run *Run) error {
 
 	if run.Mode == ModeRevokeDisused {
 		run.OldTokens = live
-		run.mark(StepInspect, StepOK, fmt.Sprintf("%d unrevoked token(s)", len(live)), now)
+		run.mark(StepInspect, StepOK, Count(len(live), "unrevoked token"), now)
 		run.post(Post{Step: StepInspect, At: now, Title: "Inspected " + run.Label(), Lines: lines})
 		e.openRevokeGate(run, StepRevokeDisused, now)
 		return e.save(ctx, run)
@@ -86,13 +86,13 @@ func (e *Engine) inspect(ctx context.Context, run *Run) error {
 	case len(live) > 0 && !live[0].ExpiresBefore(due) && len(live) == 1:
 		run.mark(StepInspect, StepOK, "nothing to rotate", now)
 		run.post(Post{Step: StepInspect, At: now, Title: "Nothing to rotate for " + run.Label(), Outcome: "ok",
-			Lines: append(lines, fmt.Sprintf("The only unrevoked token expires %s, outside the %s alert window: it was rotated already.", Date(live[0].ExpiresAt), Elapsed(e.policy.ExpiryWindow)))})
+			Lines: append(lines, fmt.Sprintf("The only unrevoked token expires %s, outside the %s alert window: it was rotated already.", When(live[0].ExpiresAt), Elapsed(e.policy.ExpiryWindow)))})
 		return e.end(ctx, run, PhaseDone, "nothing to rotate")
 	case len(live) > 0 && !live[0].ExpiresBefore(due):
 		nt := live[0]
 		run.NewToken, run.NewTokenExisting = &nt, true
 		run.OldTokens = olderThan(live[1:], nt)
-		lines = append(lines, fmt.Sprintf("Signon already has a newer token (#%d, made %s), probably by its nightly auto-rotation: the bot will use it and issue none.", nt.ID, Date(nt.CreatedAt)))
+		lines = append(lines, fmt.Sprintf("Signon already has a newer token (#%d, made %s), probably by its nightly auto-rotation: the bot will use it and issue none.", nt.ID, When(nt.CreatedAt)))
 	default:
 		run.OldTokens = live
 	}
@@ -101,7 +101,7 @@ func (e *Engine) inspect(ctx context.Context, run *Run) error {
 		plan = []Step{StepClassify, StepInspect, StepIssue, StepHandoff, StepRevoke}
 	}
 	run.replan(plan)
-	run.mark(StepInspect, StepOK, fmt.Sprintf("%d consumer(s)", len(consumers)), now)
+	run.mark(StepInspect, StepOK, Count(len(consumers), "consumer"), now)
 	run.post(Post{Step: StepInspect, At: now, Title: "Inspected " + run.Label(), Lines: lines})
 	run.moveTo(StepIssue, now)
 	return e.save(ctx, run)
@@ -349,7 +349,7 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 		lines = append(lines, fmt.Sprintf("Live call from pod %s to %s with the new token succeeded.", lc.Pod, defuse(run.ApplicationName)))
 	}
 	now := e.clock.Now()
-	run.mark(StepVerify, StepOK, fmt.Sprintf("%d pod check(s)", len(run.Checks)), now)
+	run.mark(StepVerify, StepOK, Count(len(run.Checks), "pod check"), now)
 	run.post(Post{Step: StepVerify, At: now, Title: "Verified: every consumer holds the new token", Lines: lines, Outcome: "ok"})
 	e.audit(ctx, run, "bot", "verify", "ok", fmt.Sprintf("%d pods, %d live checks", len(run.Checks), len(run.Live)))
 	e.openRevokeGate(run, StepRevoke, now)
@@ -395,10 +395,13 @@ func (e *Engine) openRevokeGate(run *Run, s Step, now time.Time) {
 	if s == StepRevokeDisused {
 		lines = append(lines, lastChecked(defuse(run.ApplicationName), run.LastSyncedAt, now, false))
 		if len(run.Consumers) > 0 {
-			lines = append(lines, fmt.Sprintf("Careful: %d workload(s) still read Secret %s.", len(run.Consumers), Code(run.SecretName)))
+			lines = append(lines, fmt.Sprintf("Careful: %s still read Secret %s.", Count(len(run.Consumers), "workload"), Code(run.SecretName)))
 		}
 	} else if run.NewToken != nil {
 		lines = append(lines, fmt.Sprintf("Keeps the new token #%d (fingerprint %s).", run.NewToken.ID, Code(run.NewToken.Fingerprint.Short())))
+		if external(run) {
+			lines = append(lines, handoffKnowledge(run)...)
+		}
 	}
 	g := Gate{Kind: kind, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL), Actions: []Action{ActionApprove, ActionCancel}, Prompt: title, Batch: run.batchGate()}
 	if e.policy.Environments[run.Key.Environment].FourEyesRevoke {
@@ -439,12 +442,12 @@ func (e *Engine) revoke(ctx context.Context, run *Run) error {
 		case errors.Is(err, ErrUnknownToken) && t.ExpiresBefore(e.clock.Now()):
 			// Signon's Sunday clean-up (oauth_access_grants:delete_expired)
 			// deletes expired tokens, revoked or not: nothing is left to do.
-			lines = append(lines, fmt.Sprintf("Token #%d expired %s and was removed by Signon's cleanup: nothing to revoke.", t.ID, Date(t.ExpiresAt)))
+			lines = append(lines, fmt.Sprintf("Token #%d expired %s and was removed by Signon's cleanup: nothing to revoke.", t.ID, When(t.ExpiresAt)))
 		case err != nil:
 			return fmt.Errorf("revoke token %d: %w", t.ID, err)
 		case t.ExpiresBefore(res.Token.RevokedAt):
 			run.Initiator = res.Initiator
-			lines = append(lines, fmt.Sprintf("Revoked token #%d (fingerprint %s), which had expired %s.", t.ID, Code(t.Fingerprint.Short()), Date(t.ExpiresAt)))
+			lines = append(lines, fmt.Sprintf("Revoked token #%d (fingerprint %s), which had expired %s.", t.ID, Code(t.Fingerprint.Short()), When(t.ExpiresAt)))
 		default:
 			run.Initiator = res.Initiator
 			lines = append(lines, fmt.Sprintf("Revoked token #%d (fingerprint %s).", t.ID, Code(t.Fingerprint.Short())))
@@ -457,7 +460,7 @@ func (e *Engine) revoke(ctx context.Context, run *Run) error {
 	}
 	now := e.clock.Now()
 	lines = append(lines, "Signon records the change as "+initiatorText(run.Initiator, actor)+".")
-	run.mark(run.Step, StepOK, fmt.Sprintf("%d token(s)", len(run.OldTokens)), now)
+	run.mark(run.Step, StepOK, Count(len(run.OldTokens), "token"), now)
 	run.post(Post{Step: run.Step, At: now, Title: "Revoked the old token", Lines: lines, Outcome: "ok"})
 	run.moveTo(StepDone, now)
 	return e.save(ctx, run)
@@ -476,7 +479,7 @@ func (e *Engine) finish(ctx context.Context, run *Run) error {
 	now := e.clock.Now()
 	lines := []string{fmt.Sprintf("Took %s.", Elapsed(now.Sub(run.CreatedAt)))}
 	if run.NewToken != nil {
-		lines = append(lines, fmt.Sprintf("Live token: #%d, expires %s, fingerprint %s.", run.NewToken.ID, Date(run.NewToken.ExpiresAt), Code(run.NewToken.Fingerprint.Short())))
+		lines = append(lines, fmt.Sprintf("Live token: #%d, expires %s, fingerprint %s.", run.NewToken.ID, When(run.NewToken.ExpiresAt), Code(run.NewToken.Fingerprint.Short())))
 	}
 	lines = append(lines, whoDidWhat(run)...)
 	title := "Rotation complete: " + run.Label()
@@ -540,6 +543,9 @@ func (e *Engine) pause(ctx context.Context, run *Run, s Step, reason string, cod
 	lines := []string{reason}
 	if s == StepVerify || s == StepSync {
 		lines = append(lines, "The old token is still valid and untouched.")
+		if d := deadline(run, now); d != "" {
+			lines = append(lines, d)
+		}
 	}
 	if run.Batch != "" && !run.Detached {
 		// It stops alone and asks its own questions: its earlier steps
@@ -550,6 +556,7 @@ func (e *Engine) pause(ctx context.Context, run *Run, s Step, reason string, cod
 	for _, ev := range events {
 		lines = append(lines, "Event: "+ev)
 	}
+	lines = append(lines, choices(run, s, actions)...)
 	run.Reason = reason
 	title := "Stopped at " + string(s)
 	if run.Batch != "" {
@@ -682,7 +689,7 @@ func lastChecked(app string, t, now time.Time, untracked bool) string {
 	case t.IsZero():
 		return fmt.Sprintf("Last checked with Signon by %s: never.", app)
 	}
-	return fmt.Sprintf("Last checked with Signon by %s: %s (%s ago). Signon records this per API user and application, not per token; clients cache the check for 5 minutes.", app, Date(t), Span(now.Sub(t)))
+	return fmt.Sprintf("Last checked with Signon by %s: %s (%s ago). Signon records this per API user and application, not per token; clients cache the check for 5 minutes.", app, When(t), Span(now.Sub(t)))
 }
 
 func initiatorText(in Initiator, actor string) string {
@@ -716,7 +723,7 @@ func tokenState(run *Run) []string {
 			lines = append(lines, fmt.Sprintf("The new token #%d exists and is valid.", run.NewToken.ID))
 		}
 	} else if in, ok := run.Intent(EffectIssue, ""); ok && !in.Done {
-		lines = append(lines, fmt.Sprintf("A token may have been issued at %s before the run stopped: check Signon.", Date(in.At)))
+		lines = append(lines, fmt.Sprintf("A token may have been issued at %s before the run stopped: check Signon.", When(in.At)))
 	}
 	revoked := 0
 	for _, t := range run.OldTokens {
@@ -725,7 +732,7 @@ func tokenState(run *Run) []string {
 		}
 	}
 	if len(run.OldTokens) > 0 {
-		lines = append(lines, fmt.Sprintf("%d of %d old token(s) revoked.", revoked, len(run.OldTokens)))
+		lines = append(lines, fmt.Sprintf("%d of %s revoked.", revoked, Count(len(run.OldTokens), "old token")))
 	}
 	return lines
 }
@@ -733,7 +740,7 @@ func tokenState(run *Run) []string {
 func whoDidWhat(run *Run) []string {
 	lines := []string{"Started by " + Mention(run.StartedBy) + "."}
 	for _, a := range run.Approvals {
-		lines = append(lines, fmt.Sprintf("%s: %s by %s at %s.", gateName(a.Gate), actionDone[a.Action], Mention(a.User), Date(a.At)))
+		lines = append(lines, fmt.Sprintf("%s: %s by %s at %s.", gateName(a.Gate), actionDone[a.Action], Mention(a.User), When(a.At)))
 	}
 	return lines
 }

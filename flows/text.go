@@ -23,6 +23,16 @@ func Date(t time.Time) string {
 	return t.UTC().Format("2 Jan 2006 15:04 UTC")
 }
 
+// When marks a time in a post; the renderer shows it in each reader's
+// own time zone, with Date's words as the fallback. Untrusted text cannot
+// carry one: defuse breaks the marker as it breaks a mention's.
+func When(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return fmt.Sprintf("@{t%d}", t.Unix())
+}
+
 // Elapsed is how durations are written in posts.
 func Elapsed(d time.Duration) string {
 	switch {
@@ -37,11 +47,20 @@ func Elapsed(d time.Duration) string {
 	}
 }
 
+// Count writes n of a noun, in the plural unless n is 1: "1 consumer",
+// "2 consumers". Posts never say "consumer(s)".
+func Count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // describeToken is one line about a token: id, dates, fingerprint.
 func describeToken(t Token) string {
-	s := fmt.Sprintf("token #%d, created %s, expires %s, fingerprint %s", t.ID, Date(t.CreatedAt), Date(t.ExpiresAt), Code(t.Fingerprint.Short()))
+	s := fmt.Sprintf("token #%d, created %s, expires %s, fingerprint %s", t.ID, When(t.CreatedAt), When(t.ExpiresAt), Code(t.Fingerprint.Short()))
 	if t.Revoked() {
-		s += ", revoked " + Date(t.RevokedAt)
+		s += ", revoked " + When(t.RevokedAt)
 	}
 	return s
 }

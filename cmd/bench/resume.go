@@ -188,7 +188,7 @@ func parkedRun(id string, i int, at time.Time) *flows.Run {
 		Phase: flows.PhaseWaiting, Step: flows.StepSync, Gate: gate,
 		Steps: []flows.StepState{
 			{Step: flows.StepClassify, Status: flows.StepOK, StartedAt: at, EndedAt: at, Note: "API user " + name},
-			{Step: flows.StepInspect, Status: flows.StepOK, StartedAt: at, EndedAt: at, Note: "1 consumer(s)"},
+			{Step: flows.StepInspect, Status: flows.StepOK, StartedAt: at, EndedAt: at, Note: "1 consumer"},
 			{Step: flows.StepIssue, Status: flows.StepOK, StartedAt: at, EndedAt: at, Note: fmt.Sprintf("token #%d", nt.ID)},
 			{Step: flows.StepSync, Status: flows.StepWaiting, StartedAt: at, Note: "waiting for confirmation"},
 			{Step: flows.StepVerify, Status: flows.StepPending},

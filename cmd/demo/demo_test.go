@@ -111,8 +111,8 @@ func TestDemoScenarios(t *testing.T) {
 		scenario.VerifyFailure: {
 			"*Collections* → *Email Alert API*", "↩️ Rotation rolled back, started by @alice",
 			"❌ *Stopped at verify*", "Pod draft-collections-2-x7k2p (container app) holds fingerprint",
-			"The old token is still valid and untouched.", "🚫 Rolled back by @bob",
-			"⚠️ *Rolled back*", "Revoked the new token #", "holds the old token", "once more",
+			"The old token is still valid and untouched.", "↩️ Rolled back by @bob",
+			"↩️ *Rolled back*", "Revoked the new token #", "holds the old token", "once more",
 			"bot verify paused Pod draft-collections", "bob rollback ok recover", "bob revoke-new ok token", "bot end rolled-back",
 			"still live, in deploy/collections and deploy/draft-collections", "PASS verify-failure:",
 		},
@@ -269,3 +269,26 @@ func TestDemoScreenRefusesTokens(t *testing.T) {
 
 // getenv reads the environment from m.
 func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// After a Cancel the closing summary says what Signon and the cluster
+// hold, not what the scenario meant to happen: the new token is live, not
+// revoked, and the consumer still holds the old one.
+func TestDemoSummaryAfterCancelIsTheTruth(t *testing.T) {
+	// Rotate as Alice, then Cancel run at the sync question.
+	out, _, err := demoRun(t, nil, "1a\n2a\n", "-scenario", "verify-failure", "-interactive")
+	if err == nil {
+		t.Fatalf("a cancelled verify-failure play passed as designed:\n%s", out)
+	}
+	_, summary, _ := strings.Cut(out, "Where things stand now, read from Signon and the cluster:")
+	if summary == "" {
+		t.Fatalf("no summary read from Signon and the cluster:\n%s", out)
+	}
+	both := regexp.MustCompile(`in Signon, token #(\d+) \(fingerprint \w+\) live, token #\d+ \(fingerprint \w+\) live; deploy/\S+ holds token #(\d+)`)
+	m := both.FindStringSubmatch(summary)
+	if m == nil || m[1] == m[2] {
+		t.Errorf("want both tokens live and the consumer on the old one:\n%s", summary)
+	}
+	if strings.Contains(summary, "revoked") || strings.Contains(out, "@{") {
+		t.Errorf("the summary claims a revoke, or shows an unfilled mention:\n%s", out)
+	}
+}

@@ -92,7 +92,7 @@ func (sb *demoBot) report(ctx context.Context, out *screen, played error, script
 		fmt.Fprintf(&b, "Audit trail of run %s (%s):\n", r.ID, r.Label())
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 		for _, e := range trail {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.At.Format("15:04:05"), who(e.Actor), e.Action, e.Outcome, e.Detail)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", e.At.Format("15:04:05"), who(e.Actor), e.Action, e.Outcome, readable(blocks.Plain(e.Detail)))
 		}
 		tw.Flush()
 		b.WriteString("\n")
@@ -100,6 +100,12 @@ func (sb *demoBot) report(ctx context.Context, out *screen, played error, script
 	lines, err := w.Check(runs, sb.fake)
 	if err != nil {
 		problems = append(problems, err)
+	}
+	if !scripted {
+		// A person may have pressed anything: say what is, not what the
+		// scenario meant to happen.
+		b.WriteString("Where things stand now, read from Signon and the cluster:\n")
+		lines = w.Standing(ctx)
 	}
 	for _, l := range lines {
 		fmt.Fprintf(&b, "%s\n", l)

@@ -118,9 +118,9 @@ func (r Renderer) offerItem(o *flows.Offer, it flows.OfferItem, run *flows.Run, 
 	switch {
 	case a.Current != nil && a.Renewed:
 		// Current is the newer token; the expiring one is older.
-		lines = append(lines, fmt.Sprintf("Newest token expires %s · last checked with Signon by %s %s", flows.Date(a.Current.ExpiresAt), Escape(app), lastUsed(a.LastSyncedAt, now)))
+		lines = append(lines, fmt.Sprintf("Newest token expires %s · last checked with Signon by %s %s", Date(a.Current.ExpiresAt), Escape(app), lastUsed(a.LastSyncedAt, now)))
 	case a.Current != nil:
-		lines = append(lines, fmt.Sprintf("Expires %s (%s) · last checked with Signon by %s %s", flows.Date(a.Current.ExpiresAt), until(a.Current.ExpiresAt, now), Escape(app), lastUsed(a.LastSyncedAt, now)))
+		lines = append(lines, fmt.Sprintf("Expires %s (%s) · last checked with Signon by %s %s", Date(a.Current.ExpiresAt), until(a.Current.ExpiresAt, now), Escape(app), lastUsed(a.LastSyncedAt, now)))
 	}
 	value := OfferValue(o.ID, it.ID)
 	var actions []slack.BlockElement
@@ -134,7 +134,7 @@ func (r Renderer) offerItem(o *flows.Offer, it flows.OfferItem, run *flows.Run, 
 	case it.RunID != "":
 		lines = append(lines, r.runLine(it, run))
 	case it.IgnoredBy != "":
-		lines = append(lines, fmt.Sprintf(":zzz: Ignored by <@%s> at %s.", it.IgnoredBy, flows.Date(it.IgnoredAt)))
+		lines = append(lines, fmt.Sprintf(":zzz: Ignored by <@%s> at %s.", it.IgnoredBy, Date(it.IgnoredAt)))
 	case a.Error != "":
 		lines = append(lines, fmt.Sprintf(":warning: I could not look this token up: %s. Once that is fixed, start the rotation with `%s`.",
 			Escape(a.Error), Escape(fmt.Sprintf("/rotate-token %s %s %s", it.Key.APIUser, it.Key.Application, it.Key.Environment))))
@@ -185,10 +185,10 @@ func (r Renderer) runLine(it flows.OfferItem, run *flows.Run) string {
 }
 
 var outcomeIcons = map[flows.Phase]string{
-	flows.PhaseDone:       ":white_check_mark:",
-	flows.PhaseFailed:     ":x:",
-	flows.PhaseCancelled:  ":no_entry_sign:",
-	flows.PhaseRolledBack: ":leftwards_arrow_with_hook:",
+	flows.PhaseDone:       IconDone,
+	flows.PhaseFailed:     IconFailed,
+	flows.PhaseCancelled:  IconCancelled,
+	flows.PhaseRolledBack: IconRolledBack,
 }
 
 var outcomeWords = map[flows.Phase]string{

@@ -53,22 +53,23 @@ var stepLabels = map[flows.Step]string{
 }
 
 var statusIcons = map[flows.StepStatus]string{
-	flows.StepPending: ":white_large_square:",
-	flows.StepRunning: ":hourglass_flowing_sand:",
-	flows.StepWaiting: ":raised_hand:",
-	flows.StepOK:      ":white_check_mark:",
-	flows.StepSkipped: ":fast_forward:",
-	flows.StepFailed:  ":x:",
+	flows.StepPending:   ":white_large_square:",
+	flows.StepRunning:   ":hourglass_flowing_sand:",
+	flows.StepWaiting:   ":raised_hand:",
+	flows.StepOK:        IconDone,
+	flows.StepSkipped:   IconSkipped,
+	flows.StepFailed:    IconFailed,
+	flows.StepCancelled: IconCancelled,
 }
 
 var phaseHeadlines = map[flows.Phase]string{
 	flows.PhaseRunning:    ":arrows_counterclockwise: Rotating",
 	flows.PhaseWaiting:    ":raised_hand: Waiting for confirmation:",
 	flows.PhasePaused:     ":warning: Stopped, needs a decision:",
-	flows.PhaseDone:       ":white_check_mark: Done:",
-	flows.PhaseFailed:     ":x: Failed:",
-	flows.PhaseCancelled:  ":no_entry_sign: Cancelled:",
-	flows.PhaseRolledBack: ":leftwards_arrow_with_hook: Rolled back:",
+	flows.PhaseDone:       IconDone + " Done:",
+	flows.PhaseFailed:     IconFailed + " Failed:",
+	flows.PhaseCancelled:  IconCancelled + " Cancelled:",
+	flows.PhaseRolledBack: IconRolledBack + " Rolled back:",
 }
 
 // Status renders a run's status message: a checklist of its steps, edited
@@ -91,7 +92,7 @@ func (r Renderer) Status(run *flows.Run) Message {
 		}
 		list = append(list, line)
 	}
-	meta := fmt.Sprintf("Run `%s` · started by <@%s> · %s", run.ID, run.StartedBy, flows.Date(run.CreatedAt))
+	meta := fmt.Sprintf("Run `%s` · started by <@%s> · %s", run.ID, run.StartedBy, Date(run.CreatedAt))
 	if run.Reason != "" && run.Outcome() != flows.PhaseDone {
 		meta += " · " + Text(run.Reason)
 	}
@@ -100,15 +101,22 @@ func (r Renderer) Status(run *flows.Run) Message {
 }
 
 var postIcons = map[string]string{
-	"ok":      ":white_check_mark:",
-	"warning": ":warning:",
-	"error":   ":x:",
+	"ok":          IconDone,
+	"warning":     ":warning:",
+	"error":       IconFailed,
+	"cancelled":   IconCancelled,
+	"rolled back": IconRolledBack,
 }
 
 // Post renders one message of a run's thread. A post that asks the run's
 // open gate carries its buttons; once answered it says who answered.
 func (r Renderer) Post(run *flows.Run, p flows.Post) Message {
 	head := "*" + Text(p.Title) + "*"
+	if label := run.Label(); !strings.Contains(p.Title, label) {
+		// Runs for several tokens may share a thread: every reply says
+		// whose it is.
+		head += " · " + Text(label)
+	}
 	if icon, ok := postIcons[p.Outcome]; ok {
 		head = icon + " " + head
 	}
@@ -156,7 +164,7 @@ func (r Renderer) gate(run *flows.Run, p flows.Post) []slack.Block {
 		var els []slack.BlockElement
 		var note string
 		if g.Expired {
-			note = fmt.Sprintf(":hourglass: This confirmation expired at %s. The run is waiting; ask again to continue.", flows.Date(g.ExpiresAt))
+			note = fmt.Sprintf(":hourglass: This confirmation expired at %s. The run is waiting; ask again to continue.", Date(g.ExpiresAt))
 			els = []slack.BlockElement{button(GatePrefix+string(flows.ActionReopen)+":"+g.ID, value, "Ask again", slack.StylePrimary, nil),
 				button(GatePrefix+string(flows.ActionCancel)+":"+g.ID, value, "Cancel run", "", nil)}
 		} else {
@@ -173,7 +181,7 @@ func (r Renderer) gate(run *flows.Run, p flows.Post) []slack.Block {
 				if note != "" {
 					note += " "
 				}
-				note += "Open until " + flows.Date(g.ExpiresAt) + "."
+				note += "Open until " + Date(g.ExpiresAt) + "."
 			}
 		}
 		out := []slack.Block{slack.NewActionBlock("gate-"+g.ID, els...)}
@@ -184,7 +192,7 @@ func (r Renderer) gate(run *flows.Run, p flows.Post) []slack.Block {
 	}
 	for _, a := range run.Approvals {
 		if a.GateID == p.Gate {
-			return []slack.Block{context(fmt.Sprintf("%s %s by <@%s> at %s", answeredIcon(a.Action), answered[a.Action], a.User, flows.Date(a.At)))}
+			return []slack.Block{context(fmt.Sprintf("%s %s by <@%s> at %s", answeredIcon(a.Action), answered[a.Action], a.User, Date(a.At)))}
 		}
 	}
 	return []slack.Block{context(":heavy_minus_sign: No longer open.")}
@@ -202,10 +210,12 @@ var answered = map[flows.Action]string{
 
 func answeredIcon(a flows.Action) string {
 	switch a {
-	case flows.ActionCancel, flows.ActionRollback:
-		return ":no_entry_sign:"
+	case flows.ActionCancel:
+		return IconCancelled
+	case flows.ActionRollback:
+		return IconRolledBack
 	default:
-		return ":white_check_mark:"
+		return IconDone
 	}
 }
 

@@ -4,10 +4,14 @@
 package blocks
 
 import (
+	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/flows/token"
 )
 
@@ -23,16 +27,38 @@ func Escape(s string) string {
 
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
-var mention = regexp.MustCompile(`@\{([UW][A-Z0-9]{2,20})\}`)
+var (
+	mention = regexp.MustCompile(`@\{([UW][A-Z0-9]{2,20})\}`)
+	when    = regexp.MustCompile(`@\{t(\d{1,12})\}`)
+)
 
-// Text escapes a flows text line and turns its mentions into Slack ones.
+// Text escapes a flows text line and turns its mentions and times
+// (flows.Mention, flows.When) into Slack's.
 func Text(s string) string {
-	return mention.ReplaceAllString(Escape(s), "<@$1>")
+	s = mention.ReplaceAllString(Escape(s), "<@$1>")
+	return when.ReplaceAllStringFunc(s, func(m string) string { return Date(unixOf(m)) })
 }
 
-// Plain is Text without code marks, for a message's notification text.
+// Plain is Text without code marks or date markup, for a message's
+// notification text.
 func Plain(s string) string {
-	return strings.ReplaceAll(Text(s), "`", "")
+	s = mention.ReplaceAllString(Escape(s), "<@$1>")
+	s = when.ReplaceAllStringFunc(s, func(m string) string { return flows.Date(unixOf(m)) })
+	return strings.ReplaceAll(s, "`", "")
+}
+
+// Date shows a time in each reader's own time zone, using Slack's date
+// formatting, with the UTC time as the fallback text.
+func Date(t time.Time) string {
+	if t.IsZero() {
+		return flows.Date(t)
+	}
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), flows.Date(t))
+}
+
+func unixOf(marker string) time.Time {
+	n, _ := strconv.ParseInt(when.FindStringSubmatch(marker)[1], 10, 64)
+	return time.Unix(n, 0)
 }
 
 // truncate keeps s within n runes, marking the cut.

@@ -260,6 +260,7 @@ func (c *blockCheck) text(v any, ptr string, plainOnly bool, max int) {
 		return
 	}
 	c.length(t, max, ptr+"/text")
+	c.checkDates(t, typ, ptr+"/text")
 }
 
 func (c *blockCheck) length(s string, max int, ptr string) {

@@ -324,5 +324,8 @@ func renderAttachment(a map[string]any) []string {
 
 func textOf(v any) string {
 	m, _ := v.(map[string]any)
+	if m["type"] == "mrkdwn" {
+		return showDates(str(m["text"]))
+	}
 	return str(m["text"])
 }

@@ -183,6 +183,20 @@ func TestUnknownOrMalformedArgumentFailsTheTest(t *testing.T) {
 	w.rec.expectViolation(t, "neither text nor blocks")
 }
 
+// A date token shows as its fallback in a transcript, as a client that
+// cannot format it would show it.
+func TestDateTokensShowTheirFallback(t *testing.T) {
+	w := newWorld(t)
+	_, ts, err := w.api.PostMessageContext(ctxT(t), "C0ALERTS", slack.MsgOptionText("fallback", false), slack.MsgOptionBlocks(slack.NewSectionBlock(
+		slack.NewTextBlockObject(slack.MarkdownType, "Expires <!date^1796482800^{date_short_pretty} {time}|5 Dec 2026 15:00 UTC>.", false, false), nil, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.s.Transcript("C0ALERTS", ts); !strings.Contains(got, "Expires 5 Dec 2026 15:00 UTC.") {
+		t.Errorf("transcript:\n%s", got)
+	}
+}
+
 func TestBlocksOverBlockKitLimitsAreRejected(t *testing.T) {
 	w := newWorld(t)
 	ctx := ctxT(t)
@@ -220,6 +234,9 @@ func TestBlocksOverBlockKitLimitsAreRejected(t *testing.T) {
 		{"repeated action_id", []slack.Block{slack.NewActionBlock("", button("a", "x", "")), slack.NewActionBlock("", button("a", "y", ""))}, `action_id "a" is already used`},
 		{"header of 151", []slack.Block{slack.NewHeaderBlock(text(strings.Repeat("h", 151)))}, "must be less than 151 characters"},
 		{"mrkdwn header", []slack.Block{slack.NewHeaderBlock(slack.NewTextBlockObject(slack.MarkdownType, "h", false, false))}, "must be plain_text"},
+		{"date without fallback", []slack.Block{section("<!date^1796482800^{date_short_pretty} {time}>")}, "malformed date token"},
+		{"date with no token string", []slack.Block{section("<!date^1796482800^soon|5 Dec>")}, "malformed date token"},
+		{"date in plain text", []slack.Block{slack.NewHeaderBlock(text("<!date^1796482800^{time}|15:00>"))}, "only read in mrkdwn"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
