@@ -199,7 +199,8 @@ func New(name string, clock flows.Clock) (*World, error) {
 		for range 3 {
 			w.Script = append(w.Script, Press{bob, "Revoke old token"})
 		}
-		w.jobs = 3
+		// One sync Job writes all three tokens: the runs share it.
+		w.jobs = 1
 	case AutoRenewed:
 		e := w.expiring("Content Tagger", "content-tagger@alphagov.co.uk", "Email Alert API", 9, time.Hour)
 		// 01:00 today, as the CronJob signon-auto-rotate-internal-tokens
