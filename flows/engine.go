@@ -96,6 +96,9 @@ type Engine struct {
 	// the store loses (Redis restarted empty) can still be reported.
 	known  map[string]*Run
 	drives sync.WaitGroup
+	// syncLocks queue this replica's runs for an environment's sync lock
+	// (environment: chan struct{}), so that they do not poll Redis for it.
+	syncLocks sync.Map
 }
 
 // New checks the configuration and builds an Engine. Call Run to start it.

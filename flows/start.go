@@ -338,19 +338,3 @@ func (e *Engine) describe(ctx context.Context, err error) string {
 	}
 	return failure(ctx, e.log, err, "")
 }
-
-// Span says a duration in words, to the unit that matters: "45
-// minutes", "1 hour", "3 days".
-func Span(d time.Duration) string {
-	n, unit := int(d.Minutes()), "minute"
-	switch {
-	case d >= 48*time.Hour:
-		n, unit = int(d.Hours()/24), "day"
-	case d >= time.Hour:
-		n, unit = int(d.Hours()), "hour"
-	}
-	if n == 1 {
-		return "1 " + unit
-	}
-	return fmt.Sprintf("%d %ss", n, unit)
-}

@@ -301,6 +301,7 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 	lines := []string{fmt.Sprintf("Secret %s holds the new token (fingerprint %s).", Code(run.SecretName), Code(want.Short()))}
 	run.Rollouts, run.Checks, run.Live = nil, nil, nil
 	var stale []string
+	idle := map[string]bool{} // Deployments scaled to zero
 	for _, dep := range deployments(run.Consumers) {
 		ro, err := cl.WaitRollout(vctx, dep, since, env.RolloutStartTimeout)
 		ro.Deployment = dep
@@ -312,6 +313,11 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 		if err != nil {
 			return fmt.Errorf("wait for Deployment %s to roll out: %w", dep, err)
 		}
+		if ro.Replicas == 0 {
+			idle[dep] = true
+			lines = append(lines, fmt.Sprintf("deploy/%s has 0 replicas: nothing to check. Its pods will start with whatever the Secret holds.", dep))
+			continue
+		}
 		lines = append(lines, fmt.Sprintf("deploy/%s rolled out: %d/%d pods ready.", dep, ro.Ready, ro.Replicas))
 	}
 	if len(stale) > 0 {
@@ -319,7 +325,10 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 	}
 	for _, c := range run.Consumers {
 		if c.Kind != "Deployment" {
-			lines = append(lines, fmt.Sprintf("cronjob/%s reads the Secret when it next runs.", c.Name))
+			lines = append(lines, fmt.Sprintf("cronjob/%s: nothing to check between runs; its next Job starts with whatever the Secret holds.", c.Name))
+			continue
+		}
+		if idle[c.Name] {
 			continue
 		}
 		checks, err := cl.CheckPods(vctx, c, want)
@@ -335,6 +344,9 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 		}
 	}
 	for _, c := range firstPerDeployment(run.Consumers) {
+		if idle[c.Name] {
+			continue
+		}
 		lc, err := cl.LiveCheck(vctx, c, run.Key.Application)
 		if err != nil {
 			return fmt.Errorf("live check from deploy/%s: %w", c.Name, err)

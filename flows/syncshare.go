@@ -55,6 +55,13 @@ func (e *Engine) syncJobFor(ctx context.Context, run *Run, id string, after time
 // holding it, or whose drive is cancelled as stuck, lets it lapse.
 func (e *Engine) startSyncLocked(ctx context.Context, run *Run, id string, after time.Time) (SyncJob, error) {
 	env := run.Key.Environment
+	local, _ := e.syncLocks.LoadOrStore(env, make(chan struct{}, 1))
+	select {
+	case local.(chan struct{}) <- struct{}{}:
+		defer func() { <-local.(chan struct{}) }()
+	case <-ctx.Done():
+		return SyncJob{}, fmt.Errorf("take the sync lock of %s: %w", env, ctx.Err())
+	}
 	lock, holder := "sync-lock."+env, e.owner+"."+run.ID
 	wait := 20 * time.Millisecond
 	for {
@@ -72,7 +79,7 @@ func (e *Engine) startSyncLocked(ctx context.Context, run *Run, id string, after
 			return SyncJob{}, fmt.Errorf("take the sync lock of %s: %w", env, ctx.Err())
 		case <-t.C:
 		}
-		wait = min(2*wait, time.Second)
+		wait = min(2*wait, 200*time.Millisecond)
 	}
 	held, unhold := context.WithCancel(ctx)
 	go func() {

@@ -46,6 +46,8 @@ type sizes struct {
 	Parked       int
 	Resume       int
 	ResumeActive int
+	SyncRuns     int
+	SyncTime     time.Duration
 	StormTimeout time.Duration
 }
 
@@ -57,11 +59,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&sz.Envelopes, "envelopes", 10_000, "envelopes sent for the ack latency")
 	fs.IntVar(&sz.StormTokens, "storm-tokens", 200, "tokens the storm's grouped alert names")
 	fs.IntVar(&sz.StormRuns, "storm-runs", 200, "concurrent /rotate-token runs in the storm")
+	fs.IntVar(&sz.SyncRuns, "sync-runs", 200, "concurrent /rotate-token runs in one environment for the sync Job count")
+	fs.DurationVar(&sz.SyncTime, "sync-time", 2*time.Second, "how long each sync Job runs in the sync Job count")
 	fs.DurationVar(&sz.StormTimeout, "storm-timeout", 30*time.Minute, "stop the storm after this long (it then misses its target)")
 	fs.IntVar(&sz.Parked, "parked", 1_000, "runs parked at a gate for the memory figure")
 	fs.IntVar(&sz.Resume, "resume", 10_000, "active runs in Redis at start-up")
 	fs.IntVar(&sz.ResumeActive, "resume-running", 100, "of those, runs interrupted mid-step (the rest wait at a gate)")
-	only := fs.String("only", "", "run only these benchmarks, comma-separated: ack,rotation,storm,memory,resume,restart,redis,sweep")
+	only := fs.String("only", "", "run only these benchmarks, comma-separated: ack,rotation,storm,syncjobs,memory,resume,restart,redis,sweep")
 	keep := fs.Bool("keep", false, "keep the work directory (the bot's logs) and print where it is")
 	botBin := fs.String("bot", "", "benchmark this bot binary instead of building ./cmd/sandboxbot (to compare two versions; it reads SANDBOX_URL)")
 	if err := fs.Parse(args); err != nil {

@@ -43,6 +43,7 @@ var targets = map[string]target{
 	"storm_efficiency":         {">=", 0.8},
 	"storm_lost_messages":      {"==", 0},
 	"storm_429_failures":       {"==", 0},
+	"sync_jobs_200_runs":       {"<=", 10},
 	"rss_idle_mb":              {"<=", 30},
 	"rss_1000_parked_mb":       {"<=", 60},
 	"resume_10000_s":           {"<", 2},
@@ -84,6 +85,7 @@ var figureKeys = []string{
 	"slack_calls_per_rotation", "slack_calls_floor", "slack_calls_vs_floor", "response_url_posts_per_rotation",
 	"storm_efficiency", "storm_ideal_s", "storm_actual_s", "storm_lost_messages", "storm_stale_messages",
 	"storm_429_failures", "storm_429_served", "storm_runs_done", "storm_commands_refused", "storm_paused_runs",
+	"sync_jobs_200_runs", "sync_jobs_max_running", "sync_jobs_runs_done",
 	"rss_idle_mb", "rss_idle_bare_mb", "rss_idle_vs_bare", "rss_1000_parked_mb", "rss_parked_vs_idle",
 	"resume_10000_s", "resume_bare_read_s", "resume_vs_bare", "resume_connected_s", "resume_slack_calls",
 	"restart_resume_s", "restart_lease_s",
@@ -336,4 +338,10 @@ func machine() map[string]any {
 		m["redis"] = strings.TrimSpace(string(out))
 	}
 	return m
+}
+
+func (r *report) syncJobs(x syncJobsResult) {
+	r.add("syncjobs", "sync_jobs_200_runs", float64(x.Jobs), fmt.Sprintf("Jobs for %d runs", x.Runs))
+	r.add("syncjobs", "sync_jobs_max_running", float64(x.MaxRunning), "Jobs at once")
+	r.add("syncjobs", "sync_jobs_runs_done", float64(x.Done), fmt.Sprintf("of %d runs, in %s", x.Runs, x.Elapsed.Round(time.Second)))
 }

@@ -26,9 +26,10 @@ const AnnotationRestartedAt = "kubectl.kubernetes.io/restartedAt"
 // rollout that began at or after since (its newest ReplicaSet was created
 // then, whether Reloader, a restart or a deploy changed the template) has
 // replaced every pod, and the new pods are ready. Times are compared to
-// the second, the apiserver's precision. If no such rollout has begun
-// within startTimeout it returns ErrRolloutNotStarted; at ctx's deadline,
-// ErrTimeout.
+// the second, the apiserver's precision. A Deployment scaled to zero has
+// nothing to roll out: it is complete, with Replicas 0, once none of its
+// pods runs. If no such rollout has begun within startTimeout it returns
+// ErrRolloutNotStarted; at ctx's deadline, ErrTimeout.
 func (c *Client) WaitRollout(ctx context.Context, deployment string, since time.Time, startTimeout time.Duration) (flows.Rollout, error) {
 	ns := c.cfg.Namespace
 	ro := flows.Rollout{Deployment: deployment}
@@ -95,19 +96,26 @@ func rolloutState(d *appsv1.Deployment, sets, pods cache.Store, since time.Time)
 	ro.Started = newest != nil && !newest.CreationTimestamp.Time.Before(since)
 
 	stale := 0 // pods still running from before the change
+	live := 0
 	for _, o := range pods.List() {
 		p := o.(*corev1.Pod)
 		ref := metav1.GetControllerOf(p)
 		if ref == nil || !owned[ref.Name] || p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 			continue
 		}
-		if ref.Name != newest.Name || p.CreationTimestamp.Time.Before(since) {
+		live++
+		if newest == nil || ref.Name != newest.Name || p.CreationTimestamp.Time.Before(since) {
 			stale++
 			continue
 		}
 		if podReady(p) {
 			ro.Ready++
 		}
+	}
+	if want == 0 {
+		// Scaled to zero: no pod holds a token, once the last one is gone.
+		ro.Started, ro.Complete = true, live == 0
+		return ro
 	}
 	ro.Complete = ro.Started && stale == 0 && ro.Ready >= want &&
 		d.Status.ObservedGeneration >= d.Generation &&
