@@ -13,7 +13,9 @@ import (
 // Every configuration README.md and docs/*.md show, whole or as a Helm
 // values file's `config`, passes check-config with no warning: a bot
 // built from it can rotate. The kubeconfig files they name are provided,
-// with the contexts docs/deploy.md builds.
+// with the contexts docs/deploy.md builds. A block whose first line is
+// fragmentMark shows keys to add to the configuration shown before it in
+// the same document, and is checked merged onto that one.
 func TestDocsExampleConfigsPassCheckConfig(t *testing.T) {
 	docs, err := filepath.Glob("../../../docs/*.md")
 	if err != nil {
@@ -27,6 +29,7 @@ func TestDocsExampleConfigsPassCheckConfig(t *testing.T) {
 	block := regexp.MustCompile("(?s)```yaml\n(.*?)```")
 	checked := 0
 	for _, doc := range docs {
+		var previous map[string]any
 		raw, err := os.ReadFile(doc)
 		if err != nil {
 			t.Fatal(err)
@@ -55,6 +58,14 @@ func TestDocsExampleConfigsPassCheckConfig(t *testing.T) {
 			if cfg == nil {
 				continue
 			}
+			if strings.HasPrefix(m[1], fragmentMark) {
+				if previous == nil {
+					t.Errorf("%s: a fragment with no configuration before it", name)
+					continue
+				}
+				cfg = mergeYAML(previous, cfg)
+			}
+			previous = cfg
 			t.Run(name, func(t *testing.T) {
 				envs, _ := cfg["environments"].(map[string]any)
 				for _, e := range envs {
@@ -80,6 +91,27 @@ func TestDocsExampleConfigsPassCheckConfig(t *testing.T) {
 	if checked < 2 {
 		t.Errorf("checked %d configurations; README.md and docs/deploy.md show one each", checked)
 	}
+}
+
+const fragmentMark = "# added to the configuration above"
+
+// mergeYAML returns base with add's keys laid over it, maps merged key by
+// key; neither argument changes.
+func mergeYAML(base, add map[string]any) map[string]any {
+	out := make(map[string]any, len(base))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range add {
+		b, bok := out[k].(map[string]any)
+		a, aok := v.(map[string]any)
+		if bok && aok {
+			out[k] = mergeYAML(b, a)
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // fieldsOf names the YAML file's top-level keys.
