@@ -33,7 +33,7 @@ func (s *Store) ClaimSweep(ctx context.Context, env, owner string, ttl time.Dura
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	key := s.k.sweepLease(env)
-	n, err := claimScript.Run(ctx, s.rdb, []string{key}, owner, ttl.Milliseconds()).Int()
+	n, err := claimScript.Run(ctx, s.rdb, []string{key}, owner, ttl.Milliseconds(), "").Int()
 	if err != nil {
 		return false, fail(what, key, err)
 	}

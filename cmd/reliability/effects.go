@@ -179,13 +179,16 @@ func (c clusterSide) StartSync(ctx context.Context, runID string, at time.Time) 
 		return job, err
 	}
 	// The run id of an attempt is "<run>.<attempt>"; a rollback's resync
-	// is "<run>.rollback".
+	// is "<run>.rollback". Only the Jobs made for a run count: a run that
+	// waited on an earlier Job, or shared another run's, made none.
 	run, _, _ := strings.Cut(runID, ".")
 	c.e.mu.Lock()
 	if c.e.jobs[run] == nil {
 		c.e.jobs[run] = map[string]bool{}
 	}
-	c.e.jobs[run][job.Name] = true
+	if !job.Adopted {
+		c.e.jobs[run][job.Name] = true
+	}
 	c.e.mu.Unlock()
 	c.e.h.killer.point("after StartSync")
 	return job, nil
