@@ -7,7 +7,7 @@ TESTFLAGS ?=
 .PHONY: test check unit deps fuzz bench reliability
 
 test: check
-	@eval "$$(scripts/test-deps.sh)" && $(GO) test -race -count=1 $(TESTFLAGS) $(PKGS)
+	@eval "$$(scripts/test-deps.sh)" && $(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
 	@$(MAKE) --no-print-directory fuzz
 
 # A short run of every fuzz target, on top of its committed seed corpus.

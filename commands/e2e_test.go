@@ -369,6 +369,13 @@ func TestExternalHandOffWithReveal(t *testing.T) {
 	if n := w.signon.TokenCount(userEmail, appName); n != 2 {
 		t.Fatalf("revealing made tokens: Signon has %d, want 2", n)
 	}
+	// The thread's note of a reveal is posted after the modal opens: wait
+	// for it, so that the delivery comes after it in the thread too.
+	if err := waitUntil(w.ctx, func() bool {
+		return strings.Contains(w.fake.Transcript(alerts, alertTS), "reveal 2 of this hand-off")
+	}); err != nil {
+		t.Fatal("the thread never noted the second reveal")
+	}
 	w.click(alice, alerts, gate, "Delivered")
 	run = w.waitRun(run.ID, "the revoke gate", atGate(flows.GateRevoke))
 	w.click(bob, alerts, gateMessage(t, run), "Revoke old token")

@@ -46,12 +46,6 @@ type shareWorld struct {
 	secrets  []string
 }
 
-// skewed is a clock ahead of the machine's: Signon's, when a test needs
-// tokens issued in a later second than a Job that just started.
-type skewed time.Duration
-
-func (s skewed) Now() time.Time { return time.Now().Add(time.Duration(s)) }
-
 func newShareWorld(t *testing.T, n int, signonClock flows.Clock) *shareWorld {
 	t.Helper()
 	t.Parallel()
@@ -287,9 +281,7 @@ func TestRealTwoReplicasMakeOneJob(t *testing.T) {
 // issued. The runs start none beside it; once it ends they share the
 // next one.
 func TestRealRunsArrivingDuringAnEarlierJobWaitForTheNext(t *testing.T) {
-	// Signon's clock runs 2s ahead: its tokens are of a later second than
-	// the scheduled Job's start.
-	w := newShareWorld(t, 2, skewed(2*time.Second))
+	w := newShareWorld(t, 2, flows.SystemClock{})
 	eng := w.replica("replica-1", nil)
 	cj, err := w.admin.BatchV1().CronJobs(w.ns).Get(w.ctx, kube.DefaultCronJob, metav1.GetOptions{})
 	if err != nil {
@@ -302,6 +294,17 @@ func TestRealRunsArrivingDuringAnEarlierJobWaitForTheNext(t *testing.T) {
 	}
 	if _, err := w.admin.BatchV1().Jobs(w.ns).Create(w.ctx, scheduled, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	// The apiserver keeps times to the second and a Job of the token's
+	// second counts as after it: the tokens must come in a later second
+	// than the scheduled Job's start. (A clock skewed ahead instead made
+	// the next Job, too, look earlier than the tokens when it came within
+	// the skew.)
+	if err := until(w.ctx, func() bool {
+		j, err := w.admin.BatchV1().Jobs(w.ns).Get(w.ctx, scheduled.Name, metav1.GetOptions{})
+		return err == nil && j.Status.StartTime != nil && time.Now().Truncate(time.Second).After(j.Status.StartTime.Time)
+	}); err != nil {
+		t.Fatalf("the scheduled Job never started: %v", err)
 	}
 	var runs []*flows.Run
 	for i := range 2 {
@@ -392,4 +395,18 @@ func TestRealCrashBetweenCreateAndRecordMakesNoSecondJob(t *testing.T) {
 	if n := len(w.jobs()); n != 1 {
 		t.Errorf("%d sync Jobs, want the one made before the crash", n)
 	}
+}
+
+// until polls cond until it holds or ctx ends.
+func until(ctx context.Context, cond func() bool) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
 }

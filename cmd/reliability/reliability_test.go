@@ -26,7 +26,7 @@ func TestShortRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the reliability run takes minutes; -short leaves it out")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 12*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
 	err := run(ctx, []string{"-short"}, &out, t.Output())
