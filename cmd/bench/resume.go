@@ -24,7 +24,7 @@ type resumeResult struct {
 	// Connected is from exec to the Socket Mode connection.
 	Connected time.Duration
 	// BareRead is the baseline: reading and decoding every run once with
-	// one pipeline of GETs, as no resume can do less.
+	// one pipeline of GETs on one connection, the best of three.
 	BareRead time.Duration
 	// SlackCalls are the Web API calls the resume made.
 	SlackCalls int
