@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -171,47 +172,48 @@ func (s *Store) UpdateRun(ctx context.Context, run *flows.Run) error {
 }
 
 // ActiveRuns loads every run in the active set, oldest first: one SMEMBERS,
-// then one pipeline of MGETs.
+// then MGETs of listBatch runs, listReaders of them at once, each decoded
+// as it arrives. A bot resuming 10,000 runs thus decodes one batch while
+// Redis sends the next, on as many cores as it has, and each batch has
+// its own OpTimeout: one deadline over the whole list would fail a
+// start-up on a busy host once the list outgrew it.
 func (s *Store) ActiveRuns(ctx context.Context) ([]*flows.Run, error) {
 	const what = "list active runs"
-	ctx, cancel := s.op(ctx)
-	defer cancel()
-	ids, err := s.rdb.SMembers(ctx, s.k.active()).Result()
+	opCtx, cancel := s.op(ctx)
+	ids, err := s.rdb.SMembers(opCtx, s.k.active()).Result()
+	cancel()
 	if err != nil {
 		return nil, fail(what, s.k.active(), err)
 	}
-	pipe := s.rdb.Pipeline()
-	var batches []*redis.SliceCmd
-	for batch := range slices.Chunk(ids, listBatch) {
-		ks := make([]string, len(batch))
-		for i, id := range batch {
-			ks[i] = s.k.run(id)
-		}
-		batches = append(batches, pipe.MGet(ctx, ks...))
+	batches := slices.Collect(slices.Chunk(ids, listBatch))
+	got := make([]listed, len(batches))
+	next := make(chan int, len(batches))
+	for b := range batches {
+		next <- b
 	}
-	if len(batches) > 0 {
-		if _, err := pipe.Exec(ctx); err != nil {
-			return nil, fail(what, s.k.active(), err)
-		}
+	close(next)
+	var wg sync.WaitGroup
+	for range min(listReaders, len(batches)) {
+		wg.Go(func() {
+			var buf []byte
+			for b := range next {
+				if ctx.Err() != nil {
+					got[b].err = ctx.Err()
+					continue
+				}
+				got[b], buf = s.listBatch(ctx, batches[b], buf)
+			}
+		})
 	}
+	wg.Wait()
 	runs := make([]*flows.Run, 0, len(ids))
 	var errs []error
-	for b, cmd := range batches {
-		for i, v := range cmd.Val() {
-			id := ids[b*listBatch+i]
-			raw, ok := v.(string)
-			if !ok {
-				continue // gone since SMEMBERS, or a lock whose run was deleted
-			}
-			run, err := decodeRun(s.k.run(id), id, []byte(raw))
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if run.Phase.Active() {
-				runs = append(runs, run)
-			}
+	for _, l := range got {
+		if l.err != nil {
+			return nil, fail(what, s.k.active(), l.err)
 		}
+		runs = append(runs, l.runs...)
+		errs = append(errs, l.corrupt...)
 	}
 	slices.SortFunc(runs, func(a, b *flows.Run) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
@@ -220,6 +222,53 @@ func (s *Store) ActiveRuns(ctx context.Context) ([]*flows.Run, error) {
 		return runs, fmt.Errorf("%s: %w", what, errors.Join(errs...))
 	}
 	return runs, nil
+}
+
+// listReaders is how many batches of ActiveRuns are read at once: enough
+// to keep Redis sending while the bot decodes, few enough to leave the
+// pool's connections to the drives.
+const listReaders = 4
+
+// listed is one batch of ActiveRuns: its active runs, the records that
+// did not decode, or the error that kept it from being read.
+type listed struct {
+	runs    []*flows.Run
+	corrupt []error
+	err     error
+}
+
+// listBatch reads and decodes the runs of ids with one MGET. buf is
+// reused from batch to batch: go-redis hands back strings, and a fresh
+// []byte for each of thousands of records costs as much again as reading
+// them.
+func (s *Store) listBatch(ctx context.Context, ids []string, buf []byte) (listed, []byte) {
+	ks := make([]string, len(ids))
+	for i, id := range ids {
+		ks[i] = s.k.run(id)
+	}
+	opCtx, cancel := s.op(ctx)
+	vals, err := s.rdb.MGet(opCtx, ks...).Result()
+	cancel()
+	if err != nil {
+		return listed{err: err}, buf
+	}
+	var l listed
+	for i, v := range vals {
+		raw, ok := v.(string)
+		if !ok {
+			continue // gone since SMEMBERS, or a lock whose run was deleted
+		}
+		buf = append(buf[:0], raw...)
+		run, err := decodeRun(ks[i], ids[i], buf)
+		if err != nil {
+			l.corrupt = append(l.corrupt, err)
+			continue
+		}
+		if run.Phase.Active() {
+			l.runs = append(l.runs, run)
+		}
+	}
+	return l, buf
 }
 
 // RunsInThread lists the ids of the runs indexed under a thread, oldest

@@ -414,11 +414,16 @@ func TestActiveRunsSkipsARunThatEndsWhileListing(t *testing.T) {
 }
 
 // beforeMGet is a go-redis hook that calls f once, before the first
-// pipeline with an MGET in it is sent.
+// MGET is sent, on its own or in a pipeline.
 type beforeMGet func()
 
-func (f beforeMGet) DialHook(next redis.DialHook) redis.DialHook          { return next }
-func (f beforeMGet) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (f beforeMGet) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (f beforeMGet) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	hooked := f.ProcessPipelineHook(func(ctx context.Context, cmds []redis.Cmder) error { return next(ctx, cmds[0]) })
+	return func(ctx context.Context, cmd redis.Cmder) error { return hooked(ctx, []redis.Cmder{cmd}) }
+}
+
 func (f beforeMGet) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	var once sync.Once
 	return func(ctx context.Context, cmds []redis.Cmder) error {

@@ -24,7 +24,7 @@ type resumeResult struct {
 	// Connected is from exec to the Socket Mode connection.
 	Connected time.Duration
 	// BareRead is the baseline: reading and decoding every run once with
-	// one pipeline of GETs, as no resume can do less.
+	// one pipeline of GETs on one connection, the best of three.
 	BareRead time.Duration
 	// SlackCalls are the Web API calls the resume made.
 	SlackCalls int
@@ -79,23 +79,21 @@ func (e *bench) benchResume(ctx context.Context) (resumeResult, error) {
 		return res, err
 	}
 
-	// The baseline: one pipeline of GETs, decoded.
-	began := time.Now()
-	pipe := rdb.Pipeline()
-	cmds := make([]*redis.StringCmd, len(runs))
+	// The baseline: one pipeline of GETs, decoded, the best of three, as
+	// one read on a shared machine can be twice another.
+	keys := make([]string, len(runs))
 	for i, r := range runs {
-		cmds[i] = pipe.Get(ctx, prefix+":{"+prefix+"}:run:"+r.ID)
+		keys[i] = prefix + ":{" + prefix + "}:run:" + r.ID
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return res, fmt.Errorf("bare read: %w", err)
-	}
-	for _, c := range cmds {
-		var r flows.Run
-		if err := json.Unmarshal([]byte(c.Val()), &r); err != nil {
-			return res, fmt.Errorf("bare read: %w", err)
+	for range 3 {
+		took, err := e.bareRead(ctx, keys)
+		if err != nil {
+			return res, err
+		}
+		if res.BareRead == 0 || took < res.BareRead {
+			res.BareRead = took
 		}
 	}
-	res.BareRead = time.Since(began)
 
 	bot, err := startBot(ctx, e.bins.Bot, botSetup{Name: "resume", Fake: fake, Redis: e.redis.Addr(), Prefix: prefix, Sandbox: w.URL(), Dir: e.dir})
 	if err != nil {
@@ -145,6 +143,34 @@ func (e *bench) benchResume(ctx context.Context) (resumeResult, error) {
 		return res, fmt.Errorf("%d runs active after the resume, want %d", len(active), res.Runs)
 	}
 	return res, nil
+}
+
+// bareRead reads and decodes the runs at keys with one pipeline of GETs.
+// Its replies, tens of megabytes, are read under one deadline: the test
+// client's second (and go-redis's default 3 s) is too short for them on
+// a busy machine, so this client waits as long as the benchmark does.
+func (e *bench) bareRead(ctx context.Context, keys []string) (time.Duration, error) {
+	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr(), ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return 0, fmt.Errorf("bare read: %w", err)
+	}
+	began := time.Now()
+	pipe := rdb.Pipeline()
+	cmds := make([]*redis.StringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = pipe.Get(ctx, k)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return 0, fmt.Errorf("bare read: %w", err)
+	}
+	for _, c := range cmds {
+		var r flows.Run
+		if err := json.Unmarshal([]byte(c.Val()), &r); err != nil {
+			return 0, fmt.Errorf("bare read: %w", err)
+		}
+	}
+	return time.Since(began), nil
 }
 
 // startedRun is a run as Start leaves it: classified, about to inspect,
