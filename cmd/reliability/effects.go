@@ -179,13 +179,16 @@ func (c clusterSide) StartSync(ctx context.Context, runID string, at time.Time) 
 		return job, err
 	}
 	// The run id of an attempt is "<run>.<attempt>"; a rollback's resync
-	// is "<run>.rollback".
+	// is "<run>.rollback". A Job adopted from another run (or a batch's
+	// first member) is that run's, not a second one.
 	run, _, _ := strings.Cut(runID, ".")
 	c.e.mu.Lock()
-	if c.e.jobs[run] == nil {
-		c.e.jobs[run] = map[string]bool{}
+	if !job.Adopted {
+		if c.e.jobs[run] == nil {
+			c.e.jobs[run] = map[string]bool{}
+		}
+		c.e.jobs[run][job.Name] = true
 	}
-	c.e.jobs[run][job.Name] = true
 	c.e.mu.Unlock()
 	c.e.h.killer.point("after StartSync")
 	return job, nil
