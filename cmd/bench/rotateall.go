@@ -44,9 +44,7 @@ func (r rotateAllResult) CallsPerToken() float64 { return float64(r.Calls) / flo
 // batch ended, the Web API calls and the sync Jobs.
 func (e *bench) benchRotateAll(ctx context.Context) (rotateAllResult, error) {
 	res := rotateAllResult{Tokens: e.sz.StormTokens}
-	fake := newSlack(e.h, true)
-	w := newWorld(e.h, map[string]int{flows.Production: res.Tokens})
-	bot, store, err := e.bot(ctx, "rotateall", fake, w)
+	fake, w, bot, store, err := e.limitedBot(ctx, "rotateall", map[string]int{flows.Production: res.Tokens})
 	if err != nil {
 		return res, err
 	}
@@ -101,11 +99,7 @@ func (e *bench) benchRotateAll(ctx context.Context) (rotateAllResult, error) {
 		res.Calls++
 		res.ByMethod[c.Method]++
 	}
-	for _, run := range d.runs {
-		if run.Phase == flows.PhaseDone {
-			res.Done++
-		}
-	}
+	res.Done = d.done()
 	if o, oerr := store.OfferForAlert(ctx, alertsChannel, alertTS); oerr == nil {
 		res.Pages = len(o.Messages)
 	}
@@ -123,14 +117,9 @@ func (e *bench) benchRotateAll(ctx context.Context) (rotateAllResult, error) {
 // pressRotateAll presses Rotate all as Alice once every page of the alert's
 // offer is in Slack, as a person reading the whole offer first would.
 func pressRotateAll(ctx context.Context, fake *slacktest.Server, store *state.Store, alertTS string) (*envelope, error) {
-	o, err := store.OfferForAlert(ctx, alertsChannel, alertTS)
-	switch {
-	case errors.Is(err, flows.ErrOfferNotFound):
-		return nil, nil
-	case err != nil:
+	o, all, err := postedOffer(ctx, store, alertTS)
+	if err != nil || !all {
 		return nil, err
-	case len(o.Items) == 0 || len(o.Messages) < blocks.OfferPage(len(o.Items)-1)+1:
-		return nil, nil
 	}
 	dl, ok := press(fake, alice, alertsChannel, o.Messages[0], fmt.Sprintf("Rotate all %d", len(blocks.Rotatable(o))))
 	if !ok {
@@ -185,4 +174,26 @@ func passBatchGate(fake *slacktest.Server, b *flows.Batch, clicked map[string]*e
 		return p
 	}
 	return nil
+}
+
+// limitedBot starts a bot on a fake that enforces Slack's rate limits and
+// a world with these tokens.
+func (e *bench) limitedBot(ctx context.Context, name string, tokens map[string]int) (*slacktest.Server, *world, *botProc, *state.Store, error) {
+	fake := newSlack(e.h, true)
+	w := newWorld(e.h, tokens)
+	bot, store, err := e.bot(ctx, name, fake, w)
+	return fake, w, bot, store, err
+}
+
+// postedOffer is the alert's offer, nil until the bot records it, and
+// whether every page of it is in Slack.
+func postedOffer(ctx context.Context, store *state.Store, alertTS string) (*flows.Offer, bool, error) {
+	o, err := store.OfferForAlert(ctx, alertsChannel, alertTS)
+	switch {
+	case errors.Is(err, flows.ErrOfferNotFound):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, err
+	}
+	return o, len(o.Items) > 0 && len(o.Messages) == blocks.OfferPage(len(o.Items)-1)+1, nil
 }
