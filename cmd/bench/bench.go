@@ -16,7 +16,7 @@ import (
 )
 
 // benchmarks are the benchmarks in the order they run.
-var benchmarks = []string{"ack", "rotation", "storm", "syncjobs", "memory", "resume", "restart", "redis", "sweep"}
+var benchmarks = []string{"ack", "rotation", "storm", "rotateall", "syncjobs", "memory", "resume", "restart", "redis", "sweep"}
 
 func parseOnly(only string) ([]string, error) {
 	if only == "" {
@@ -149,6 +149,10 @@ func (e *bench) runOne(ctx context.Context, name string, rep *report) error {
 	case "storm":
 		r, err := e.benchStorm(ctx)
 		rep.storm(r)
+		return err
+	case "rotateall":
+		r, err := e.benchRotateAll(ctx)
+		rep.rotateAll(r)
 		return err
 	case "syncjobs":
 		r, err := e.benchSyncJobs(ctx)

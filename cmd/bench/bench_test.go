@@ -55,6 +55,7 @@ func TestBenchSmall(t *testing.T) {
 		{"the rotation's calls at least one per message left", num("slack_calls_per_rotation") >= num("slack_calls_floor") && num("slack_calls_floor") > 0},
 		{"the storm no faster than the limits allow", num("storm_ideal_s") > 0 && num("storm_ideal_s") <= num("storm_actual_s") && num("storm_efficiency") <= 1},
 		{"both storm runs done", num("storm_runs_done") == 2},
+		{"the twenty tokens of Rotate all done, by one Job", num("rotate_all_runs_done") == 20 && num("rotate_all_jobs") == 1 && num("rotate_all_calls_per_token") > 0},
 		{"the six runs synced done, by fewer Jobs than runs, one at a time", num("sync_jobs_runs_done") == 6 && num("sync_jobs_200_runs") >= 1 && num("sync_jobs_200_runs") < 6 && num("sync_jobs_max_running") == 1},
 		{"the memory of the bot, idle and with runs parked, and of the bare client", num("rss_idle_mb") > 0 && num("rss_1000_parked_mb") > 0 && num("rss_idle_bare_mb") > 0},
 		{"the interrupted runs resumed through Slack", num("resume_slack_calls") > 0 && num("resume_10000_s") > num("resume_bare_read_s")},

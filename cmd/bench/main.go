@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var sz sizes
 	fs.IntVar(&sz.Envelopes, "envelopes", 10_000, "envelopes sent for the ack latency")
-	fs.IntVar(&sz.StormTokens, "storm-tokens", 200, "tokens the storm's grouped alert names")
+	fs.IntVar(&sz.StormTokens, "storm-tokens", 200, "tokens the storm's grouped alert names (and Rotate all's)")
 	fs.IntVar(&sz.StormRuns, "storm-runs", 200, "concurrent /rotate-token runs in the storm")
 	fs.IntVar(&sz.SyncRuns, "sync-runs", 200, "concurrent /rotate-token runs in one environment for the sync Job count")
 	fs.DurationVar(&sz.SyncTime, "sync-time", 2*time.Second, "how long each sync Job runs in the sync Job count")
@@ -65,7 +65,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&sz.Parked, "parked", 1_000, "runs parked at a gate for the memory figure")
 	fs.IntVar(&sz.Resume, "resume", 10_000, "active runs in Redis at start-up")
 	fs.IntVar(&sz.ResumeActive, "resume-running", 100, "of those, runs interrupted mid-step (the rest wait at a gate)")
-	only := fs.String("only", "", "run only these benchmarks, comma-separated: ack,rotation,storm,syncjobs,memory,resume,restart,redis,sweep")
+	only := fs.String("only", "", "run only these benchmarks, comma-separated: ack,rotation,storm,rotateall,syncjobs,memory,resume,restart,redis,sweep")
 	keep := fs.Bool("keep", false, "keep the work directory (the bot's logs) and print where it is")
 	botBin := fs.String("bot", "", "benchmark this bot binary instead of building ./cmd/sandboxbot (to compare two versions; it reads SANDBOX_URL)")
 	if err := fs.Parse(args); err != nil {

@@ -99,9 +99,7 @@ func redeliver(pending []*envelope) ([]*envelope, int) {
 // measures the time to the offer fully posted and every run ended.
 func (e *bench) benchStorm(ctx context.Context) (stormResult, error) {
 	res := stormResult{Tokens: e.sz.StormTokens, Runs: e.sz.StormRuns}
-	fake := newSlack(e.h, true)
-	w := newWorld(e.h, map[string]int{flows.Production: res.Tokens, flows.Integration: res.Runs})
-	bot, store, err := e.bot(ctx, "storm", fake, w)
+	fake, w, bot, store, err := e.limitedBot(ctx, "storm", map[string]int{flows.Production: res.Tokens, flows.Integration: res.Runs})
 	if err != nil {
 		return res, err
 	}
@@ -131,15 +129,14 @@ func (e *bench) benchStorm(ctx context.Context) (stormResult, error) {
 		pending, n = redeliver(pending)
 		res.Redelivered += n
 		if !offerDone {
-			o, err := store.OfferForAlert(ctx, alertsChannel, alertTS)
-			switch {
-			case errors.Is(err, flows.ErrOfferNotFound):
-			case err != nil:
+			o, all, err := postedOffer(ctx, store, alertTS)
+			if err != nil {
 				return false, err
-			default:
-				res.OfferPages = len(o.Messages)
-				offerDone = len(o.Items) > 0 && len(o.Messages) == blocks.OfferPage(len(o.Items)-1)+1
 			}
+			if o != nil {
+				res.OfferPages = len(o.Messages)
+			}
+			offerDone = all
 		}
 		answered, started := 0, 0
 		for _, c := range commands {
@@ -168,11 +165,7 @@ func (e *bench) benchStorm(ctx context.Context) (stormResult, error) {
 	res.Served429, res.Surfaced = fake.Served429(""), bot.Surfaced429s()
 	res.Reclicks, res.Paused, res.Ended = d.reclicks, d.paused, d.ended()
 	res.Ideal, res.Limiting, res.Buckets = ideal(fake.Calls()[before:], slacktest.DefaultLimits())
-	for _, run := range d.runs {
-		if run.Phase == flows.PhaseDone {
-			res.RunsDone++
-		}
-	}
+	res.RunsDone = d.done()
 	switch {
 	case err == nil:
 		res.Completed = true
@@ -308,6 +301,16 @@ func refused(d *slacktest.Delivery) bool {
 		}
 	}
 	return false
+}
+
+func (d *stormDriver) done() int {
+	n := 0
+	for _, r := range d.runs {
+		if r.Phase == flows.PhaseDone {
+			n++
+		}
+	}
+	return n
 }
 
 func (d *stormDriver) ended() int {

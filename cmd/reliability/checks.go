@@ -95,18 +95,27 @@ func (h *harness) check(ctx context.Context, s *tokenSpec, run *flows.Run) verdi
 // checkThread compares the run's posts with its thread in the fake.
 func (h *harness) checkThread(ctx context.Context, run *flows.Run, v *verdict) {
 	accounted := map[string]bool{run.Thread.TS: true}
-	if rc, ok := run.Receipts[flows.StatusPostID]; !ok {
+	rc, ok := run.Receipts[flows.StatusPostID]
+	switch {
+	case ok && rc.TS == "" && run.Batch != "":
+		// A batch member shows in the batch's status message.
+	case !ok:
 		v.lost = append(v.lost, "the status message")
-	} else if _, ok := h.slack.Message(run.Thread.Channel, rc.TS, ""); !ok {
-		v.lost = append(v.lost, "the status message "+rc.TS)
-	} else {
-		accounted[rc.TS] = true
+	default:
+		if _, ok := h.slack.Message(run.Thread.Channel, rc.TS, ""); !ok {
+			v.lost = append(v.lost, "the status message "+rc.TS)
+		} else {
+			accounted[rc.TS] = true
+		}
 	}
 	for _, p := range run.Posts {
 		rc, ok := run.Receipts[p.ID]
 		if !ok {
 			v.lost = append(v.lost, fmt.Sprintf("%q (no receipt)", p.Title))
 			continue
+		}
+		if rc.TS == "" && run.Batch != "" {
+			continue // said in the batch's status message
 		}
 		m, ok := h.slack.Message(run.Thread.Channel, rc.TS, "")
 		if !ok || (m.ThreadTS != run.Thread.TS && m.TS != run.Thread.TS) {
@@ -126,8 +135,16 @@ func (h *harness) checkThread(ctx context.Context, run *flows.Run, v *verdict) {
 			}
 		}
 	}
-	thread := h.slack.Thread(run.Thread.Channel, run.Thread.TS, "")
-	var said []string
+	if run.Batch != "" {
+		return // a batch's thread is checked once for all its runs
+	}
+	v.orphans = h.orphans(run.Thread, accounted)
+}
+
+// orphans are the bot's messages in a thread that no record accounts for.
+func (h *harness) orphans(th flows.Thread, accounted map[string]bool) []string {
+	thread := h.slack.Thread(th.Channel, th.TS, "")
+	var said, out []string
 	for _, m := range thread {
 		if accounted[m.TS] {
 			said = append(said, messageText(m))
@@ -137,12 +154,13 @@ func (h *harness) checkThread(ctx context.Context, run *flows.Run, v *verdict) {
 		if m.BotID != h.slack.BotID || accounted[m.TS] {
 			continue
 		}
-		what := "not in the run's record"
+		what := "not in the record"
 		if repeats(m, said) {
-			what = "a repeat of messages the run records"
+			what = "a repeat of messages the record has"
 		}
-		v.orphans = append(v.orphans, fmt.Sprintf("%s: %q", what, firstLine(m.Text)))
+		out = append(out, fmt.Sprintf("%s: %q", what, firstLine(m.Text)))
 	}
+	return out
 }
 
 // repeats: every title in a message's notification text (posts sent

@@ -151,6 +151,35 @@ func (h *harness) crashPhase(ctx context.Context) error {
 			return err
 		}
 	}
+
+	// Then one batch, killed batchKills times at random points through it.
+	mu.Lock()
+	budget = batchKills(h.opt.kills)
+	points = batchKillSpread(calibrated["command"], budget)
+	mu.Unlock()
+	arm()
+	d := h.newBatchDrive()
+	before := h.kills()
+	err = d.drive(ctx, batchLimit)
+	h.killer.disarm()
+	mu.Lock()
+	budget = 0
+	mu.Unlock()
+	kills := h.kills() - before
+	ok := h.judgeBatch(ctx, d, err)
+	h.count(func(f *figures) {
+		f.BatchKills += kills
+		f.FaultsInjected += kills
+		if ok {
+			f.FaultsSurvived += kills
+		}
+	})
+	h.debug("crash batch of %d: %d kill(s), ok %t", batchSize, kills, ok)
+	h.bots.settle()
+	if err := h.bots.current(name).waitReady(ctx); err != nil {
+		return err
+	}
+
 	h.saveMetrics(ctx, h.bots.current(name), "end")
 	h.leftovers(ctx, "crash", stuckBefore)
 	return h.bots.stop(name)

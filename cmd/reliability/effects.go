@@ -179,14 +179,14 @@ func (c clusterSide) StartSync(ctx context.Context, runID string, at time.Time) 
 		return job, err
 	}
 	// The run id of an attempt is "<run>.<attempt>"; a rollback's resync
-	// is "<run>.rollback". Only the Jobs made for a run count: a run that
-	// waited on an earlier Job, or shared another run's, made none.
+	// is "<run>.rollback". A Job adopted from another run (or a batch's
+	// first member) is that run's, not a second one.
 	run, _, _ := strings.Cut(runID, ".")
 	c.e.mu.Lock()
-	if c.e.jobs[run] == nil {
-		c.e.jobs[run] = map[string]bool{}
-	}
 	if !job.Adopted {
+		if c.e.jobs[run] == nil {
+			c.e.jobs[run] = map[string]bool{}
+		}
 		c.e.jobs[run][job.Name] = true
 	}
 	c.e.mu.Unlock()

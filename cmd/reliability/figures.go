@@ -47,7 +47,17 @@ type figures struct {
 	RepeatedPresses  int `json:"repeated_presses"`
 	Pauses           int `json:"pauses"`
 	UnexpectedExits  int `json:"unexpected_exits"`
-	BotStarts        int `json:"bot_starts"`
+	// BatchRuns are the rotations in the crash part's batch, Batches the
+	// batches they ran in (a crash as it starts leaves some tokens to the
+	// command typed again, and so to a second batch), BatchKills
+	// the SIGKILLs through it (counted in CrashKills too), BatchJobs the
+	// sync Jobs they made, StuckBatches the batches that did not end.
+	BatchRuns    int `json:"batch_runs"`
+	Batches      int `json:"batches"`
+	BatchKills   int `json:"batch_kills"`
+	BatchJobs    int `json:"batch_sync_jobs"`
+	StuckBatches int `json:"stuck_batches"`
+	BotStarts    int `json:"bot_starts"`
 
 	// Redis outage.
 	RedisOutages int `json:"redis_outages"`
@@ -93,7 +103,7 @@ func (f *figures) mustBeZero() map[string]int {
 	return map[string]int{
 		"double_issues": f.DoubleIssues, "early_revokes": f.EarlyRevokes, "stuck_runs": f.StuckRuns,
 		"lost_messages": f.LostMessages, "tokens_leaked": f.TokensLeaked, "fuzz_panics": f.FuzzPanics,
-		"mentions_injected": f.MentionsInjected,
+		"mentions_injected": f.MentionsInjected, "stuck_batches": f.StuckBatches,
 	}
 }
 
@@ -134,7 +144,7 @@ func (f *figures) report(o options) string {
 	}
 	fmt.Fprintln(w, "part\tfigure\tvalue\twant")
 	row("crash", "rotations", f.CrashRotations, "")
-	row("crash", "SIGKILLs", f.CrashKills, fmt.Sprint(o.kills))
+	row("crash", "SIGKILLs", f.CrashKills, fmt.Sprintf("%d + batch", o.kills))
 	for _, k := range slices.Sorted(maps.Keys(f.KillsByPoint)) {
 		row("crash", "  killed "+k, f.KillsByPoint[k], "")
 	}
@@ -146,6 +156,11 @@ func (f *figures) report(o options) string {
 	row("crash", "alerts left unanswered", f.UnansweredAlerts, "")
 	row("crash", "runs paused and retried", f.Pauses, "")
 	row("crash", "bot exits not caused by the harness", f.UnexpectedExits, "0")
+	row("crash", "rotations in a batch", f.BatchRuns, fmt.Sprint(batchSize))
+	row("crash", "  batches they ran in (a crash can split one)", f.Batches, "1")
+	row("crash", "  SIGKILLs through the batch", f.BatchKills, "")
+	row("crash", "  sync Jobs for the batch", f.BatchJobs, "<= batches")
+	row("crash", "  batches stuck", f.StuckBatches, "0")
 	row("outage", "Redis outages survived", f.RedisOutages, "3")
 	row("replicas", "runs on two replicas", f.ReplicaRuns, "")
 	row("replicas", "clicks delivered twice", f.DuplicateClicks, "")

@@ -39,19 +39,26 @@ func TestShortRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
 		t.Fatalf("the last line is not the JSON summary: %v", err)
 	}
-	for _, k := range []string{"double_issues", "early_revokes", "stuck_runs", "lost_messages", "tokens_leaked", "fuzz_panics"} {
+	for _, k := range []string{"double_issues", "early_revokes", "stuck_runs", "lost_messages", "tokens_leaked", "fuzz_panics", "stuck_batches"} {
 		if v, ok := got[k].(float64); !ok || v != 0 {
 			t.Errorf("%s = %v, want 0", k, got[k])
 		}
 	}
 	// A run that injected nothing would pass the checks above.
 	for k, least := range map[string]float64{
-		"crash_kills": 10, "runs_completed": 10, "redis_outages": 2, "replica_runs": 3, "replica_kills": 1,
+		"crash_kills": 11, "runs_completed": 30, "batch_runs": 20, "batch_kills": 1, "batch_sync_jobs": 1, "redis_outages": 2, "replica_runs": 3, "replica_kills": 1,
 		"known_tokens": 50, "scanned_bytes": 100_000, "fuzz_targets": 1, "faults_injected": 15,
 	} {
 		if v, _ := got[k].(float64); v < least {
 			t.Errorf("%s = %v, want at least %v", k, got[k], least)
 		}
+	}
+	// A batch's runs are synced together: one Job per batch (a crash as
+	// the batch starts can split it).
+	jobs, _ := got["batch_sync_jobs"].(float64)
+	batches, _ := got["batches"].(float64)
+	if jobs > batches {
+		t.Errorf("batch_sync_jobs = %v for %v batches, want no more Jobs than batches", jobs, batches)
 	}
 	envelopes, _ := got["envelopes_per_replica"].([]any)
 	if len(envelopes) != 2 || envelopes[0].(float64) == 0 || envelopes[1].(float64) == 0 {
