@@ -74,7 +74,9 @@ func (r *Run) revokedNewAt() time.Time {
 // every Deployment reading the Secret holds the old token again. A
 // Deployment verify saw on the new token must first roll out since the
 // Secret went back; the others are looked at as they are. It returns the
-// thread's lines, and why a consumer is not back ("" when all are).
+// thread's lines (how long each held a revoked token; the closing read of
+// where things stand names every pod), and why a consumer is not back
+// ("" when all are).
 func (e *Engine) checkRolledBack(ctx context.Context, run *Run) (lines []string, notBack string, err error) {
 	old := unrevoked(run.OldTokens)
 	if len(old) == 0 || external(run) {
@@ -118,7 +120,6 @@ func (e *Engine) checkRolledBack(ctx context.Context, run *Run) (lines []string,
 			if !pc.Match {
 				return lines, fmt.Sprintf("deploy/%s is not back on the old token: pod %s holds %s in %s.%s%s", c.Name, pc.Pod, which(run, pc.Fingerprint), pc.Variable, hint, heldFor(run, c.Name, revokedAt, seen)), nil
 			}
-			lines = append(lines, fmt.Sprintf("Pod %s (deploy/%s): %s holds the old token again.", pc.Pod, c.Name, Code(pc.Variable)))
 		}
 		if held && !revokedAt.IsZero() {
 			d := seen.Sub(revokedAt)

@@ -74,7 +74,7 @@ func TestRealRollbackNamesWhatItBreaksAndChecksItsConsumers(t *testing.T) {
 	}
 	last := run.Posts[len(run.Posts)-1].Lines
 	for _, dep := range []string{"content-tagger", "draft-content-tagger"} {
-		if lineWith(last, "(deploy/"+dep+"): `"+variable+"` holds the old token again.") == "" {
+		if lineWith(last, "(deploy/"+dep+"): `"+variable+"` holds the old token #") == "" {
 			t.Errorf("the rollback does not show deploy/%s's pod on the old token: %v", dep, last)
 		}
 	}
