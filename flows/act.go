@@ -285,6 +285,17 @@ func (e *Engine) rollback(ctx context.Context, run *Run) error {
 		}
 		lines = append(lines, res...)
 	}
+	back, notBack, err := e.checkRolledBack(ctx, run)
+	if err != nil {
+		return err
+	}
+	lines = append(lines, back...)
+	if notBack != "" {
+		// The new token stays revoked; Retry looks again once the
+		// consumer is mended, Cancel leaves it as it is.
+		run.post(Post{Step: StepRollback, At: e.clock.Now(), Title: "Rolled back the token, not yet every consumer", Lines: lines})
+		return e.pause(ctx, run, StepRollback, notBack, nil, nil)
+	}
 	lines = append(lines, e.standing(ctx, run)...)
 	lines = append(lines, "The old token stays valid until it expires: rotate again once the problem is fixed.")
 	now = e.clock.Now()

@@ -36,6 +36,8 @@ func retryLine(run *Run, s Step) string {
 		return "*Retry* runs the sync Job again."
 	case StepVerify:
 		return "*Retry* checks every consumer again; it changes nothing."
+	case StepRollback:
+		return "*Retry* checks again that every consumer is back on the old token; the new token stays revoked."
 	}
 	return fmt.Sprintf("*Retry* tries the %s step again.", s)
 }
@@ -57,10 +59,17 @@ func rollbackLine(run *Run) string {
 	if run.SyncJob != nil {
 		line += " and runs the sync again, so that the Secret and its consumers go back to the old token"
 	}
-	return line + "; the old token stays valid."
+	line += "; the old token stays valid."
+	if len(run.Holders) > 0 {
+		line += fmt.Sprintf(" %s already hold the new token: from the revoke until the re-sync and their rollout finish, they hold a revoked token and their calls fail.", holdersText(run))
+	}
+	return line
 }
 
 func cancelLine(run *Run) string {
+	if !run.revokedNewAt().IsZero() {
+		return fmt.Sprintf("*Cancel run* stops here and changes nothing more: the new token #%d stays revoked, and the thread says where each consumer stands.", run.NewToken.ID)
+	}
 	if run.NewToken != nil && !run.NewTokenExisting {
 		return fmt.Sprintf("*Cancel run* stops here and changes nothing more: both the new token #%d and the old one stay valid, and the thread says where each consumer stands.", run.NewToken.ID)
 	}

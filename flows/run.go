@@ -231,7 +231,10 @@ type Run struct {
 	Secret   SecretState `json:"secret,omitzero"`
 	Rollouts []Rollout   `json:"rollouts,omitempty"`
 	Checks   []PodCheck  `json:"checks,omitempty"`
-	Live     []LiveCheck `json:"live,omitempty"`
+	// Holders are the Deployments whose pods verify saw holding the new
+	// token: a rollback breaks them until they hold the old one again.
+	Holders []string    `json:"holders,omitempty"`
+	Live    []LiveCheck `json:"live,omitempty"`
 
 	Intents   []Intent           `json:"intents,omitempty"`
 	Approvals []Approval         `json:"approvals,omitempty"`

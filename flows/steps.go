@@ -299,7 +299,7 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 		since = run.Sync.StartedAt
 	}
 	lines := []string{fmt.Sprintf("Secret %s holds the new token (fingerprint %s).", Code(run.SecretName), Code(want.Short()))}
-	run.Rollouts, run.Checks, run.Live = nil, nil, nil
+	run.Rollouts, run.Checks, run.Live, run.Holders = nil, nil, nil, nil
 	var stale []string
 	idle := map[string]bool{} // Deployments scaled to zero
 	for _, dep := range deployments(run.Consumers) {
@@ -311,6 +311,11 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 			continue
 		}
 		if err != nil {
+			// The pause that follows reads the run afresh: keep the record.
+			e.recordHolders(ctx, run)
+			if serr := e.save(ctx, run); serr != nil {
+				e.runLog(run).Warn("record the consumers on the new token", "err", serr)
+			}
 			return fmt.Errorf("wait for Deployment %s to roll out: %w", dep, err)
 		}
 		if ro.Replicas == 0 {
@@ -321,8 +326,10 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 		lines = append(lines, fmt.Sprintf("deploy/%s rolled out: %d/%d pods ready.", dep, ro.Ready, ro.Replicas))
 	}
 	if len(stale) > 0 {
+		e.recordHolders(ctx, run)
 		return e.pause(ctx, run, StepVerify, fmt.Sprintf("Not rolled out since the Secret changed: %s (is Reloader running?). Restart, or retry.", strings.Join(stale, ", ")), nil, nil)
 	}
+	var mismatch string
 	for _, c := range run.Consumers {
 		if c.Kind != "Deployment" {
 			lines = append(lines, fmt.Sprintf("cronjob/%s: nothing to check between runs; its next Job starts with whatever the Secret holds.", c.Name))
@@ -335,13 +342,21 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 		if err != nil {
 			return fmt.Errorf("check the token inside deploy/%s: %w", c.Name, err)
 		}
-		run.Checks = append(run.Checks, checks...)
+		run.noteChecks(c.Name, checks)
 		for _, pc := range checks {
 			if !pc.Match {
-				return e.pause(ctx, run, StepVerify, fmt.Sprintf("Pod %s (container %s) holds fingerprint %s in %s, not the new token's %s.", pc.Pod, pc.Container, pc.Fingerprint.Short(), pc.Variable, want.Short()), nil, nil)
+				// Every consumer is still looked at: the Roll back
+				// button says which of them hold the new token.
+				if mismatch == "" {
+					mismatch = fmt.Sprintf("Pod %s (container %s) holds fingerprint %s in %s, not the new token's %s.", pc.Pod, pc.Container, pc.Fingerprint.Short(), pc.Variable, want.Short())
+				}
+				continue
 			}
 			lines = append(lines, fmt.Sprintf("Pod %s: %s holds the new token.", pc.Pod, Code(pc.Variable)))
 		}
+	}
+	if mismatch != "" {
+		return e.pause(ctx, run, StepVerify, mismatch, nil, nil)
 	}
 	for _, c := range firstPerDeployment(run.Consumers) {
 		if idle[c.Name] {
@@ -545,7 +560,7 @@ func (e *Engine) pause(ctx context.Context, run *Run, s Step, reason string, cod
 			break
 		}
 	}
-	if run.canRollBack() {
+	if run.canRollBack() && s != StepRollback {
 		actions = append(actions, ActionRollback)
 	}
 	actions = append(actions, ActionCancel)
