@@ -80,6 +80,32 @@ type crashStore struct {
 	c *crasher
 }
 
+// The owner name's hold passes through, as the real store's does, so that
+// the engine before the crash and the one after it are two incarnations of
+// one replica, as a restarted container is; it is no kill point, and a
+// dead engine's hold is left to lapse.
+
+func (s *crashStore) TakeName(ctx context.Context, name, incarnation string, ttl time.Duration) (string, error) {
+	if err := s.c.alive(); err != nil {
+		return "", err
+	}
+	return s.Store.(flows.NameStore).TakeName(ctx, name, incarnation, ttl)
+}
+
+func (s *crashStore) RenewName(ctx context.Context, name, incarnation string, ttl time.Duration) (bool, error) {
+	if err := s.c.alive(); err != nil {
+		return false, err
+	}
+	return s.Store.(flows.NameStore).RenewName(ctx, name, incarnation, ttl)
+}
+
+func (s *crashStore) ReleaseName(ctx context.Context, name, incarnation string) error {
+	if err := s.c.alive(); err != nil {
+		return err
+	}
+	return s.Store.(flows.NameStore).ReleaseName(ctx, name, incarnation)
+}
+
 func (s *crashStore) CreateRun(ctx context.Context, r *flows.Run) error {
 	_, err := do(s.c, func() (any, error) { return nil, s.Store.CreateRun(ctx, r) })
 	return err
@@ -337,3 +363,5 @@ func race(engines []*flows.Engine, f func(int, *flows.Engine)) {
 	close(gate)
 	done.Wait()
 }
+
+var _ flows.NameStore = (*crashStore)(nil)
