@@ -262,6 +262,14 @@ func TestRepeatedThenResolvedAlert(t *testing.T) {
 	w := newWorld(t, worldSetup{})
 	alertTS, _ := w.sendAlert(1, alertAttachment(flows.Production))
 	offerTS := w.fake.Thread(alerts, alertTS, "")[1].TS
+	// The offer records its message's ts just after posting it; the repeat
+	// links to it from that record.
+	if err := waitUntil(w.ctx, func() bool {
+		o, err := w.store.OfferForAlert(w.ctx, alerts, alertTS)
+		return err == nil && len(o.Messages) > 0
+	}); err != nil {
+		t.Fatal("the offer never recorded its message")
+	}
 
 	// The next day the alert fires again: the offer stands.
 	w.clock.Advance(24 * time.Hour)
