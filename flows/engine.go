@@ -407,31 +407,25 @@ func (e *Engine) drive(ctx context.Context, id string) {
 // another replica (or this one, once the call returns) drives the run
 // again from its last saved state.
 func (e *Engine) renewLease(ctx context.Context, stop context.CancelFunc, id string, wd *watchdog) {
-	t := time.NewTicker(e.leaseTTL / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if over := wd.overrun(); over > 0 {
-				e.log.Error("run stuck: its step made no progress past its deadline; leaving the lease to lapse so another replica can take the run over",
-					"run", id, "overrun", over.Round(time.Millisecond))
-				stop()
-				return
-			}
-			ok, err := e.store.Claim(ctx, id, e.owner, e.leaseTTL)
-			if err != nil && ctx.Err() == nil {
-				e.log.Warn("renew lease", "run", id, "err", err)
-				continue
-			}
-			if !ok {
-				e.log.Warn("lease lost: another replica drives the run", "run", id)
-				stop()
-				return
-			}
+	every(ctx, e.leaseTTL/3, func() bool {
+		if over := wd.overrun(); over > 0 {
+			e.log.Error("run stuck: its step made no progress past its deadline; leaving the lease to lapse so another replica can take the run over",
+				"run", id, "overrun", over.Round(time.Millisecond))
+			stop()
+			return true
 		}
-	}
+		ok, err := e.store.Claim(ctx, id, e.owner, e.leaseTTL)
+		if err != nil && ctx.Err() == nil {
+			e.log.Warn("renew lease", "run", id, "err", err)
+			return false
+		}
+		if !ok {
+			e.log.Warn("lease lost: another replica drives the run", "run", id)
+			stop()
+			return true
+		}
+		return false
+	})
 }
 
 // stepBudget is how long the run's current step may take without saving

@@ -98,14 +98,7 @@ func (in *incarnation) hold(ctx context.Context, log *slog.Logger) (context.Cont
 // renew keeps the name until ctx ends, and ends it with ErrSuperseded
 // when another incarnation takes the name.
 func (in *incarnation) renew(ctx context.Context, lost context.CancelCauseFunc, log *slog.Logger) {
-	t := time.NewTicker(in.handover / 3)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, in.handover/3, func() bool {
 		ok, err := in.names.RenewName(ctx, in.name, in.id, in.ttl)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -114,7 +107,8 @@ func (in *incarnation) renew(ctx context.Context, lost context.CancelCauseFunc, 
 			log.Error("another process took this replica's owner name: stopping every drive (two processes must not share one: check POD_NAME)",
 				"owner", in.name, "incarnation", in.id)
 			lost(fmt.Errorf("%w %s", ErrSuperseded, in.name))
-			return
+			return true
 		}
-	}
+		return false
+	})
 }

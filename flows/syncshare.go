@@ -82,20 +82,12 @@ func (e *Engine) startSyncLocked(ctx context.Context, run *Run, id string, after
 		wait = min(2*wait, 200*time.Millisecond)
 	}
 	held, unhold := context.WithCancel(ctx)
-	go func() {
-		t := time.NewTicker(e.leaseTTL / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-held.Done():
-				return
-			case <-t.C:
-				if ok, err := e.store.Claim(held, lock, holder, e.leaseTTL); err == nil && !ok {
-					e.runLog(run).Warn("lost the sync lock while deciding on a Job")
-				}
-			}
+	go every(held, e.leaseTTL/3, func() bool {
+		if ok, err := e.store.Claim(held, lock, holder, e.leaseTTL); err == nil && !ok {
+			e.runLog(run).Warn("lost the sync lock while deciding on a Job")
 		}
-	}()
+		return false
+	})
 	defer func() {
 		unhold()
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
