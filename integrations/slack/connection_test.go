@@ -101,6 +101,8 @@ func TestRunnerKeepsTryingWhileSlackIsUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "Connected once Slack answers", r.Connected)
+	// The line is written just after the runner says it is connected.
+	waitFor(t, "a line saying the connection opened", func() bool { return logs.count(`"msg":"socket mode connected"`) >= 1 })
 	if logs.count(`"msg":"socket mode connected"`) != 1 {
 		t.Errorf("no line says the connection opened:\n%s", logs)
 	}
