@@ -1,0 +1,84 @@
+package prom
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+)
+
+// Collector is one or more metric families that a Registry writes on
+// every scrape. Its methods are unexported: the families of this package
+// are the only ones, so that every line they write keeps to the format.
+type Collector interface {
+	// names are the families' names.
+	names() []string
+	write(w *writer)
+}
+
+// Registry is what /metrics serves: the families registered with it, in
+// the order they were registered.
+type Registry struct {
+	mu    sync.Mutex
+	cs    []Collector
+	taken map[string]bool
+}
+
+// NewRegistry makes an empty Registry.
+func NewRegistry() *Registry {
+	return &Registry{taken: map[string]bool{}}
+}
+
+// MustRegister adds the collectors. A second family of a name already
+// registered is a programming error, as Prometheus would merge the two
+// into one; it panics.
+func (r *Registry) MustRegister(cs ...Collector) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range cs {
+		for _, n := range c.names() {
+			if r.taken[n] {
+				panic(fmt.Sprintf("prom: metric %s registered twice", n))
+			}
+			r.taken[n] = true
+		}
+		r.cs = append(r.cs, c)
+	}
+}
+
+// text is every family in the text format.
+func (r *Registry) text() []byte {
+	r.mu.Lock()
+	cs := r.cs[:len(r.cs):len(r.cs)]
+	r.mu.Unlock()
+	w := &writer{b: make([]byte, 0, 16<<10)}
+	for _, c := range cs {
+		c.write(w)
+	}
+	return w.b
+}
+
+// WriteTo writes every family in the text format.
+func (r *Registry) WriteTo(out io.Writer) (int64, error) {
+	n, err := out.Write(r.text())
+	if err != nil {
+		return int64(n), fmt.Errorf("write metrics: %w", err)
+	}
+	return int64(n), nil
+}
+
+// ContentType is the text format's, version 0.0.4.
+const ContentType = "text/plain; version=0.0.4; charset=utf-8"
+
+// ServeHTTP answers a scrape. It always answers in the text format, which
+// every Prometheus accepts, whatever the Accept header prefers, and
+// uncompressed: a scrape is a few kilobytes.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", ContentType)
+	_, _ = w.Write(r.text())
+}
+
+var (
+	_ http.Handler = (*Registry)(nil)
+	_ io.WriterTo  = (*Registry)(nil)
+)
