@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/alphagov/signon-token-bot/integrations/prom"
+	"github.com/alphagov/signon-token-bot/integrations/prom/promtest"
 	"github.com/alphagov/signon-token-bot/integrations/slack"
 	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
 )
@@ -42,13 +43,13 @@ type fixture struct {
 	fake    *slacktest.Server
 	client  *slack.Client
 	metrics *slack.Metrics
-	reg     *prometheus.Registry
+	reg     *prom.Registry
 	sleeps  *sleeps
 }
 
 func newFixture(t testing.TB, hc *http.Client) *fixture {
 	t.Helper()
-	f := &fixture{fake: slacktest.New(t), reg: prometheus.NewRegistry(), sleeps: &sleeps{}}
+	f := &fixture{fake: slacktest.New(t), reg: prom.NewRegistry(), sleeps: &sleeps{}}
 	f.fake.AddUser(slacktest.User{ID: "U0ALICE", Name: "alice", Email: "alice@example.gov.uk"})
 	f.fake.AddUserGroup("S0OPS", "U0ALICE")
 	f.fake.AddChannel("C0ALERTS", "alerts", "U0ALICE", f.fake.BotUserID)
@@ -65,33 +66,11 @@ func (f *fixture) calls(t *testing.T, method, outcome string) int {
 	return int(f.metric(t, "signon_token_bot_slack_api_calls_total", map[string]string{"method": method, "outcome": outcome}))
 }
 
-// metric sums the series of a metric whose labels include want.
+// metric sums the series of a metric whose labels include want, as a
+// scrape of /metrics reads them.
 func (f *fixture) metric(t *testing.T, name string, want map[string]string) float64 {
 	t.Helper()
-	mfs, err := f.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	series:
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			for k, v := range want {
-				if labels[k] != v {
-					continue series
-				}
-			}
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-	}
-	return sum
+	return promtest.Scrape(t, f.reg).Sum(name, want)
 }
 
 func ctxT(t *testing.T) context.Context {

@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/alphagov/signon-token-bot/integrations/prom"
 	"github.com/alphagov/signon-token-bot/integrations/slack"
 	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
 )
@@ -73,7 +72,7 @@ func refusedAddr(t *testing.T) string {
 func TestRunnerKeepsTryingWhileSlackIsUnreachable(t *testing.T) {
 	addr := refusedAddr(t)
 	logs := &syncBuffer{}
-	reg := prometheus.NewRegistry()
+	reg := prom.NewRegistry()
 	f := &fixture{reg: reg, metrics: slack.NewMetrics(reg)}
 	f.client = slack.New(slack.Config{
 		BotToken: "xoxb-slacktest", AppToken: "xapp-slacktest", APIURL: "http://" + addr + "/api/",
@@ -181,7 +180,7 @@ func TestRunnerStopsWhenSlackRefusesTheAppToken(t *testing.T) {
 			if c.fault != "" {
 				fake.FailNext("apps.connections.open", 1000, slacktest.Fault{Error: c.fault})
 			}
-			reg := prometheus.NewRegistry()
+			reg := prom.NewRegistry()
 			m := slack.NewMetrics(reg)
 			client := slack.New(slack.Config{BotToken: fake.BotToken, AppToken: token, APIURL: fake.URL(), Metrics: m})
 			r := slack.NewRunner(client, handlerFunc(func(context.Context, slack.Envelope) {}), slack.RunnerConfig{})

@@ -7,8 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/alphagov/signon-token-bot/integrations/prom"
 )
 
 // connection is what /readyz asks of the Slack runner.
@@ -34,7 +33,7 @@ func (f pingFunc) Ping(ctx context.Context) error { return f(ctx) }
 // healthHandler serves /healthz (the process answers), /readyz (Slack
 // connected and Redis answering, each reported on its own line, then how
 // each environment stands) and /metrics.
-func healthHandler(slack connection, redis pinger, envs reporter, reg *prometheus.Registry) http.Handler {
+func healthHandler(slack connection, redis pinger, envs reporter, reg *prom.Registry) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -69,6 +68,6 @@ func healthHandler(slack connection, redis pinger, envs reporter, reg *prometheu
 		}
 		fmt.Fprintln(w, strings.Join(lines, "\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.Handle("GET /metrics", reg)
 	return mux
 }

@@ -9,8 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
+	"github.com/alphagov/signon-token-bot/integrations/prom"
+	"github.com/alphagov/signon-token-bot/integrations/prom/promtest"
 	slackint "github.com/alphagov/signon-token-bot/integrations/slack"
 	"github.com/alphagov/signon-token-bot/state/redistest"
 )
@@ -37,7 +37,7 @@ func TestReadyzReportsSlackAndRedisEach(t *testing.T) {
 	redis := redistest.NewMini(t)
 	rdb := redis.Client()
 	slack := &fakeConnection{}
-	reg := prometheus.NewRegistry()
+	reg := prom.NewRegistry()
 	slackint.NewMetrics(reg)
 	srv := httptest.NewServer(healthHandler(slack, pingFunc(func(ctx context.Context) error { return rdb.Ping(ctx).Err() }), nil, reg))
 	defer srv.Close()
@@ -59,8 +59,10 @@ func TestReadyzReportsSlackAndRedisEach(t *testing.T) {
 	if code, body := get(t, srv.URL+"/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("healthz with redis down: %d %q", code, body)
 	}
-	if code, body := get(t, srv.URL+"/metrics"); code != 200 || !strings.Contains(body, "signon_token_bot_slack_connected 0") {
-		t.Errorf("metrics: %d\n%s", code, body)
+	code, body = get(t, srv.URL+"/metrics")
+	scrape, err := promtest.Parse(body)
+	if f := scrape["signon_token_bot_slack_connected"]; code != 200 || err != nil || f == nil || f.Type != "gauge" || len(f.Samples) != 1 || f.Samples[0].Value != 0 {
+		t.Errorf("metrics: %d %v\n%s", code, err, body)
 	}
 	redis.Start()
 	if code, _ := get(t, srv.URL+"/readyz"); code != 200 {

@@ -10,10 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
+	"github.com/alphagov/signon-token-bot/integrations/prom"
 	"github.com/alphagov/signon-token-bot/state"
 )
 
@@ -61,7 +61,7 @@ func newRedis(c RedisConfig) (redis.UniversalClient, error) {
 // that fail meanwhile log at debug, so an outage is two lines, not a few
 // every sweep.
 type redisErrors struct {
-	total *prometheus.CounterVec
+	total *prom.CounterVec
 	log   *slog.Logger
 	// answering is the fast path: most commands change nothing.
 	answering atomic.Bool
@@ -70,8 +70,8 @@ type redisErrors struct {
 	down time.Time
 }
 
-func newRedisErrors(reg prometheus.Registerer, log *slog.Logger) *redisErrors {
-	h := &redisErrors{log: log, total: prometheus.NewCounterVec(prometheus.CounterOpts{
+func newRedisErrors(reg *prom.Registry, log *slog.Logger) *redisErrors {
+	h := &redisErrors{log: log, total: prom.NewCounterVec(prom.CounterOpts{
 		Name: "signon_token_bot_redis_errors_total",
 		Help: "Redis commands and pipelines that failed, by kind (timeout, network, server).",
 	}, []string{"kind"})}

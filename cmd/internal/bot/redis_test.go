@@ -7,10 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
-
 	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/integrations/prom"
+	"github.com/alphagov/signon-token-bot/integrations/prom/promtest"
 	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
 	"github.com/alphagov/signon-token-bot/state"
 	"github.com/alphagov/signon-token-bot/state/redistest"
@@ -98,7 +97,7 @@ func TestAFreshRedisCountsNoServerErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rdb.Close()
-	reg := prometheus.NewRegistry()
+	reg := prom.NewRegistry()
 	h := newRedisErrors(reg, slog.New(slog.DiscardHandler))
 	rdb.AddHook(h)
 	store, err := state.New(rdb, state.Options{})
@@ -109,12 +108,12 @@ func TestAFreshRedisCountsNoServerErrors(t *testing.T) {
 	if err := store.Audit(ctx, flows.AuditEntry{RunID: "r-fresh", At: time.Now(), Action: "start"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutil.ToFloat64(h.total.WithLabelValues("server")); n != 0 {
+	if n := promtest.Scrape(t, reg).Sum("signon_token_bot_redis_errors_total", map[string]string{"kind": "server"}); n != 0 {
 		t.Errorf("server errors on a healthy Redis = %v, want 0", n)
 	}
 	// A command Redis refuses is still counted.
 	_ = rdb.Do(ctx, "NOSUCHCOMMAND").Err()
-	if n := testutil.ToFloat64(h.total.WithLabelValues("server")); n != 1 {
+	if n := promtest.Scrape(t, reg).Sum("signon_token_bot_redis_errors_total", map[string]string{"kind": "server"}); n != 1 {
 		t.Errorf("server errors after an unknown command = %v, want 1", n)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/alphagov/signon-token-bot/commands"
+	"github.com/alphagov/signon-token-bot/integrations/prom/promtest"
 	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
 	"github.com/alphagov/signon-token-bot/state/redistest"
 )
@@ -176,6 +177,17 @@ func TestBotServesHelpAndSurvivesDisconnects(t *testing.T) {
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)
+		}
+	}
+	// Prometheus takes a scrape whole or not at all; cmd/bench reads the
+	// runtime's memory from it.
+	scrape, err := promtest.Parse(metrics)
+	if err != nil {
+		t.Fatalf("/metrics: %v\n%s", err, metrics)
+	}
+	for _, name := range []string{"go_memstats_heap_inuse_bytes", "go_memstats_sys_bytes", "process_resident_memory_bytes"} {
+		if scrape.Sum(name, nil) <= 0 {
+			t.Errorf("/metrics: %s is not above 0", name)
 		}
 	}
 	for _, secret := range []string{fake.BotToken, fake.AppToken} {

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 	slackapi "github.com/slack-go/slack"
 	"golang.org/x/sync/errgroup"
@@ -19,6 +17,7 @@ import (
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/daily"
 	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/integrations/prom"
 	slackint "github.com/alphagov/signon-token-bot/integrations/slack"
 	"github.com/alphagov/signon-token-bot/state"
 )
@@ -101,8 +100,8 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) error {
 // state store, each environment's backends, the engine, the Slack
 // surface, and the HTTP listener for health and metrics.
 func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*App, error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := prom.NewRegistry()
+	reg.MustRegister(prom.NewGoCollector(), prom.NewProcessCollector())
 	limits := slackint.Paced()
 	if cfg.Slack.Unpaced {
 		limits = nil
