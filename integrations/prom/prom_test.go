@@ -1,7 +1,6 @@
 package prom_test
 
 import (
-	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -89,30 +88,20 @@ func TestLabelValueNotUTF8(t *testing.T) {
 	}
 }
 
-// /metrics as Prometheus scrapes it: over HTTP, in the text format's
-// content type, with the Go runtime's and the process' families, which
+// /metrics as Prometheus scrapes it: in the text format's content type, with the Go runtime's and the process' families, which
 // say what the runtime and the kernel say.
 func TestServeScrape(t *testing.T) {
 	reg := prom.NewRegistry()
 	reg.MustRegister(prom.NewGoCollector(), prom.NewProcessCollector())
-	srv := httptest.NewServer(reg)
-	defer srv.Close()
-
 	old := debug.SetGCPercent(73)
 	defer debug.SetGCPercent(old)
-	resp, err := http.Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
+	rec := httptest.NewRecorder()
+	reg.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	if ct := rec.Header().Get("Content-Type"); rec.Code != 200 || ct != "text/plain; version=0.0.4; charset=utf-8" {
+		t.Fatalf("status %d, content type %q", rec.Code, ct)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "text/plain; version=0.0.4; charset=utf-8" {
-		t.Fatalf("status %d, content type %q", resp.StatusCode, ct)
-	}
-	e, err := promtest.Parse(string(body))
+	e, err := promtest.Parse(body)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, body)
 	}
