@@ -59,14 +59,12 @@ wait_seconds_bucket{env="production",le="+Inf"} 4
 wait_seconds_sum{env="production"} 7202.5001
 wait_seconds_count{env="production"} 4
 `
-	var b strings.Builder
-	if _, err := reg.WriteTo(&b); err != nil {
-		t.Fatal(err)
+	rec := httptest.NewRecorder()
+	reg.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if got := rec.Body.String(); got != want {
+		t.Errorf("exposition:\n%s\nwant:\n%s", got, want)
 	}
-	if b.String() != want {
-		t.Errorf("exposition:\n%s\nwant:\n%s", b.String(), want)
-	}
-	e, err := promtest.Parse(b.String())
+	e, err := promtest.Parse(rec.Body.String())
 	if err != nil {
 		t.Fatal(err)
 	}

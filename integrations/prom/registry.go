@@ -2,7 +2,6 @@ package prom
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 )
@@ -46,39 +45,22 @@ func (r *Registry) MustRegister(cs ...Collector) {
 	}
 }
 
-// text is every family in the text format.
-func (r *Registry) text() []byte {
+// contentType is the text format's, version 0.0.4.
+const contentType = "text/plain; version=0.0.4; charset=utf-8"
+
+// ServeHTTP answers a scrape with every family. It always answers in the
+// text format, which every Prometheus accepts, whatever the Accept header
+// prefers, and uncompressed: a scrape is a few kilobytes.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	r.mu.Lock()
 	cs := r.cs[:len(r.cs):len(r.cs)]
 	r.mu.Unlock()
-	w := &writer{b: make([]byte, 0, 16<<10)}
+	tw := &writer{b: make([]byte, 0, 16<<10)}
 	for _, c := range cs {
-		c.write(w)
+		c.write(tw)
 	}
-	return w.b
+	w.Header().Set("Content-Type", contentType)
+	_, _ = w.Write(tw.b)
 }
 
-// WriteTo writes every family in the text format.
-func (r *Registry) WriteTo(out io.Writer) (int64, error) {
-	n, err := out.Write(r.text())
-	if err != nil {
-		return int64(n), fmt.Errorf("write metrics: %w", err)
-	}
-	return int64(n), nil
-}
-
-// ContentType is the text format's, version 0.0.4.
-const ContentType = "text/plain; version=0.0.4; charset=utf-8"
-
-// ServeHTTP answers a scrape. It always answers in the text format, which
-// every Prometheus accepts, whatever the Accept header prefers, and
-// uncompressed: a scrape is a few kilobytes.
-func (r *Registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", ContentType)
-	_, _ = w.Write(r.text())
-}
-
-var (
-	_ http.Handler = (*Registry)(nil)
-	_ io.WriterTo  = (*Registry)(nil)
-)
+var _ http.Handler = (*Registry)(nil)

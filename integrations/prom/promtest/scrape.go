@@ -1,22 +1,23 @@
 package promtest
 
 import (
-	"bytes"
-	"io"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
-// Scrape writes what reg serves and parses it, failing t if it does not
-// parse.
-func Scrape(t testing.TB, reg io.WriterTo) Exposition {
+// Scrape asks reg for /metrics as Prometheus does and parses the answer,
+// failing t if it does not parse.
+func Scrape(t testing.TB, reg http.Handler) Exposition {
 	t.Helper()
-	var b bytes.Buffer
-	if _, err := reg.WriteTo(&b); err != nil {
-		t.Fatalf("scrape: %v", err)
+	rec := httptest.NewRecorder()
+	reg.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("scrape: status %d", rec.Code)
 	}
-	e, err := Parse(b.String())
+	e, err := Parse(rec.Body.String())
 	if err != nil {
-		t.Fatalf("scrape: %v\n%s", err, b.String())
+		t.Fatalf("scrape: %v\n%s", err, rec.Body.String())
 	}
 	return e
 }
