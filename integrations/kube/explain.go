@@ -301,3 +301,5 @@ func container(d *appsv1.Deployment, name string) *corev1.Container {
 	}
 	return nil
 }
+
+var _ flows.Explainer = (*Client)(nil)
