@@ -26,13 +26,7 @@ func TestRealVerifyFailureCrashLoopReport(t *testing.T) {
 		}
 		return ""
 	})
-	run := w.start()
-	played := w.playSync("")
-	run = w.act(run, flows.ActionApprove, alice)
-	if err := <-played; err != nil {
-		t.Fatal(err)
-	}
-	run = w.wait(run.ID, "the pause", atGate(flows.GateRecover))
+	run := w.syncThenStop()
 	w.paused(run, flows.StepVerify, "draft-content-tagger")
 	text := strings.Join(run.Posts[len(run.Posts)-1].Lines, "\n")
 	newFP, oldFP := "`"+run.NewToken.Fingerprint.Short()+"`", "`"+w.old.Fingerprint.Short()+"`"
@@ -65,13 +59,7 @@ func TestRealVerifyFailureNoReloaderAnnotation(t *testing.T) {
 	if _, err := w.admin.AppsV1().Deployments(w.ns).Patch(w.ctx, "draft-content-tagger", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	run := w.start()
-	played := w.playSync("")
-	run = w.act(run, flows.ActionApprove, alice)
-	if err := <-played; err != nil {
-		t.Fatal(err)
-	}
-	run = w.wait(run.ID, "the pause", atGate(flows.GateRecover))
+	run := w.syncThenStop()
 	w.paused(run, flows.StepVerify, "Not rolled out since the Secret changed: draft-content-tagger")
 	text := strings.Join(run.Posts[len(run.Posts)-1].Lines, "\n")
 	wantLines(t, text,
@@ -79,6 +67,19 @@ func TestRealVerifyFailureNoReloaderAnnotation(t *testing.T) {
 		"Reloader did not restart deploy/draft-content-tagger: it has no Reloader annotation",
 		"*Restart deployment* restarts deploy/draft-content-tagger",
 	)
+}
+
+// syncThenStop starts a rotation, lets Alice run the sync, and waits
+// for the run to stop.
+func (w *realWorld) syncThenStop() *flows.Run {
+	w.t.Helper()
+	run := w.start()
+	played := w.playSync("")
+	run = w.act(run, flows.ActionApprove, alice)
+	if err := <-played; err != nil {
+		w.t.Fatal(err)
+	}
+	return w.wait(run.ID, "the pause", atGate(flows.GateRecover))
 }
 
 func wantLines(t *testing.T, text string, parts ...string) {

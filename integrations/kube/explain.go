@@ -65,14 +65,9 @@ func consumersOf(all []flows.Consumer, deployment string) []flows.Consumer {
 }
 
 func (c *Client) explainDeployment(ctx context.Context, secret string, since time.Time, name string, cons []flows.Consumer) ([]string, error) {
-	ns := c.cfg.Namespace
-	var d appsv1.Deployment
-	if err := c.get(ctx, c.api.apps, "deployments", name, &d); err != nil {
-		return nil, wrapErr(err, fmt.Sprintf("get deployment %s/%s", ns, name))
-	}
-	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	d, sel, err := c.deployment(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("deployment %s/%s selector: %w", ns, name, err)
+		return nil, err
 	}
 	opts := metav1.ListOptions{LabelSelector: sel.String()}
 	var sets appsv1.ReplicaSetList
@@ -83,7 +78,7 @@ func (c *Client) explainDeployment(ctx context.Context, secret string, since tim
 	if err := c.list(ctx, c.api.core, "pods", opts, &pods); err != nil {
 		return nil, wrapErr(err, "list pods of deployment "+name)
 	}
-	lines := overrides(&d, secret, cons)
+	lines := overrides(d, secret, cons)
 	if ptr.Deref(d.Spec.Replicas, 1) == 0 {
 		return lines, nil
 	}
@@ -94,17 +89,17 @@ func (c *Client) explainDeployment(ctx context.Context, secret string, since tim
 	for i := range pods.Items {
 		_ = podStore.Add(&pods.Items[i])
 	}
-	ro := rolloutState(&d, setStore, podStore, since.Truncate(time.Second))
+	ro := rolloutState(d, setStore, podStore, since.Truncate(time.Second))
 	switch {
 	case d.Spec.Paused:
 		lines = append(lines, fmt.Sprintf("deploy/%s is paused: it rolls out nothing until someone resumes it.", name))
 	case !ro.Started:
-		lines = append(lines, reloaderLine(&d, secret))
+		lines = append(lines, reloaderLine(d, secret))
 	case !ro.Complete:
-		lines = append(lines, progressLine(&d, ro))
+		lines = append(lines, progressLine(d, ro))
 	}
-	lines = append(lines, podLines(name, pods.Items, newestSet(&d, sets.Items))...)
-	return append(lines, fileMounts(&d, secret, cons, ro.Started)...), nil
+	lines = append(lines, podLines(name, pods.Items, newestSet(d, sets.Items))...)
+	return append(lines, fileMounts(d, secret, cons, ro.Started)...), nil
 }
 
 // reloaderLine explains a Deployment that has not rolled since the
