@@ -653,8 +653,9 @@ func (e *Engine) BatchRuns(ctx context.Context, b *Batch) ([]*Run, error) {
 }
 
 // batchDetail names a run that leaves its batch: its token, its
-// fingerprints and its consumers.
-func batchDetail(run *Run) []string {
+// fingerprints and, unless a table of who holds which token lists them
+// already, its consumers.
+func batchDetail(run *Run, consumers bool) []string {
 	lines := []string{"This token stops here alone; the rest of its batch goes on."}
 	var fps []string
 	for _, t := range run.OldTokens {
@@ -666,7 +667,7 @@ func batchDetail(run *Run) []string {
 	if len(fps) > 0 {
 		lines = append(lines, "Fingerprints: "+strings.Join(fps, ", ")+".")
 	}
-	if run.SecretName != "" {
+	if consumers && run.SecretName != "" {
 		lines = append(lines, consumerLines(run)...)
 	}
 	return lines

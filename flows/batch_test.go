@@ -184,6 +184,18 @@ func TestBatchVerifyFailureStopsOneToken(t *testing.T) {
 			t.Errorf("the stuck token's reply does not say %q:\n%s", want, thread)
 		}
 	}
+	// The same table and cause as a run of its own, in its own reply.
+	last := strings.Join(stuck.Posts[len(stuck.Posts)-1].Lines, "\n")
+	for _, want := range []string{
+		"Which token each consumer holds",
+		"• deploy/batch-app-1 (app, `" + variable + "`), pod batch-app-1-2-x7k2p: *old* `" + stuck.OldTokens[0].Fingerprint.Short() + "`",
+		"Likely cause:\n• deploy/batch-app-1 rolled out after the Secret changed, yet pod batch-app-1-2-x7k2p holds the old token",
+		"Deadline: the old token #",
+	} {
+		if !strings.Contains(last, want) {
+			t.Errorf("the stuck token's stopped reply does not say %q:\n%s", want, last)
+		}
+	}
 	if _, err := eng.ActBatch(context.Background(), flows.BatchActRequest{BatchID: b.ID, GateID: b.Gate.ID, Action: flows.ActionApprove, Actor: bob}); err != nil {
 		t.Fatal(err)
 	}

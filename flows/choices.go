@@ -60,7 +60,11 @@ func rollbackLine(run *Run) string {
 		line += " and runs the sync again, so that the Secret and its consumers go back to the old token"
 	}
 	line += "; the old token stays valid."
-	if len(run.Holders) > 0 {
+	switch len(run.Holders) {
+	case 0:
+	case 1:
+		line += fmt.Sprintf(" %s already holds the new token: from the revoke until the re-sync and its rollout finish, it holds a revoked token and its calls fail.", holdersText(run))
+	default:
 		line += fmt.Sprintf(" %s already hold the new token: from the revoke until the re-sync and their rollout finish, they hold a revoked token and their calls fail.", holdersText(run))
 	}
 	return line

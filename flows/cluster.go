@@ -118,6 +118,8 @@ type Rollout struct {
 
 // PodCheck is the in-pod comparison for one container.
 type PodCheck struct {
+	// Deployment is the consumer the pod belongs to, set by the flows.
+	Deployment  string            `json:"deployment,omitempty"`
 	Pod         string            `json:"pod"`
 	Container   string            `json:"container"`
 	Variable    string            `json:"variable"`

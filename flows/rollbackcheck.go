@@ -20,41 +20,27 @@ import (
 // noteChecks records in-pod checks of a Deployment, and whether it holds
 // the new token.
 func (r *Run) noteChecks(dep string, checks []PodCheck) {
-	r.Checks = append(r.Checks, checks...)
 	for _, pc := range checks {
+		pc.Deployment = dep
+		r.Checks = append(r.Checks, pc)
 		if r.NewToken != nil && pc.Fingerprint == r.NewToken.Fingerprint && !slices.Contains(r.Holders, dep) {
 			r.Holders = append(r.Holders, dep)
 		}
 	}
 }
 
-// recordHolders looks inside the pods of every Deployment when verify
-// stops before its own pod checks (a rollout that never started or never
-// finished): what a ready pod holds is what a rollback would break. It
-// bounds itself, as verify's own deadline may be spent, and a failure
-// only leaves the record shorter.
-func (e *Engine) recordHolders(ctx context.Context, run *Run) {
-	ctx, cancel := context.WithTimeout(ctx, standingTimeout)
-	defer cancel()
-	cl := e.envs[run.Key.Environment].Cluster
-	for _, c := range run.Consumers {
-		if c.Kind != "Deployment" {
-			continue
-		}
-		checks, err := cl.CheckPods(ctx, c, run.NewToken.Fingerprint)
-		if err != nil {
-			e.runLog(run).Warn("look inside a consumer's pods", "deployment", c.Name, "err", err)
-			continue
-		}
-		run.noteChecks(c.Name, checks)
-	}
-}
+// maxHolders is how many of them the Roll back line names, so that it
+// fits the stopped post's one section however many there are.
+const maxHolders = 5
 
 // holdersText names the consumers verify saw on the new token.
 func holdersText(run *Run) string {
-	names := make([]string, len(run.Holders))
+	var names []string
 	for i, d := range run.Holders {
-		names[i] = "deploy/" + d
+		if i == maxHolders {
+			return strings.Join(names, ", ") + " and " + Count(len(run.Holders)-i, "other Deployment")
+		}
+		names = append(names, "deploy/"+d)
 	}
 	return strings.Join(names, ", ")
 }

@@ -36,7 +36,7 @@ func TestRealRollbackNamesWhatItBreaksAndChecksItsConsumers(t *testing.T) {
 	run = w.wait(run.ID, "the pause at verify", atGate(flows.GateRecover))
 	w.paused(run, flows.StepVerify, "draft-content-tagger")
 	rollbackLine := lineWith(run.Posts[len(run.Posts)-1].Lines, "*Roll back*")
-	if !strings.Contains(rollbackLine, "deploy/content-tagger already hold the new token") || strings.Contains(rollbackLine, "draft-content-tagger") {
+	if !strings.Contains(rollbackLine, "deploy/content-tagger already holds the new token") || strings.Contains(rollbackLine, "draft-content-tagger") {
 		t.Errorf("the Roll back line does not name exactly the consumer on the new token: %q", rollbackLine)
 	}
 

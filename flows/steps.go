@@ -286,6 +286,7 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 	vctx, cancel := context.WithTimeout(ctx, env.VerifyTimeout)
 	defer cancel()
 	want := run.NewToken.Fingerprint
+	run.Rollouts, run.Checks, run.Live, run.Holders = nil, nil, nil, nil
 	st, err := cl.Secret(vctx, run.SecretName)
 	if err != nil {
 		return fmt.Errorf("read Secret %s: %w", run.SecretName, err)
@@ -294,12 +295,8 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 	if st.Fingerprint != want {
 		return e.pause(ctx, run, StepVerify, fmt.Sprintf("Secret %s holds fingerprint %s, not the new token's %s.", run.SecretName, st.Fingerprint.Short(), want.Short()), nil, nil)
 	}
-	since := st.UpdatedAt
-	if run.Sync != nil && !run.Sync.CompletedAt.IsZero() && (since.IsZero() || run.Sync.StartedAt.Before(since)) {
-		since = run.Sync.StartedAt
-	}
+	since := rolloutSince(run)
 	lines := []string{fmt.Sprintf("Secret %s holds the new token (fingerprint %s).", Code(run.SecretName), Code(want.Short()))}
-	run.Rollouts, run.Checks, run.Live, run.Holders = nil, nil, nil, nil
 	var stale []string
 	idle := map[string]bool{} // Deployments scaled to zero
 	for _, dep := range deployments(run.Consumers) {
@@ -311,10 +308,10 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 			continue
 		}
 		if err != nil {
-			// The pause that follows reads the run afresh: keep the record.
-			e.recordHolders(ctx, run)
+			// The pause that follows reads the run afresh: keep the
+			// rollouts seen, which its report reads.
 			if serr := e.save(ctx, run); serr != nil {
-				e.runLog(run).Warn("record the consumers on the new token", "err", serr)
+				e.runLog(run).Warn("record the rollouts seen", "err", serr)
 			}
 			return fmt.Errorf("wait for Deployment %s to roll out: %w", dep, err)
 		}
@@ -326,7 +323,6 @@ func (e *Engine) verify(ctx context.Context, run *Run) error {
 		lines = append(lines, fmt.Sprintf("deploy/%s rolled out: %d/%d pods ready.", dep, ro.Ready, ro.Replicas))
 	}
 	if len(stale) > 0 {
-		e.recordHolders(ctx, run)
 		return e.pause(ctx, run, StepVerify, fmt.Sprintf("Not rolled out since the Secret changed: %s (is Reloader running?). Restart, or retry.", strings.Join(stale, ", ")), nil, nil)
 	}
 	var mismatch string
@@ -568,6 +564,9 @@ func (e *Engine) pause(ctx context.Context, run *Run, s Step, reason string, cod
 	reason = Untrusted(reason)
 	code, events = untrustedLines(code), untrustedLines(events)
 	lines := []string{reason}
+	if s == StepVerify {
+		lines = append(lines, e.verifyReport(ctx, run)...)
+	}
 	if s == StepVerify || s == StepSync {
 		lines = append(lines, "The old token is still valid and untouched.")
 		if d := deadline(run, now); d != "" {
@@ -578,7 +577,7 @@ func (e *Engine) pause(ctx context.Context, run *Run, s Step, reason string, cod
 		// It stops alone and asks its own questions: its earlier steps
 		// were only in the batch's status, so say what it concerns.
 		run.Detached = true
-		lines = append(lines, batchDetail(run)...)
+		lines = append(lines, batchDetail(run, s != StepVerify)...)
 	}
 	for _, ev := range events {
 		lines = append(lines, "Event: "+ev)

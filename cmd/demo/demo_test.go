@@ -111,7 +111,9 @@ func TestDemoScenarios(t *testing.T) {
 		scenario.VerifyFailure: {
 			"*Collections* → *Email Alert API*", "↩️ Rotation rolled back, started by @alice",
 			"❌ *Stopped at verify*", "Pod draft-collections-2-x7k2p (container app) holds fingerprint",
-			"The old token is still valid and untouched.", "↩️ Rolled back by @bob",
+			"• deploy/draft-collections (app, `EMAIL_ALERT_API_BEARER_TOKEN`), pod draft-collections-2-x7k2p: *old* `",
+			"Likely cause:", "The old token is still valid and untouched.", "Deadline: the old token #",
+			"deploy/collections already holds the new token", "↩️ Rolled back by @bob",
 			"↩️ *Rolled back*", "Revoked the new token #", "holds the old token", "once more",
 			"bot verify paused Pod draft-collections", "bob rollback ok recover", "bob revoke-new ok token", "bot end rolled-back",
 			"still live, in deploy/collections and deploy/draft-collections", "PASS verify-failure:",

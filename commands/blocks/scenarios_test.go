@@ -3,6 +3,7 @@ package blocks_test
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +74,56 @@ func TestGoldenSyncFailureThenRollBack(t *testing.T) {
 	s.act(run, flows.ActionRollback, bob)
 	run = s.wait(run.ID, ended)
 	golden(t, "rolledback", s.signon, []*flows.Run{run}, s.thread(run.ID))
+}
+
+// A consumer keeps the old token after it rolled: the stopped post says
+// which token each consumer holds, the likely cause, the deadline and what
+// each button does.
+func TestGoldenVerifyFailure(t *testing.T) {
+	s := newScene(t, false, time.Hour)
+	s.cluster.Stuck = map[string]bool{"draft-content-tagger": true}
+	run := s.start(flows.ModeRotate)
+	run = s.wait(run.ID, atGate(flows.GateSync))
+	s.act(run, flows.ActionApprove, alice)
+	run = s.wait(run.ID, atGate(flows.GateRecover))
+	golden(t, "verifyfailed", s.signon, []*flows.Run{run}, s.thread(run.ID))
+}
+
+// Past Block Kit's limits the table summarises: 60 consumers still make
+// one section of at most 3,000 characters, which says how many it left
+// out and where they all stand.
+func TestVerifyFailureTableFitsOneSection(t *testing.T) {
+	s := newScene(t, false, time.Hour)
+	secret := s.cluster.SecretName(userName, appName)
+	stuck := map[string]bool{}
+	for i := range 58 {
+		name := fmt.Sprintf("consumer-app-with-a-long-name-%02d", i)
+		s.cluster.AddDeployment(name, "app", variable, secret)
+		stuck[name] = i%2 == 0
+	}
+	s.cluster.Stuck = stuck
+	run := s.start(flows.ModeRotate)
+	run = s.wait(run.ID, atGate(flows.GateSync))
+	s.act(run, flows.ActionApprove, alice)
+	run = s.wait(run.ID, atGate(flows.GateRecover))
+	m := render.Post(run, run.Posts[len(run.Posts)-1])
+	b, err := json.Marshal(m.Blocks[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sec struct{ Text struct{ Text string } }
+	if err := json.Unmarshal(b, &sec); err != nil {
+		t.Fatal(err)
+	}
+	text := sec.Text.Text
+	if n := len([]rune(text)); n > 3000 {
+		t.Errorf("the stopped post's section has %d characters, past Block Kit's 3,000", n)
+	}
+	for _, want := range []string{"Which token each consumer holds", "…and 54 more consumers; in all 31 on the new token, 29 on the old, 0 on neither, 0 not checked.", "Deadline:", "*Retry*", "*Roll back*", "*Cancel run*", "and 26 other Deployments already hold the new token"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the stopped post does not say %q:\n%s", want, text)
+		}
+	}
 }
 
 func TestGoldenGateExpires(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/remotecommand"
 	utilexec "k8s.io/client-go/util/exec"
 	"k8s.io/streaming/pkg/httpstream"
@@ -37,13 +38,9 @@ func (e *ExitError) ExitStatus() int { return e.Code }
 // the container.
 func (c *Client) readyPod(ctx context.Context, deployment, container string) (*corev1.Pod, error) {
 	ns := c.cfg.Namespace
-	var d appsv1.Deployment
-	if err := c.get(ctx, c.api.apps, "deployments", deployment, &d); err != nil {
-		return nil, wrapErr(err, fmt.Sprintf("get deployment %s/%s", ns, deployment))
-	}
-	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	_, sel, err := c.deployment(ctx, deployment)
 	if err != nil {
-		return nil, fmt.Errorf("deployment %s/%s selector: %w", ns, deployment, err)
+		return nil, err
 	}
 	var pods corev1.PodList
 	if err := c.list(ctx, c.api.core, "pods", metav1.ListOptions{LabelSelector: sel.String()}, &pods); err != nil {
@@ -60,6 +57,20 @@ func (c *Client) readyPod(ctx context.Context, deployment, container string) (*c
 		return nil, fmt.Errorf("deployment %s/%s has no ready pod with container %s: %w", ns, deployment, container, flows.ErrNotFound)
 	}
 	return slices.MaxFunc(ready, func(a, b *corev1.Pod) int { return a.CreationTimestamp.Compare(b.CreationTimestamp.Time) }), nil
+}
+
+// deployment reads a Deployment and the selector of its pods.
+func (c *Client) deployment(ctx context.Context, name string) (*appsv1.Deployment, labels.Selector, error) {
+	ns := c.cfg.Namespace
+	var d appsv1.Deployment
+	if err := c.get(ctx, c.api.apps, "deployments", name, &d); err != nil {
+		return nil, nil, wrapErr(err, fmt.Sprintf("get deployment %s/%s", ns, name))
+	}
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		return nil, nil, fmt.Errorf("deployment %s/%s selector: %w", ns, name, err)
+	}
+	return &d, sel, nil
 }
 
 func hasContainer(p *corev1.Pod, name string) bool {

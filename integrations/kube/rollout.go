@@ -33,13 +33,9 @@ const AnnotationRestartedAt = "kubectl.kubernetes.io/restartedAt"
 func (c *Client) WaitRollout(ctx context.Context, deployment string, since time.Time, startTimeout time.Duration) (flows.Rollout, error) {
 	ns := c.cfg.Namespace
 	ro := flows.Rollout{Deployment: deployment}
-	var dep appsv1.Deployment
-	if err := c.get(ctx, c.api.apps, "deployments", deployment, &dep); err != nil {
-		return ro, wrapErr(err, fmt.Sprintf("get deployment %s/%s", ns, deployment))
-	}
-	sel, err := metav1.LabelSelectorAsSelector(dep.Spec.Selector)
+	_, sel, err := c.deployment(ctx, deployment)
 	if err != nil {
-		return ro, fmt.Errorf("deployment %s/%s selector: %w", ns, deployment, err)
+		return ro, err
 	}
 	w := newWatcher(ctx)
 	defer w.stop()

@@ -157,7 +157,14 @@ func (c *Client) LiveCheck(ctx context.Context, con flows.Consumer, application 
 	return lc, c.call(ctx, "LiveCheck", &lc, con, application)
 }
 
+// Explain passes the stand-in's reading of why consumers missed a token.
+func (c *Client) Explain(ctx context.Context, secret string, since time.Time, consumers []flows.Consumer) (lines []string, err error) {
+	return lines, c.call(ctx, "Explain", &lines, secret, since, consumers)
+}
+
 var (
 	_ flows.Signon  = (*Client)(nil)
 	_ flows.Cluster = (*Client)(nil)
 )
+
+var _ flows.Explainer = (*Client)(nil)

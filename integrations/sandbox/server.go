@@ -157,6 +157,15 @@ func dispatch(ctx context.Context, e flows.Env, method string, raw []json.RawMes
 			return nil, err
 		}
 		return e.Cluster.LiveCheck(ctx, c, s1)
+	case "Explain":
+		var cs []flows.Consumer
+		if err := args(raw, &s1, &t1, &cs); err != nil {
+			return nil, err
+		}
+		if ex, ok := e.Cluster.(flows.Explainer); ok {
+			return ex.Explain(ctx, s1, t1, cs)
+		}
+		return []string(nil), nil
 	}
 	return nil, fmt.Errorf("sandbox: unknown method %q", method)
 }

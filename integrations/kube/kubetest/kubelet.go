@@ -53,6 +53,8 @@ type Kubelet struct {
 	paths   map[string]string      // by image: its PATH
 	changed chan struct{}          // closed and replaced on every change
 	unready func(*corev1.Pod) bool // see SetUnready
+	// failing: see SetFailing.
+	failing func(*corev1.Pod) string
 }
 
 // podRecord is what the kubelet knows of a pod it started.
@@ -214,6 +216,9 @@ func (k *Kubelet) sync(ctx context.Context, name string) error {
 // Running and Ready. A missing Secret leaves it Pending with the reason a
 // kubelet gives, and it is tried again.
 func (k *Kubelet) startPod(ctx context.Context, pod *corev1.Pod) error {
+	if reason := k.failure(pod); reason != "" {
+		return k.fail(ctx, pod, reason)
+	}
 	rec := &podRecord{uid: pod.UID, env: map[string][]string{}, dirs: map[string]string{}, logs: map[string][]string{}, procs: &podProcs{}}
 	for _, ref := range pod.OwnerReferences {
 		if ref.Kind == "Job" {

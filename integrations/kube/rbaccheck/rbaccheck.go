@@ -151,6 +151,9 @@ func (f *Fixture) EveryCallAllowed(t *testing.T, rc *rest.Config) {
 	if ro, err := bot.WaitRollout(ctx, app, st.UpdatedAt, 30*time.Second); err != nil || !ro.Complete {
 		t.Fatalf("WaitRollout = %+v, %v", ro, err)
 	}
+	if _, err := bot.Explain(ctx, secret, st.UpdatedAt, consumers); err != nil {
+		t.Fatalf("Explain: %v", err)
+	}
 	if err := bot.RestartDeployment(ctx, app, time.Now()); err != nil {
 		t.Fatalf("RestartDeployment: %v", err)
 	}
