@@ -38,6 +38,9 @@ func (r Renderer) BatchStatus(b *flows.Batch, runs []*flows.Run) []Message {
 	} else if len(runs) == 0 {
 		head = fmt.Sprintf("*:hourglass_flowing_sand: Starting rotations in %s…*", Escape(b.Environment))
 	}
+	if h, ok := cleanupHead(b, runs); ok {
+		head = h
+	}
 	lines := make([]string, 0, len(runs))
 	for _, run := range runs {
 		lines = append(lines, r.batchLine(b, run))
