@@ -172,14 +172,7 @@ func TestCleanupRechecksSignonAtTheClick(t *testing.T) {
 	eng, _ := e.engine("r1", nil)
 	res := startCleanup(t, eng, keys)
 	b, _ := waitBatch(t, eng, res.Batch.ID, "the revoke question", batchAt(flows.GateRevoke, 2))
-	ctx := context.Background()
-	if _, err := w.signon.Revoke(ctx, flows.RevokeRequest{Email: userEmail, Application: appName, TokenID: w.renewed.ID,
-		Initiator: "alice@digital.cabinet-office.gov.uk", RunID: "r-manual", Requester: alice}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eng.ActBatch(ctx, flows.BatchActRequest{BatchID: b.ID, GateID: b.Gate.ID, Action: flows.ActionApprove, Actor: bob}); err != nil {
-		t.Fatal(err)
-	}
+	revokeThenConfirm(t, w, eng, b, w.renewed.ID)
 	_, runs := waitBatch(t, eng, b.ID, "the clean-up to end", batchEnded)
 	for _, r := range runs {
 		switch r.Key {
@@ -198,20 +191,27 @@ func TestCleanupRechecksSignonAtTheClick(t *testing.T) {
 	}
 }
 
-// A superseded token someone else revoked before the click counts as done.
-func TestCleanupCountsARevokeThatHappened(t *testing.T) {
-	w, e := cleanupWorld(t)
-	eng, _ := e.engine("r1", nil)
-	res := startCleanup(t, eng, []flows.Key{key(flows.Production)})
-	b, _ := waitBatch(t, eng, res.Batch.ID, "the revoke question", batchAt(flows.GateRevoke, 1))
+// revokeThenConfirm revokes a token in Signon by hand, as someone at the
+// console would, then has Bob confirm the batch's open question.
+func revokeThenConfirm(t *testing.T, w *world, eng *flows.Engine, b *flows.Batch, id int64) {
+	t.Helper()
 	ctx := context.Background()
-	if _, err := w.signon.Revoke(ctx, flows.RevokeRequest{Email: userEmail, Application: appName, TokenID: w.old.ID,
+	if _, err := w.signon.Revoke(ctx, flows.RevokeRequest{Email: userEmail, Application: appName, TokenID: id,
 		Initiator: "alice@digital.cabinet-office.gov.uk", RunID: "r-manual", Requester: alice}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := eng.ActBatch(ctx, flows.BatchActRequest{BatchID: b.ID, GateID: b.Gate.ID, Action: flows.ActionApprove, Actor: bob}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A superseded token someone else revoked before the click counts as done.
+func TestCleanupCountsARevokeThatHappened(t *testing.T) {
+	w, e := cleanupWorld(t)
+	eng, _ := e.engine("r1", nil)
+	res := startCleanup(t, eng, []flows.Key{key(flows.Production)})
+	b, _ := waitBatch(t, eng, res.Batch.ID, "the revoke question", batchAt(flows.GateRevoke, 1))
+	revokeThenConfirm(t, w, eng, b, w.old.ID)
 	_, runs := waitBatch(t, eng, b.ID, "the clean-up to end", batchEnded)
 	if runs[0].Phase != flows.PhaseDone {
 		t.Fatalf("ended %s (%s), want done", runs[0].Phase, runs[0].Reason)

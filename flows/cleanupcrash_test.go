@@ -2,9 +2,6 @@ package flows_test
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -31,53 +28,17 @@ func (g *syncedGuard) Revoke(ctx context.Context, r flows.RevokeRequest) (flows.
 // clean-up makes and resumes it: the superseded token is revoked once,
 // after verification, the synced token never, nothing is issued and no
 // Job is made.
-func TestCleanupCrashAtEveryChange(t *testing.T) {
-	total := cleanupCrashRun(t, 0)
-	if total < 5 {
-		t.Fatalf("a clean-up made only %d changes: the crasher is not wired", total)
-	}
-	for n := int64(1); n <= total; n++ {
-		t.Run(fmt.Sprintf("after change %d of %d", n, total), func(t *testing.T) { cleanupCrashRun(t, n) })
-	}
-	t.Logf("kill points: %d", total)
-}
+func TestCleanupCrashAtEveryChange(t *testing.T) { everyChange(t, 5, cleanupCrashRun) }
 
 func cleanupCrashRun(t *testing.T, n int64) int64 {
 	w := newWorld(t, setup{renewed: true, synced: true})
 	e := newEnv(t, w)
 	g := &syncedGuard{guard: guard{Signon: w.signon, t: t, w: w}}
 	c := &crasher{n: n}
-	first, stopFirst := e.engine("replica-1", func(p ports, kill func()) ports {
-		p.signon = g
-		return c.wrap(p, kill)
-	})
-	var mu sync.Mutex
-	cur, restarted := first, false
-	current := func() *flows.Engine {
-		mu.Lock()
-		defer mu.Unlock()
-		if c.dead.Load() && !restarted {
-			restarted = true
-			stopFirst()
-			cur, _ = e.engine("replica-1", func(p ports, _ func()) ports { p.signon = g; return p })
-		}
-		return cur
+	final := crashPlay(t, e, g, c, flows.StartRequest{Key: key(flows.Production), Mode: flows.ModeCleanup, Actor: alice, Thread: flows.Thread{Channel: channel}})
+	if final == nil {
+		return c.count.Load()
 	}
-	run, err := first.Start(context.Background(), flows.StartRequest{Key: key(flows.Production), Mode: flows.ModeCleanup, Actor: alice, Thread: flows.Thread{Channel: channel}})
-	if run == nil {
-		if !c.dead.Load() {
-			t.Fatalf("start: %v", err)
-		}
-		run, err = e.store.ActiveRun(context.Background(), key(flows.Production))
-		if errors.Is(err, flows.ErrRunNotFound) {
-			return c.count.Load()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		current()
-	}
-	final := clickThrough(t, current, run.ID)
 	if final.Phase != flows.PhaseDone {
 		t.Fatalf("kill after change %d: the clean-up ended %s (%s)", n, final.Phase, final.Reason)
 	}
