@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	slackapi "github.com/slack-go/slack"
 
@@ -29,6 +30,9 @@ type DigestPoster struct {
 	// MayStart says whether a user may start runs in an environment
 	// (flows.Engine).
 	MayStart func(ctx context.Context, env, user string) (bool, error)
+	// Cleaner starts Revoke superseded's clean-up; nil leaves the button
+	// answering that it is not available.
+	Cleaner Cleaner
 }
 
 // Digest posts one message for the sweep, or nothing on a quiet day.
@@ -79,6 +83,9 @@ func (d *DigestPoster) click(ctx context.Context, a Action) error {
 	}
 	if !may {
 		return say(fmt.Sprintf(":no_entry: You are not among the configured starters for %s. Nothing was done.", target.Environment))
+	}
+	if target.Why == blocks.WhySuperseded && strings.HasPrefix(a.ActionID, blocks.ActionDigestRevoke) && d.Cleaner != nil {
+		return d.revokeSuperseded(ctx, a, rep, target)
 	}
 	return say(fmt.Sprintf(":construction: Acting on a whole group (%d tokens) needs batches of runs, which the bot does not have yet. Nothing was done. Meanwhile, rotate each token with `/rotate-token <api-user-email> <application> %s`.", len(target.Pairs), target.Environment))
 }

@@ -92,6 +92,8 @@ const MaxBatch = 500
 
 // BatchRequest asks for a batch of rotations.
 type BatchRequest struct {
+	// Mode is ModeRotate (the default) or ModeCleanup.
+	Mode   Mode
 	Keys   []Key
 	Actor  string
 	Thread Thread
@@ -124,6 +126,12 @@ func (e *Engine) StartBatch(ctx context.Context, req BatchRequest) (*BatchStarte
 	}
 	if len(req.Keys) == 0 {
 		return nil, fmt.Errorf("%w: no token to rotate", ErrBadInput)
+	}
+	if req.Mode == "" {
+		req.Mode = ModeRotate
+	}
+	if req.Mode != ModeRotate && req.Mode != ModeCleanup {
+		return nil, fmt.Errorf("%w: a batch rotates or cleans up, not %s", ErrBadInput, Quote(string(req.Mode)))
 	}
 	if len(req.Keys) > MaxBatch {
 		return nil, fmt.Errorf("%w: %d tokens are more than one batch takes (%d)", ErrBadInput, len(req.Keys), MaxBatch)
@@ -189,7 +197,7 @@ func (e *Engine) StartBatch(ctx context.Context, req BatchRequest) (*BatchStarte
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			run, err := e.Start(ctx, StartRequest{Key: k, Mode: ModeRotate, Actor: req.Actor, Thread: b.Thread, Origin: req.Origin, Batch: b.ID})
+			run, err := e.Start(ctx, StartRequest{Key: k, Mode: req.Mode, Actor: req.Actor, Thread: b.Thread, Origin: req.Origin, Batch: b.ID})
 			if err != nil {
 				results[i] = BatchRefusal{Key: k, Err: err, Run: run}
 				return
@@ -465,6 +473,9 @@ func (e *Engine) advance(b *Batch, runs []*Run) bool {
 	for _, kind := range []GateKind{GateSync, GateRevoke} {
 		if w := waiting[kind]; len(w) > 0 {
 			e.openBatchGate(b, kind, w, now)
+			if kind == GateRevoke {
+				b.heldBack(runs)
+			}
 			return true
 		}
 	}
@@ -499,6 +510,9 @@ func (e *Engine) openBatchGate(b *Batch, kind GateKind, runs []*Run, now time.Ti
 		}
 	case GateRevoke:
 		title = fmt.Sprintf("Revoke the old tokens of %d verified rotations?", len(runs))
+		if runs[0].Mode == ModeCleanup {
+			title = cleanupRevokeTitle(runs)
+		}
 		g.Prompt = title
 		for _, r := range runs {
 			var old []string
@@ -562,6 +576,9 @@ func batchSummaryTitle(runs []*Run) string {
 		if r.Phase == PhaseDone {
 			done++
 		}
+	}
+	if runs[0].Mode == ModeCleanup {
+		return fmt.Sprintf("Clean-up ended: %d of %d pairs cleaned up", done, len(runs))
 	}
 	if done == len(runs) {
 		return fmt.Sprintf("Batch complete: %d of %d rotations done", done, len(runs))

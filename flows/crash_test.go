@@ -236,40 +236,10 @@ func crashRun(t *testing.T, n int64) int64 {
 	e := newEnv(t, w)
 	g := &guard{Signon: w.signon, t: t, w: w}
 	c := &crasher{n: n}
-	first, stopFirst := e.engine("replica-1", func(p ports, kill func()) ports {
-		p.signon = g
-		return c.wrap(p, kill)
-	})
-	var mu sync.Mutex
-	cur := first
-	restarted := false
-	current := func() *flows.Engine {
-		mu.Lock()
-		defer mu.Unlock()
-		if c.dead.Load() && !restarted {
-			restarted = true
-			stopFirst()
-			cur, _ = e.engine("replica-1", func(p ports, _ func()) ports { p.signon = g; return p })
-		}
-		return cur
+	final := crashPlay(t, e, g, c, flows.StartRequest{Key: key(flows.Production), Actor: alice, Thread: flows.Thread{Channel: channel}})
+	if final == nil {
+		return c.count.Load() // died before the run existed: nothing to check
 	}
-	run, err := first.Start(context.Background(), flows.StartRequest{Key: key(flows.Production), Actor: alice, Thread: flows.Thread{Channel: channel}})
-	if run == nil {
-		// The engine died inside Start: the run exists only if CreateRun
-		// happened.
-		if !c.dead.Load() {
-			t.Fatalf("start: %v", err)
-		}
-		run, err = e.store.ActiveRun(context.Background(), key(flows.Production))
-		if errors.Is(err, flows.ErrRunNotFound) {
-			return c.count.Load() // died before the run existed: nothing to check
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		current() // restart now: nobody else will resume it
-	}
-	final := clickThrough(t, current, run.ID)
 	if final.Phase != flows.PhaseDone {
 		t.Fatalf("kill after change %d: run ended %s (%s)", n, final.Phase, final.Reason)
 	}
@@ -288,20 +258,67 @@ func crashRun(t *testing.T, n int64) int64 {
 	return c.count.Load()
 }
 
+// crashPlay starts a run on an engine that c kills, restarts the engine
+// once it is dead, and clicks the run through to its end; sn is the
+// Signon both engines talk to. It returns the ended run, or nil if the
+// engine died before the run existed.
+func crashPlay(t *testing.T, e *env, sn flows.Signon, c *crasher, req flows.StartRequest) *flows.Run {
+	t.Helper()
+	first, stopFirst := e.engine("replica-1", func(p ports, kill func()) ports {
+		p.signon = sn
+		return c.wrap(p, kill)
+	})
+	var mu sync.Mutex
+	cur := first
+	restarted := false
+	current := func() *flows.Engine {
+		mu.Lock()
+		defer mu.Unlock()
+		if c.dead.Load() && !restarted {
+			restarted = true
+			stopFirst()
+			cur, _ = e.engine("replica-1", func(p ports, _ func()) ports { p.signon = sn; return p })
+		}
+		return cur
+	}
+	run, err := first.Start(context.Background(), req)
+	if run == nil {
+		// The engine died inside Start: the run exists only if CreateRun
+		// happened.
+		if !c.dead.Load() {
+			t.Fatalf("start: %v", err)
+		}
+		run, err = e.store.ActiveRun(context.Background(), req.Key)
+		if errors.Is(err, flows.ErrRunNotFound) {
+			return nil
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		current() // restart now: nobody else will resume it
+	}
+	return clickThrough(t, current, run.ID)
+}
+
+// everyChange plays a run once to count its changes, then once per kill
+// point, killing the engine after that change; a run of fewer than least
+// changes means the crasher is not wired.
+func everyChange(t *testing.T, least int64, play func(t *testing.T, n int64) int64) {
+	total := play(t, 0)
+	if total < least {
+		t.Fatalf("a run made only %d changes: the crasher is not wired", total)
+	}
+	for n := int64(1); n <= total; n++ {
+		t.Run(fmt.Sprintf("after change %d of %d", n, total), func(t *testing.T) { play(t, n) })
+	}
+	t.Logf("kill points: %d", total)
+}
+
 // TestCrashAtEveryChange kills the engine after each change a rotation
 // makes (every step boundary, and between every side effect and its
 // recording) and resumes it: the run completes with one new token, one
 // sync Job, and no old token revoked before verification.
-func TestCrashAtEveryChange(t *testing.T) {
-	total := crashRun(t, 0)
-	if total < 10 {
-		t.Fatalf("a full rotation made only %d changes: the crasher is not wired", total)
-	}
-	for n := int64(1); n <= total; n++ {
-		t.Run(fmt.Sprintf("after change %d of %d", n, total), func(t *testing.T) { crashRun(t, n) })
-	}
-	t.Logf("kill points: %d", total)
-}
+func TestCrashAtEveryChange(t *testing.T) { everyChange(t, 10, crashRun) }
 
 // TestTwoEnginesSameClicks gives two replicas on one Redis the same start
 // and the same clicks at the same time: one run, each effect once.

@@ -11,6 +11,9 @@ func planFor(mode Mode) []Step {
 	if mode == ModeRevokeDisused {
 		return []Step{StepClassify, StepInspect, StepRevokeDisused}
 	}
+	if mode == ModeCleanup {
+		return []Step{StepClassify, StepInspect, StepVerify, StepRevoke}
+	}
 	return []Step{StepClassify, StepInspect, StepIssue, StepSync, StepVerify, StepRevoke}
 }
 

@@ -57,6 +57,10 @@ const (
 	ModeRotate Mode = "rotate"
 	// ModeRevokeDisused revokes a token nobody uses, as the runbook allows.
 	ModeRevokeDisused Mode = "revoke-disused"
+	// ModeCleanup revokes the tokens a renewal left behind, once every
+	// consumer is proven to hold the pair's synced token. It issues
+	// nothing and runs no sync.
+	ModeCleanup Mode = "clean-up"
 )
 
 // StepStatus is the state of one step in a run's checklist.

@@ -187,7 +187,7 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (*Run, error) {
 	if req.Mode == "" {
 		req.Mode = ModeRotate
 	}
-	if req.Mode != ModeRotate && req.Mode != ModeRevokeDisused {
+	if req.Mode != ModeRotate && req.Mode != ModeRevokeDisused && req.Mode != ModeCleanup {
 		return nil, fmt.Errorf("%w: unknown mode %s", ErrBadInput, Quote(string(req.Mode)))
 	}
 	req.Key.APIUser = strings.ToLower(req.Key.APIUser)
@@ -245,6 +245,11 @@ func (e *Engine) Start(ctx context.Context, req StartRequest) (*Run, error) {
 	}
 	if req.Mode == ModeRevokeDisused && a.Current == nil {
 		return nil, fmt.Errorf("%w: there is no unrevoked token to revoke", ErrBadInput)
+	}
+	if req.Mode == ModeCleanup {
+		if err := superseded(ts); err != nil {
+			return nil, err
+		}
 	}
 
 	now := e.clock.Now()

@@ -80,6 +80,9 @@ func (e *Engine) inspect(ctx context.Context, run *Run) error {
 		e.openRevokeGate(run, StepRevokeDisused, now)
 		return e.save(ctx, run)
 	}
+	if run.Mode == ModeCleanup {
+		return e.inspectCleanup(ctx, run, live, lines, now)
+	}
 
 	due := now.Add(e.policy.ExpiryWindow)
 	switch {
@@ -278,6 +281,9 @@ func syncLines(run *Run, job SyncJob, res SyncResult) []string {
 // Deployment rolled, the variable inside a ready pod, and the live check.
 // Any failure pauses the run with the old token intact.
 func (e *Engine) verify(ctx context.Context, run *Run) error {
+	if reason, ok := unprovable(run); ok {
+		return e.pause(ctx, run, StepVerify, reason, nil, nil)
+	}
 	env := e.policy.Environments[run.Key.Environment]
 	cl := e.envs[run.Key.Environment].Cluster
 	if err := e.restartRequested(ctx, run); err != nil {
@@ -438,8 +444,13 @@ func (e *Engine) openRevokeGate(run *Run, s Step, now time.Time) {
 // refuses to run unless the new token was verified (or handed over): the
 // working credential is never lost.
 func (e *Engine) revoke(ctx context.Context, run *Run) error {
-	if run.Mode == ModeRotate && !run.verified() {
+	if run.Mode != ModeRevokeDisused && !run.verified() {
 		return fmt.Errorf("refusing to revoke: the new token has not been verified in every consumer")
+	}
+	if run.Mode == ModeCleanup {
+		if gone, err := e.recheckSuperseded(ctx, run); err != nil || gone {
+			return err
+		}
 	}
 	sn := e.envs[run.Key.Environment].Signon
 	// The revoke is the decision of whoever confirmed it.
@@ -484,7 +495,11 @@ func (e *Engine) revoke(ctx context.Context, run *Run) error {
 	now := e.clock.Now()
 	lines = append(lines, "Signon records the change as "+initiatorText(run.Initiator, actor)+".")
 	run.mark(run.Step, StepOK, Count(len(run.OldTokens), "token"), now)
-	run.post(Post{Step: run.Step, At: now, Title: "Revoked the old token", Lines: lines, Outcome: "ok"})
+	title := "Revoked the old token"
+	if run.Mode == ModeCleanup {
+		title = "Revoked " + Count(len(run.OldTokens), "superseded token")
+	}
+	run.post(Post{Step: run.Step, At: now, Title: title, Lines: lines, Outcome: "ok"})
 	run.moveTo(StepDone, now)
 	return e.save(ctx, run)
 }
@@ -506,8 +521,11 @@ func (e *Engine) finish(ctx context.Context, run *Run) error {
 	}
 	lines = append(lines, whoDidWhat(run)...)
 	title := "Rotation complete: " + run.Label()
-	if run.Mode == ModeRevokeDisused {
+	switch run.Mode {
+	case ModeRevokeDisused:
 		title = "Disused token revoked: " + run.Label()
+	case ModeCleanup:
+		title = "Clean-up complete: " + run.Label()
 	}
 	run.post(Post{Step: StepDone, At: now, Title: title, Lines: lines, Outcome: "ok"})
 	return e.end(ctx, run, PhaseDone, "completed")

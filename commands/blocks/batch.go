@@ -38,6 +38,9 @@ func (r Renderer) BatchStatus(b *flows.Batch, runs []*flows.Run) []Message {
 	} else if len(runs) == 0 {
 		head = fmt.Sprintf("*:hourglass_flowing_sand: Starting rotations in %s…*", Escape(b.Environment))
 	}
+	if h, ok := cleanupHead(b, runs); ok {
+		head = h
+	}
 	lines := make([]string, 0, len(runs))
 	for _, run := range runs {
 		lines = append(lines, r.batchLine(b, run))
@@ -113,6 +116,9 @@ func (r Renderer) batchGate(b *flows.Batch, p flows.Post) []slack.Block {
 		if g.Kind == flows.GateRevoke {
 			approve = button(ActionBatchApprove+":"+g.ID, value, fmt.Sprintf("Revoke %s", plural(n, "old token")), slack.StyleDanger,
 				confirmation("Revoke the old tokens?", fmt.Sprintf("Signon will reject %s at once. Every consumer of each has been verified on its new token.", plural(n, "old token")), "Revoke"))
+			if c, ok := cleanupRevokeButton(p, ActionBatchApprove+":"+g.ID, value); ok {
+				approve = c
+			}
 		} else {
 			approve = button(ActionBatchApprove+":"+g.ID, value, fmt.Sprintf("Run sync for %s", plural(n, "token")), slack.StylePrimary, nil)
 		}

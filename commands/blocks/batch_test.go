@@ -71,6 +71,10 @@ func TestGoldenBatch(t *testing.T) {
 		Lines: []string{"• API User 001 → Publishing API (production): revokes #1001 (fingerprint `10000001`); keeps #2001 (fingerprint `20000001`)", "In production someone other than @{U0ALICE} must confirm."}}
 	b.Gate, b.Covers = &flows.Gate{ID: "grevoke", Kind: flows.GateRevoke, NotUser: alice}, []string{runs[0].ID, runs[1].ID}
 	add("revoke confirmation, open", render.BatchPost(b, revoke))
+	cleanup := flows.Post{ID: "01-revoke", Step: flows.StepRevoke, Title: "Revoke 3 superseded tokens?", Gate: "grevoke",
+		Lines: []string{"• API User 001 → Publishing API (production): revokes #1001 (fingerprint `10000001`), #1002 (fingerprint `10000002`); keeps #2001 (fingerprint `20000001`)",
+			"Not revoked, listed apart (1 pair):", "• API User 003 → Publishing API (production): Pod a-1-x7k2p (container app) holds fingerprint 10000003 in PUBLISHING_API_BEARER_TOKEN, not the new token's 20000003."}}
+	add("clean-up revoke confirmation, open", render.BatchPost(b, cleanup))
 	b.Gate, b.Covers, b.Ended = nil, nil, true
 	add("status, ended", render.BatchStatus(b, runs))
 

@@ -151,7 +151,7 @@ func (r Renderer) Digest(rep *daily.Report, quiet bool) (Message, bool) {
 	if len(rep.OpenRuns) > 0 {
 		blocks = append(blocks, section(r.openRuns(rep.OpenRuns, digestLines)))
 	}
-	blocks = append(blocks, context("Rotate all and Revoke superseded need batches of runs, which are not there yet: the buttons say so. Next sweep "+flows.Date(rep.Next)+"."))
+	blocks = append(blocks, context("Revoke superseded checks every consumer of each pair before one question asks to revoke. Rotate all needs batches of runs, which are not there yet: its button says so. Next sweep "+flows.Date(rep.Next)+"."))
 	return Message{Text: truncate(fmt.Sprintf("Daily sweep of %s: %d expiring, %d superseded", rep.Environment, expiring, old), maxNotificationText), Blocks: blocks}, true
 }
 

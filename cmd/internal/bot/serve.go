@@ -195,6 +195,9 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 		return nil, err
 	}
 	a.sweeps = sweepers
+	if digest != nil {
+		digest.Cleaner = a.engine
+	}
 	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot, Digest: digest, Home: a.home})
 	a.runner = slackint.NewRunner(client, router, slackint.RunnerConfig{Logger: log})
 	a.slack.runner.Store(a.runner)

@@ -1,0 +1,68 @@
+package daily
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/alphagov/signon-token-bot/flows"
+)
+
+// Batches starts a batch of runs (flows.Engine).
+type Batches interface {
+	StartBatch(ctx context.Context, req flows.BatchRequest) (*flows.BatchStarted, error)
+}
+
+// Cleanup is the sweep's superseded-token clean-up step: one batch of
+// every pair in the report holding superseded tokens. The batch verifies
+// each pair's consumers and stops at one revoke question, which the
+// environment's policy answers or leaves to a person.
+type Cleanup struct {
+	Batches Batches
+	// Actor is who the batch is started as; Channel where its thread
+	// starts.
+	Actor, Channel string
+}
+
+// Act starts the clean-up of r's superseded pairs, if there are any. Pairs
+// the engine refuses (a run already under way, nothing superseded any
+// more) are left to the next sweep.
+func (c *Cleanup) Act(ctx context.Context, r *Report) error {
+	keys := SupersededKeys(r)
+	if len(keys) == 0 {
+		return nil
+	}
+	res, err := c.Batches.StartBatch(ctx, flows.BatchRequest{Mode: flows.ModeCleanup, Keys: keys, Actor: c.Actor,
+		Thread: flows.Thread{Channel: c.Channel}, Origin: flows.Origin{Kind: "sweep"}})
+	if err != nil {
+		return fmt.Errorf("start the clean-up of %d superseded pairs in %s: %w", len(keys), r.Environment, err)
+	}
+	var refused []error
+	for _, f := range res.Refused {
+		if !errors.As(f.Err, new(*flows.ActiveRunError)) {
+			refused = append(refused, fmt.Errorf("%s: %w", f.Key, f.Err))
+		}
+	}
+	if len(refused) > 0 && len(res.Runs) == 0 {
+		return fmt.Errorf("clean-up of %s: every pair refused: %w", r.Environment, errors.Join(refused...))
+	}
+	return nil
+}
+
+// SupersededKeys are the run keys of the report's pairs that hold
+// superseded tokens, in the report's order.
+func SupersededKeys(r *Report) []flows.Key {
+	var keys []flows.Key
+	for _, p := range r.Superseded() {
+		keys = append(keys, SupersededKey(r.Environment, p))
+	}
+	return keys
+}
+
+// SupersededKey is the run key of a pair of Signon's estate report.
+func SupersededKey(env string, p flows.EstatePair) flows.Key {
+	return flows.Key{Environment: env, APIUser: strings.ToLower(p.User.Email), Application: flows.Parameterize(p.Application.Name)}
+}
+
+var _ Actor = (*Cleanup)(nil)
