@@ -28,6 +28,10 @@ type OfferItem struct {
 	Assessment Assessment `json:"assessment"`
 	// RunID is the run started from this item, if any.
 	RunID string `json:"run_id,omitempty"`
+	// EndedRunID is the last run started from this item, once it ended by
+	// Cancel or a rollback: the item takes clicks again, so that starting
+	// again is one click, and still links to what happened.
+	EndedRunID string `json:"ended_run_id,omitempty"`
 	// IgnoredBy is who pressed Ignore.
 	IgnoredBy string    `json:"ignored_by,omitempty"`
 	IgnoredAt time.Time `json:"ignored_at,omitzero"`
