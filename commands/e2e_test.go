@@ -121,9 +121,10 @@ func TestGroupedAlertFindsItsTokensInSignon(t *testing.T) {
 	if got := w.privateAnswer(ignore(mallory)); !strings.Contains(got, "You may not ignore this token") {
 		t.Errorf("Mallory's Ignore: %q", got)
 	}
-	if _, err := ignore(bob).WaitResponses(w.ctx, 1); err != nil {
-		t.Fatal(err)
-	}
+	ignore(bob)
+	view := w.ignoreForm(t, bob)
+	w.fake.Submit(slacktest.ViewSubmission{User: bob, ViewID: view.ID, Values: ignoreValues("HMRC rotates its own", "")})
+	w.waitOffer(t, offer.TS, "HMRC rotates its own")
 	w.fake.Click(slacktest.BlockAction{User: alice, Channel: alerts, MessageTS: offer.TS, ActionID: buttons[3].ActionID})
 	run := w.runOf(alertTS)
 	if run.Key.APIUser != userEmail {
@@ -138,7 +139,7 @@ func TestGroupedAlertFindsItsTokensInSignon(t *testing.T) {
 		"*3 Signon API tokens expire soon* in production.",
 		"*Short URL Manager* → *Publishing API*", "[Rotate] [Ignore]",
 		"*Content Tagger* → *Publishing API*", "Rotation done, started by <@U0ALICE>",
-		"*HMRC Bot* → *Whitehall*", ":zzz: Ignored by <@U0BOB>",
+		"*HMRC Bot* → *Whitehall*", ":zzz: Ignored by <@U0BOB> until the alert resolves: HMRC rotates its own", "[Undo]",
 		":white_check_mark: *Rotation complete: Content Tagger → Publishing API (production)*")
 	if got := w.signon.Calls("expiring"); got != 1 {
 		t.Errorf("Signon's expiry report asked %d times, want 1", got)

@@ -135,7 +135,11 @@ func (r Renderer) offerItem(o *flows.Offer, it flows.OfferItem, run *flows.Run, 
 	case it.RunID != "":
 		lines = append(lines, r.runLine(it.RunID, run))
 	case it.IgnoredBy != "":
-		lines = append(lines, fmt.Sprintf(":zzz: Ignored by <@%s> at %s.", it.IgnoredBy, Date(it.IgnoredAt)))
+		ig, _ := it.Ignore()
+		lines = append(lines, ignoredLine(ig))
+		if !o.Resolved {
+			actions = append(actions, button(ActionUnignore+":"+it.ID, value, "Undo", "", nil))
+		}
 	case a.Error != "":
 		lines = append(lines, fmt.Sprintf(":warning: I could not look this token up: %s. Once that is fixed, start the rotation with `%s`.",
 			Escape(a.Error), Escape(fmt.Sprintf("/rotate-token %s %s %s", it.Key.APIUser, it.Key.Application, it.Key.Environment))))
