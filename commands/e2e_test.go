@@ -98,13 +98,7 @@ func TestAlertToRotation(t *testing.T) {
 }
 
 func TestGroupedAlertFindsItsTokensInSignon(t *testing.T) {
-	w := newWorld(t, worldSetup{})
-	w.signon.AddApplication("Whitehall")
-	w.addExpiring("Short URL Manager", "short-url-manager@alphagov.co.uk", appName, 3)
-	w.addExpiring("HMRC Bot", "hmrc-bot@example.gov.uk", "Whitehall", 12)
-	grouped := alertmanager(commands.StatusFiring, 3, flows.Production, "production monitoring/kube-prometheus-stack-prometheus warning", "")
-	alertTS, _ := w.sendAlert(1, grouped)
-	offer := w.fake.Thread(alerts, alertTS, "")[1]
+	w, alertTS, offer := groupedWorld(t)
 	wantInOrder(t, w.fake.Transcript(alerts, alertTS),
 		"*3 Signon API tokens expire soon* in production.", "[Rotate all 3]",
 		"*Short URL Manager* → *Publishing API*", "(in 3 days)", "[Rotate] [Ignore]",

@@ -25,6 +25,19 @@ func (w *world) waitButton(t *testing.T, channel, ts, text string) slacktest.Mes
 	return m
 }
 
+// groupedWorld is a world with three tokens expiring in production and a
+// grouped alert for them answered: the alert's ts and the offer.
+func groupedWorld(t *testing.T) (*world, string, slacktest.Message) {
+	t.Helper()
+	w := newWorld(t, worldSetup{})
+	w.signon.AddApplication("Whitehall")
+	w.addExpiring("Short URL Manager", "short-url-manager@alphagov.co.uk", appName, 3)
+	w.addExpiring("HMRC Bot", "hmrc-bot@example.gov.uk", "Whitehall", 12)
+	grouped := alertmanager(commands.StatusFiring, 3, flows.Production, "production monitoring/kube-prometheus-stack-prometheus warning", "")
+	alertTS, _ := w.sendAlert(1, grouped)
+	return w, alertTS, w.fake.Thread(alerts, alertTS, "")[1]
+}
+
 // offerItem is the stored item of the alert's offer for the world's token.
 func (w *world) offerItem(t *testing.T, alertTS string) flows.OfferItem {
 	t.Helper()
@@ -112,13 +125,7 @@ func TestRollbackGivesTheOfferItsRotateButtonBack(t *testing.T) {
 }
 
 func TestCancelledBatchGivesRotateAllBack(t *testing.T) {
-	w := newWorld(t, worldSetup{})
-	w.signon.AddApplication("Whitehall")
-	w.addExpiring("Short URL Manager", "short-url-manager@alphagov.co.uk", appName, 3)
-	w.addExpiring("HMRC Bot", "hmrc-bot@example.gov.uk", "Whitehall", 12)
-	grouped := alertmanager(commands.StatusFiring, 3, flows.Production, "production monitoring/kube-prometheus-stack-prometheus warning", "")
-	alertTS, _ := w.sendAlert(1, grouped)
-	offer := w.fake.Thread(alerts, alertTS, "")[1]
+	w, alertTS, offer := groupedWorld(t)
 	w.click(alice, alerts, offer.TS, "Rotate all 3")
 	b := w.batchOf(t)
 	b = w.waitBatch(t, b.ID, "the batch's sync confirmation", batchGateOpen(flows.GateSync))
