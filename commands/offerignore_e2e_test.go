@@ -187,3 +187,26 @@ func TestSnoozeOutlivesItsAlertAndEndsAtItsDate(t *testing.T) {
 	w.sendAlert(1, alertAttachment(flows.Production))
 	w.waitButton(t, alerts, second.TS, "Rotate")
 }
+
+func TestIgnoreSubmittedAfterTheAlertResolvedChangesNothing(t *testing.T) {
+	w := newWorld(t, worldSetup{})
+	alertTS, _ := w.sendAlert(1, alertAttachment(flows.Production))
+	offer := w.fake.Thread(alerts, alertTS, "")[1]
+	d := w.click(alice, alerts, offer.TS, "Ignore")
+	view := w.ignoreForm(t, alice)
+
+	resolved := alertmanager(commands.StatusResolved, 0, flows.Production, userEmail+" "+appSlug+" production monitoring/x warning", "")
+	w.fake.SendMessage(slacktest.AlertmanagerMessage(alerts, resolved))
+	w.waitOffer(t, offer.TS, "Alert resolved")
+
+	w.fake.Submit(slacktest.ViewSubmission{User: alice, ViewID: view.ID, Values: ignoreValues("too late", "")})
+	if got := w.privateAnswer(d); !strings.Contains(got, "This alert has resolved") {
+		t.Errorf("the late submission was answered %q", got)
+	}
+	if it := w.offerItem(t, alertTS); it.IgnoredBy != "" {
+		t.Errorf("a submission after the alert resolved ignored the token: %+v", it)
+	}
+	if got := w.auditActions(t, w.offerID(t, alertTS)); len(got) != 0 {
+		t.Errorf("audit of a refused submission: %v", got)
+	}
+}
