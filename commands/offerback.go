@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/alphagov/signon-token-bot/flows"
@@ -39,7 +40,8 @@ func (p *offerPages) reopen(ctx context.Context, offerID string, ended func(runI
 
 // offerBack reopens the offer item of a run that ended by Cancel or a
 // rollback, before the run's closing posts (which say so) go out: a
-// failure leaves them unposted, so the engine tries both again. A run
+// failure leaves them unposted, so the engine tries both again. An offer
+// that has expired leaves nothing to do. A run
 // still in its batch's step leaves this to the batch's end, which redraws
 // the offer once for all its runs.
 func (n *Notifier) offerBack(ctx context.Context, run *flows.Run, fresh []flows.Post) error {
@@ -47,6 +49,12 @@ func (n *Notifier) offerBack(ctx context.Context, run *flows.Run, fresh []flows.
 		return nil
 	}
 	o, items, err := n.offers.reopen(ctx, run.Origin.OfferID, func(id string) bool { return id == run.ID })
+	if errors.Is(err, flows.ErrOfferNotFound) {
+		// The offer outlived its retention: there is nothing to give back,
+		// and the run must still end.
+		n.log.InfoContext(ctx, "the offer of an ended run has expired", "run", run.ID, "offer", run.Origin.OfferID)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("run %s: %w", run.ID, err)
 	}
