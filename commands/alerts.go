@@ -103,11 +103,16 @@ func (b *Bot) offer(ctx context.Context, log *slog.Logger, alert flows.Thread, a
 		log.ErrorContext(ctx, "list expiring tokens", "error_id", id, "err", err)
 		return b.replyOnce(ctx, alert, b.render.Unanswered(al.Environment, strings.ToLower(backend(err)[:1])+backend(err)[1:]+" did not list the expiring tokens (error "+id+"; the details are in the bot's logs)"))
 	}
+	now := b.clock.Now()
+	snoozed := b.snoozed(ctx, log, al.Environment, len(as), now)
 	var items []flows.OfferItem
 	for _, a := range as {
-		items = append(items, flows.OfferItem{ID: flows.NewID("i"), Key: a.Key, Assessment: a})
+		it := flows.OfferItem{ID: flows.NewID("i"), Key: a.Key, Assessment: a}
+		if ig, ok := snoozed[a.Key]; ok {
+			it.SetIgnore(ig)
+		}
+		items = append(items, it)
 	}
-	now := b.clock.Now()
 	o := &flows.Offer{ID: flows.NewID("o"), Alert: alert, Environment: al.Environment, CreatedAt: now, UpdatedAt: now, Items: items}
 	if err := b.cfg.Offers.CreateOffer(ctx, o); err != nil {
 		if errors.As(err, new(*flows.OfferExistsError)) {
@@ -207,6 +212,11 @@ func (b *Bot) handled(ctx context.Context, key flows.Key) (*blocks.Handled, erro
 	for i, it := range o.Items {
 		if it.Key != key || it.RunID != "" {
 			continue
+		}
+		if !it.IgnoredUntil.IsZero() && !b.clock.Now().Before(it.IgnoredUntil) {
+			if err := b.snoozeOver(ctx, o.ID, it.ID); err != nil {
+				b.log.WarnContext(ctx, "give a snoozed token its buttons back", "offer", o.ID, "err", err)
+			}
 		}
 		link := ""
 		if p := blocks.OfferPage(i); p < len(o.Messages) {

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/alphagov/signon-token-bot/commands"
 	"github.com/alphagov/signon-token-bot/flows"
 )
 
@@ -98,13 +97,7 @@ func (w *world) passBatch(t *testing.T, channel string, b *flows.Batch, n int) *
 }
 
 func TestRotateAllFromAGroupedAlert(t *testing.T) {
-	w := newWorld(t, worldSetup{})
-	w.signon.AddApplication("Whitehall")
-	w.addExpiring("Short URL Manager", "short-url-manager@alphagov.co.uk", appName, 3)
-	w.addExpiring("HMRC Bot", "hmrc-bot@example.gov.uk", "Whitehall", 12)
-	grouped := alertmanager(commands.StatusFiring, 3, flows.Production, "production monitoring/kube-prometheus-stack-prometheus warning", "")
-	alertTS, _ := w.sendAlert(1, grouped)
-	offer := w.fake.Thread(alerts, alertTS, "")[1]
+	w, alertTS, offer := groupedWorld(t)
 	before, _ := w.webAPICalls()
 
 	d := w.click(alice, alerts, offer.TS, "Rotate all 3")

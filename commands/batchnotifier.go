@@ -180,7 +180,7 @@ func (n *Notifier) batchOffer(ctx context.Context, b *flows.Batch) {
 	if b.Origin.OfferID == "" || n.cfg.Offers == nil || n.cfg.Runs == nil {
 		return
 	}
-	o, err := n.cfg.Offers.Offer(ctx, b.Origin.OfferID)
+	o, err := n.reopenBatch(ctx, b)
 	if err != nil {
 		n.log.WarnContext(ctx, "load the offer of a batch", "batch", b.ID, "offer", b.Origin.OfferID, "err", err)
 		return

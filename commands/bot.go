@@ -70,6 +70,11 @@ type Config struct {
 	// AuditLimits says how long the audit trail is kept and the cap of the
 	// all-runs stream, for `/rotate-token audit`; nil shows zeroes.
 	AuditLimits func() (retention time.Duration, maxLen int64)
+	// Snoozes keeps Ignores with a date across alerts, and Audit records
+	// ignores and undos; nil keeps an Ignore to its offer and audits in
+	// the log only.
+	Snoozes Snoozes
+	Audit   Auditor
 }
 
 // Metrics counts the messages the bot ignores, for an operator to see
@@ -148,6 +153,9 @@ func (b *Bot) Register(r *Router) {
 	r.Action(blocks.ActionRotate, b.offerClick(flows.ModeRotate))
 	r.Action(blocks.ActionRevokeDisused, b.offerClick(flows.ModeRevokeDisused))
 	r.Action(blocks.ActionIgnore, b.ignoreClick)
+	r.Action(blocks.ActionUnignore, b.undoClick)
+	r.View(blocks.IgnoreCallbackID, b.submitIgnore)
+	r.Check(blocks.IgnoreCallbackID, b.checkIgnore)
 	r.Action(blocks.ActionRotateAll, b.rotateAllClick)
 	r.Action(blocks.ActionBatchApprove, b.batchGateClick(flows.ActionApprove))
 	r.Action(blocks.ActionBatchCancel, b.batchGateClick(flows.ActionCancel))

@@ -322,6 +322,9 @@ func (n *Notifier) flush(ctx context.Context, run *flows.Run, th *thread, only s
 		return nil
 	}
 
+	if err := n.offerBack(ctx, run, fresh); err != nil {
+		return err
+	}
 	// Post the new posts, as many to a message as Block Kit allows.
 	for len(fresh) > 0 {
 		// PostBlocks counts a divider the first post does not have.

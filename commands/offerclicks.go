@@ -41,42 +41,6 @@ func (b *Bot) offerClick(mode flows.Mode) ActionHandler {
 	}
 }
 
-// ignoreClick records that someone decided to leave a token alone.
-func (b *Bot) ignoreClick(ctx context.Context, a Action) error {
-	o, it, err := b.clickedItem(ctx, a)
-	if err != nil {
-		return b.answer(ctx, a.ResponseURL, a.UserID, err, "")
-	}
-	if err := b.itemOpen(ctx, o, it); err != nil {
-		return b.answer(ctx, a.ResponseURL, a.UserID, err, b.itemLink(ctx, it))
-	}
-	ok, err := b.engine.MayStart(ctx, it.Key.Environment, a.UserID)
-	if err != nil {
-		return b.answer(ctx, a.ResponseURL, a.UserID, fmt.Errorf("check who may ignore tokens in %s: %w", it.Key.Environment, err), "")
-	}
-	if !ok {
-		return b.answer(ctx, a.ResponseURL, a.UserID, &flows.DeniedError{User: a.UserID, What: "ignore this token",
-			Reason: "you are not among the configured starters for " + it.Key.Environment}, "")
-	}
-	now := b.clock.Now()
-	o, err = b.offers.update(ctx, o.ID, func(o *flows.Offer) error {
-		i := slices.IndexFunc(o.Items, func(x flows.OfferItem) bool { return x.ID == it.ID })
-		switch {
-		case o.Items[i].RunID != "":
-			return &flows.StaleError{Reason: "A run has started from this offer already."}
-		case o.Items[i].IgnoredBy != "":
-			return errUnchanged
-		}
-		o.Items[i].IgnoredBy, o.Items[i].IgnoredAt = a.UserID, now
-		return nil
-	})
-	if err != nil {
-		return b.answer(ctx, a.ResponseURL, a.UserID, err, "")
-	}
-	b.log.InfoContext(ctx, "offer item ignored", "offer", o.ID, "item", it.ID, "user", a.UserID, "key", it.Key.String())
-	return b.offers.refresh(withRoute(ctx, a.ChannelID, a.MessageTS, a.ResponseURL), o, nil, it.ID)
-}
-
 // clickedItem finds the offer item a button names, and checks that the
 // button is on one of that offer's own messages: a value copied onto
 // another message (forged) names nothing.
@@ -109,7 +73,7 @@ func (b *Bot) itemOpen(ctx context.Context, o *flows.Offer, it flows.OfferItem) 
 	case it.RunID != "":
 		return &flows.StaleError{Reason: "A run has started from this offer already."}
 	case it.IgnoredBy != "":
-		return &flows.StaleError{Reason: "This token was ignored by " + flows.Mention(it.IgnoredBy) + "."}
+		return &flows.StaleError{Reason: "This token was ignored by " + flows.Mention(it.IgnoredBy) + "; Undo brings its buttons back."}
 	case o.Resolved:
 		return &flows.StaleError{Reason: "This alert has resolved: the token no longer expires soon."}
 	case it.Assessment.Special != nil:

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -98,17 +99,17 @@ func (p *offerPages) update(ctx context.Context, id string, change func(*flows.O
 func (p *offerPages) refresh(ctx context.Context, o *flows.Offer, fresh *flows.Run, items ...string) error {
 	runs := map[string]*flows.Run{}
 	for _, it := range o.Items {
-		switch {
-		case it.RunID == "":
-		case fresh != nil && fresh.ID == it.RunID:
-			runs[it.RunID] = fresh
+		switch id := cmp.Or(it.RunID, it.EndedRunID); {
+		case id == "":
+		case fresh != nil && fresh.ID == id:
+			runs[id] = fresh
 		default:
-			run, err := p.runs(ctx, it.RunID)
+			run, err := p.runs(ctx, id)
 			if err != nil {
-				p.log.WarnContext(ctx, "offer: load run", "offer", o.ID, "run", it.RunID, "err", err)
+				p.log.WarnContext(ctx, "offer: load run", "offer", o.ID, "run", id, "err", err)
 				continue
 			}
-			runs[it.RunID] = run
+			runs[id] = run
 		}
 	}
 	pages := map[int]bool{}

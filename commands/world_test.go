@@ -263,7 +263,7 @@ func newWorld(t *testing.T, ws worldSetup) *world {
 	bot, err := commands.New(commands.Config{
 		Engine: eng, Slack: w.client, Offers: st, Runs: st, Groups: &memGroups{}, Dedup: st, Render: render,
 		AlertChannels: ws.alertChannels, AlertSenders: ws.alertSenders, Metrics: w.ignored, DefaultEnvironment: flows.Production, Clock: w.clock, Logger: log,
-		AuditLimits: st.AuditLimits,
+		AuditLimits: st.AuditLimits, Snoozes: st, Audit: st,
 	})
 	if err != nil {
 		t.Fatal(err)

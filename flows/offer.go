@@ -28,9 +28,30 @@ type OfferItem struct {
 	Assessment Assessment `json:"assessment"`
 	// RunID is the run started from this item, if any.
 	RunID string `json:"run_id,omitempty"`
+	// EndedRunID is the last run started from this item, once it ended by
+	// Cancel or a rollback: the item takes clicks again, so that starting
+	// again is one click, and still links to what happened.
+	EndedRunID string `json:"ended_run_id,omitempty"`
 	// IgnoredBy is who pressed Ignore.
 	IgnoredBy string    `json:"ignored_by,omitempty"`
 	IgnoredAt time.Time `json:"ignored_at,omitzero"`
+	// IgnoredUntil ends the ignore (zero: when the alert resolves);
+	// IgnoreReason says why, as the person typed it (untrusted).
+	IgnoredUntil time.Time `json:"ignored_until,omitzero"`
+	IgnoreReason string    `json:"ignore_reason,omitempty"`
+}
+
+// Ignore is the item's ignore, if someone ignored it.
+func (it OfferItem) Ignore() (Ignore, bool) {
+	if it.IgnoredBy == "" {
+		return Ignore{}, false
+	}
+	return Ignore{Key: it.Key, By: it.IgnoredBy, At: it.IgnoredAt, Until: it.IgnoredUntil, Reason: it.IgnoreReason}, true
+}
+
+// SetIgnore records ig on the item; a zero Ignore clears it.
+func (it *OfferItem) SetIgnore(ig Ignore) {
+	it.IgnoredBy, it.IgnoredAt, it.IgnoredUntil, it.IgnoreReason = ig.By, ig.At, ig.Until, ig.Reason
 }
 
 // Assessment is what the bot knows of a token before anyone clicks: the

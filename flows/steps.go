@@ -536,6 +536,7 @@ func (e *Engine) finish(ctx context.Context, run *Run) error {
 // a resumed run publishes them if a crash came first), then the phase.
 func (e *Engine) end(ctx context.Context, run *Run, phase Phase, reason string) error {
 	if run.EndAs == "" {
+		run.sayOfferBack(phase, e.clock.Now())
 		run.EndAs, run.Reason, run.Step, run.Gate = phase, reason, StepDone, nil
 		run.Phase = PhaseRunning
 		if err := e.save(ctx, run); err != nil {

@@ -1,6 +1,7 @@
 package blocks
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -83,7 +84,7 @@ func (r Renderer) Offer(o *flows.Offer, runs map[string]*flows.Run, now time.Tim
 				confirmation(fmt.Sprintf("Rotate all %d tokens?", n), fmt.Sprintf("Starts one batch: a new token for each of the %d, then one sync confirmation and one revoke confirmation for all of them.", n), "Rotate all"))))
 		}
 		for _, it := range o.Items[lo:hi] {
-			blocks = append(blocks, r.offerItem(o, it, runs[it.RunID], now)...)
+			blocks = append(blocks, r.offerItem(o, it, runs[cmp.Or(it.RunID, it.EndedRunID)], now)...)
 		}
 		out = append(out, Message{Text: fmt.Sprintf("Signon tokens expiring in %s: %d", o.Environment, len(o.Items)), Blocks: blocks})
 	}
@@ -132,9 +133,13 @@ func (r Renderer) offerItem(o *flows.Offer, it flows.OfferItem, run *flows.Run, 
 		}
 		lines = append(lines, text)
 	case it.RunID != "":
-		lines = append(lines, r.runLine(it, run))
+		lines = append(lines, r.runLine(it.RunID, run))
 	case it.IgnoredBy != "":
-		lines = append(lines, fmt.Sprintf(":zzz: Ignored by <@%s> at %s.", it.IgnoredBy, Date(it.IgnoredAt)))
+		ig, _ := it.Ignore()
+		lines = append(lines, ignoredLine(ig))
+		if !o.Resolved {
+			actions = append(actions, button(ActionUnignore+":"+it.ID, value, "Undo", "", nil))
+		}
 	case a.Error != "":
 		lines = append(lines, fmt.Sprintf(":warning: I could not look this token up: %s. Once that is fixed, start the rotation with `%s`.",
 			Escape(a.Error), Escape(fmt.Sprintf("/rotate-token %s %s %s", it.Key.APIUser, it.Key.Application, it.Key.Environment))))
@@ -143,6 +148,9 @@ func (r Renderer) offerItem(o *flows.Offer, it flows.OfferItem, run *flows.Run, 
 	case o.Resolved:
 		lines = append(lines, ":white_check_mark: No longer expiring soon.")
 	default:
+		if it.EndedRunID != "" {
+			lines = append(lines, r.runLine(it.EndedRunID, run))
+		}
 		if a.Renewed {
 			lines = append(lines, ":information_source: Signon already has a newer token for this (its nightly auto-rotation); Rotate moves the consumers to it and revokes the old one.")
 		}
@@ -164,9 +172,9 @@ func (r Renderer) offerItem(o *flows.Offer, it flows.OfferItem, run *flows.Run, 
 // runLine says where the item's run stands. It changes only when the run
 // starts and when it ends, so that a run's every step does not cost an
 // edit of the offer: the run's own status message has the detail.
-func (r Renderer) runLine(it flows.OfferItem, run *flows.Run) string {
+func (r Renderer) runLine(id string, run *flows.Run) string {
 	if run == nil {
-		return fmt.Sprintf(":arrows_counterclockwise: Run `%s` started.", Escape(it.RunID))
+		return fmt.Sprintf(":arrows_counterclockwise: Run `%s` started.", Escape(id))
 	}
 	what := "Rotation"
 	if run.Mode == flows.ModeRevokeDisused {

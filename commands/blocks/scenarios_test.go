@@ -219,8 +219,11 @@ func TestGoldenOffers(t *testing.T) {
 	add2("resolved", resolved, nil)
 
 	ignored := offer(9, flows.Production, item(1, assess(flows.Production, userEmail, appSlug)))
-	ignored.Items[0].IgnoredBy, ignored.Items[0].IgnoredAt = bob, now
-	add2("ignored", ignored, nil)
+	ignored.Items[0].SetIgnore(flows.Ignore{By: bob, At: now, Reason: "HMRC rotates\nits own <!channel>"})
+	add2("ignored until the alert resolves", ignored, nil)
+	snoozed := offer(12, flows.Production, item(1, assess(flows.Production, userEmail, appSlug)))
+	snoozed.Items[0].SetIgnore(flows.Ignore{By: bob, At: now, Until: time.Date(2026, 12, 10, 0, 0, 0, 0, time.UTC), Reason: "retired on 9 Dec"})
+	add2("snoozed until a day", snoozed, nil)
 
 	started := offer(10, flows.Production, item(1, assess(flows.Production, userEmail, appSlug)))
 	run := s.start(flows.ModeRotate)
@@ -229,7 +232,8 @@ func TestGoldenOffers(t *testing.T) {
 	add2("a run under way", started, map[string]*flows.Run{run.ID: run})
 	s.act(run, flows.ActionCancel, alice)
 	run = s.wait(run.ID, ended)
-	add2("its run cancelled", started, map[string]*flows.Run{run.ID: run})
+	started.Items[0].RunID, started.Items[0].EndedRunID = "", run.ID
+	add2("its run cancelled: Rotate is back", started, map[string]*flows.Run{run.ID: run})
 
 	// Many tokens: pages of at most 50 blocks.
 	var many []flows.OfferItem

@@ -184,7 +184,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 		Engine: a.engine, Slack: client, Offers: store, Runs: store, Dedup: store, Render: render,
 		Groups:        alertGroups{rdb: rdb, prefix: cfg.StatePrefix, ttl: cfg.Retention},
 		AlertChannels: cfg.AlertChannels, AlertSenders: cfg.AlertSenders, Metrics: obs, DefaultEnvironment: cfg.DefaultEnvironment, Clock: clock, Logger: log,
-		AuditLimits: store.AuditLimits,
+		AuditLimits: store.AuditLimits, Snoozes: store, Audit: store,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("slack surface: %w", err)
