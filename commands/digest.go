@@ -3,12 +3,15 @@ package commands
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/daily"
+	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/integrations/slack"
 )
 
@@ -29,6 +32,10 @@ type DigestPoster struct {
 	// MayStart says whether a user may start runs in an environment
 	// (flows.Engine).
 	MayStart func(ctx context.Context, env, user string) (bool, error)
+	// StartBatch starts Rotate all's batch (flows.Engine); see
+	// digestrotate.go.
+	StartBatch func(ctx context.Context, req flows.BatchRequest) (*flows.BatchStarted, error)
+	Logger     *slog.Logger
 }
 
 // Digest posts one message for the sweep, or nothing on a quiet day.
@@ -79,6 +86,9 @@ func (d *DigestPoster) click(ctx context.Context, a Action) error {
 	}
 	if !may {
 		return say(fmt.Sprintf(":no_entry: You are not among the configured starters for %s. Nothing was done.", target.Environment))
+	}
+	if strings.HasPrefix(a.ActionID, blocks.ActionDigestRotateAll) {
+		return d.rotateAll(ctx, a, rep, target, say)
 	}
 	return say(fmt.Sprintf(":construction: Acting on a whole group (%d tokens) needs batches of runs, which the bot does not have yet. Nothing was done. Meanwhile, rotate each token with `/rotate-token <api-user-email> <application> %s`.", len(target.Pairs), target.Environment))
 }
