@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/daily"
+	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/integrations/slack"
 )
 
@@ -33,6 +35,10 @@ type DigestPoster struct {
 	// Cleaner starts Revoke superseded's clean-up; nil leaves the button
 	// answering that it is not available.
 	Cleaner Cleaner
+	// StartBatch starts Rotate all's batch (flows.Engine); see
+	// digestrotate.go.
+	StartBatch func(ctx context.Context, req flows.BatchRequest) (*flows.BatchStarted, error)
+	Logger     *slog.Logger
 }
 
 // Digest posts one message for the sweep, or nothing on a quiet day.
@@ -86,6 +92,9 @@ func (d *DigestPoster) click(ctx context.Context, a Action) error {
 	}
 	if target.Why == blocks.WhySuperseded && strings.HasPrefix(a.ActionID, blocks.ActionDigestRevoke) && d.Cleaner != nil {
 		return d.revokeSuperseded(ctx, a, rep, target)
+	}
+	if strings.HasPrefix(a.ActionID, blocks.ActionDigestRotateAll) {
+		return d.rotateAll(ctx, a, rep, target, say)
 	}
 	return say(fmt.Sprintf(":construction: Acting on a whole group (%d tokens) needs batches of runs, which the bot does not have yet. Nothing was done. Meanwhile, rotate each token with `/rotate-token <api-user-email> <application> %s`.", len(target.Pairs), target.Environment))
 }

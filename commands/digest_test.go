@@ -68,16 +68,16 @@ func TestDigestButtonsCheckTheirValues(t *testing.T) {
 		return blocks.DigestValue(blocks.DigestTarget{Environment: "production", Day: day, Why: daily.WhyExternal, Pairs: pairs})
 	}
 	before := srv.Client().Get(ctx, "stb:{stb}:sweep:production").Val()
-	for _, c := range []struct{ user, value, want string }{
-		{"U0ALICE", "o-abc|i-def", "was not made by the bot's daily digest"},
-		{"U0ALICE", strings.Replace(value("2026-11-26", blocks.DigestPair{User: 12, Application: 3}), "production", "staging", 1), "was not made by the bot's daily digest"},
-		{"U0ALICE", value("2026-11-26", blocks.DigestPair{User: 99, Application: 3}), "names tokens its sweep did not report"},
-		{"U0ALICE", value("2026-11-25", blocks.DigestPair{User: 12, Application: 3}), "is not the latest one"},
-		{"U0MALLORY", value("2026-11-26", blocks.DigestPair{User: 12, Application: 3}), "not among the configured starters"},
-		{"U0ALICE", value("2026-11-26", blocks.DigestPair{User: 12, Application: 3}), "needs batches of runs"},
+	for _, c := range []struct{ user, value, want, channel string }{
+		{"U0ALICE", "o-abc|i-def", "was not made by the bot's daily digest", ""},
+		{"U0ALICE", strings.Replace(value("2026-11-26", blocks.DigestPair{User: 12, Application: 3}), "production", "staging", 1), "was not made by the bot's daily digest", ""},
+		{"U0ALICE", value("2026-11-26", blocks.DigestPair{User: 99, Application: 3}), "names tokens its sweep did not report", ""},
+		{"U0ALICE", value("2026-11-25", blocks.DigestPair{User: 12, Application: 3}), "is not the latest one", ""},
+		{"U0MALLORY", value("2026-11-26", blocks.DigestPair{User: 12, Application: 3}), "not among the configured starters", ""},
+		{"U0ALICE", value("2026-11-26", blocks.DigestPair{User: 12, Application: 3}), "was not made by the bot's daily digest", "C0ELSEWHERE"},
 	} {
 		r.HandleEnvelope(ctx, slack.Envelope{Interaction: &slackapi.InteractionCallback{Type: slackapi.InteractionTypeBlockActions,
-			User: slackapi.User{ID: c.user}, ResponseURL: "https://hooks.slack.com/actions/T/1/x",
+			User: slackapi.User{ID: c.user}, Channel: slackapi.Channel{GroupConversation: slackapi.GroupConversation{Conversation: slackapi.Conversation{ID: c.channel}}}, ResponseURL: "https://hooks.slack.com/actions/T/1/x",
 			ActionCallback: slackapi.ActionCallbacks{BlockActions: []*slackapi.BlockAction{{ActionID: blocks.ActionDigestRotateAll + ":external", Value: c.value, ActionTs: c.user + c.value}}}}})
 		if got := fake.last(); !strings.Contains(got, c.want) || !strings.Contains(got, "Nothing was done") {
 			t.Errorf("click by %s on %q answered %q, want %q", c.user, c.value, got, c.want)

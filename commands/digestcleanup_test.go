@@ -105,7 +105,7 @@ func TestDigestRevokeSupersededStartsTheCleanup(t *testing.T) {
 // under way starts nothing more.
 func TestSweepCleanupStepStopsAtTheRevokeGate(t *testing.T) {
 	w, _, rep := supersededWorld(t)
-	step := &daily.Cleanup{Batches: w.engine, Actor: alice, Channel: ops}
+	step := &daily.Cleanup{Mode: flows.AutopilotToGates, Batches: w.engine, Channel: ops}
 	if err := step.Act(w.ctx, rep); err != nil {
 		t.Fatal(err)
 	}

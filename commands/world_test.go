@@ -183,6 +183,8 @@ type worldSetup struct {
 	// sleep, when set, is the Slack client's wait between retries, so
 	// that a test can honour Retry-After without spending it.
 	sleep func(ctx context.Context, d time.Duration) error
+	// digest, when set, is wired to the engine and its buttons routed.
+	digest *commands.DigestPoster
 }
 
 func newWorld(t *testing.T, ws worldSetup) *world {
@@ -271,6 +273,10 @@ func newWorld(t *testing.T, ws worldSetup) *world {
 	w.bot = bot
 	router := commands.NewRouter(commands.RouterConfig{Responder: w.client, Dedup: st, BotUserID: w.fake.BotUserID, BotID: w.fake.BotID, Logger: log})
 	bot.Register(router)
+	if d := ws.digest; d != nil {
+		d.Slack, d.Render, d.Reports, d.MayStart, d.StartBatch, d.Logger = w.client, render, st, eng.MayStart, eng.StartBatch, log
+		d.Register(router)
+	}
 	if ws.workers == 0 {
 		ws.workers = 4
 	}

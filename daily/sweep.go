@@ -48,10 +48,26 @@ type Publisher interface {
 }
 
 // Actor is the sweep's act step, between reading the estate and posting
-// the digest: where autopilot will start rotations and clean-ups. Nil does
-// nothing.
+// the digest: where autopilot starts rotations and clean-ups (Steps). It
+// may add the runs it starts to r.OpenRuns. Nil does nothing. A sweep
+// that fails after it acted acts again, so an Actor must be idempotent.
 type Actor interface {
 	Act(ctx context.Context, r *Report) error
+}
+
+// Steps are act steps run in order, each whatever the others did: a
+// failed rotation batch does not hold back a clean-up.
+type Steps []Actor
+
+// Act runs every step and joins their errors.
+func (s Steps) Act(ctx context.Context, r *Report) error {
+	var errs []error
+	for _, a := range s {
+		if err := a.Act(ctx, r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Config is one environment's sweep.
@@ -255,4 +271,7 @@ func (s *Sweeper) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-var _ Store = (*state.Store)(nil)
+var (
+	_ Store = (*state.Store)(nil)
+	_ Actor = Steps(nil)
+)

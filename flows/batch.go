@@ -373,6 +373,10 @@ func (e *Engine) driveBatch(ctx context.Context, id string) {
 				e.log.Error("save batch", "batch", id, "err", err)
 				return
 			}
+			if e.policyDecides(b) {
+				// A gate the policy passed goes to its runs next drive.
+				e.kick(id)
+			}
 		}
 		if err := e.publishBatch(ctx, b, runs); err != nil && ctx.Err() == nil {
 			e.log.Warn("bring a batch's thread up to date", "batch", id, "err", err)
@@ -430,7 +434,7 @@ func (e *Engine) propagate(ctx context.Context, b *Batch, runs []*Run) {
 				}
 				continue
 			}
-			e.audit(ctx, run, a.User, string(a.Action), "ok", string(kind)+" (batch "+b.ID+")")
+			e.audit(ctx, run, a.User, string(a.Action), "ok", e.auditDetail(a.User, string(kind)+" (batch "+b.ID+")"))
 			if err := e.publish(ctx, run); err != nil {
 				e.runLog(run).Warn("update thread", "err", err)
 			}
@@ -475,6 +479,11 @@ func (e *Engine) advance(b *Batch, runs []*Run) bool {
 			e.openBatchGate(b, kind, w, now)
 			if kind == GateRevoke {
 				b.heldBack(runs)
+			}
+			if e.policyDecides(b) {
+				e.passByPolicy(b)
+			} else if _, ok := PolicyEnvironment(b.StartedBy); ok {
+				e.pingApprovers(b)
 			}
 			return true
 		}
@@ -525,9 +534,9 @@ func (e *Engine) openBatchGate(b *Batch, kind GateKind, runs []*Run, now time.Ti
 			}
 			lines = append(lines, line)
 		}
-		if e.policy.Environments[b.Environment].FourEyesRevoke {
-			g.NotUser = b.StartedBy
-			lines = append(lines, fmt.Sprintf("In %s someone other than %s must confirm.", b.Environment, Mention(b.StartedBy)))
+		if starter := b.firstPerson(); e.policy.Environments[b.Environment].FourEyesRevoke && starter != "" {
+			g.NotUser = starter
+			lines = append(lines, fmt.Sprintf("In %s someone other than %s must confirm.", b.Environment, Mention(starter)))
 		}
 	}
 	b.Gate = &g

@@ -56,6 +56,13 @@ type EnvPolicy struct {
 	SyncTimeout         time.Duration
 	RolloutStartTimeout time.Duration
 	VerifyTimeout       time.Duration
+	// Autopilot is how far the daily sweep goes by itself ("" is off);
+	// AutopilotAcknowledged is production's AutopilotAcknowledgement;
+	// AutopilotSource names the configuration that sets them, for the
+	// thread and the audit (autopilot.go).
+	Autopilot             Autopilot
+	AutopilotAcknowledged bool
+	AutopilotSource       string
 }
 
 // Principals are Slack user ids and user group ids.
@@ -87,11 +94,15 @@ func GOVUKPolicy() Policy {
 	staging := env
 	staging.Rotate = false
 	staging.NoRotateReason = "Staging's Signon database is restored from production every weekday morning and its tokens are synced from it, so staging alerts can be ignored: rotate the token in production instead."
+	staging.Autopilot = AutopilotOff
 	prod := env
 	prod.FourEyesRevoke = true
+	prod.Autopilot = AutopilotToGates
+	integration := env
+	integration.Autopilot = AutopilotFull
 	return Policy{
 		Environments: map[string]EnvPolicy{
-			Integration: env,
+			Integration: integration,
 			Staging:     staging,
 			Production:  prod,
 		},
@@ -119,6 +130,9 @@ func (p Policy) Validate() error {
 		}
 		if e.Rotate && (e.SyncTimeout <= 0 || e.RolloutStartTimeout <= 0 || e.VerifyTimeout <= 0) {
 			return fmt.Errorf("policy: environment %s: timeouts must be positive", name)
+		}
+		if err := validateAutopilot(name, e); err != nil {
+			return err
 		}
 	}
 	if p.DisusedAfter <= 0 || p.ExpiryWindow <= 0 || p.GateTTL <= 0 || p.HandoffTTL <= 0 {
@@ -187,6 +201,14 @@ func (a authoriser) allowed(ctx context.Context, env, user string, r role) (bool
 	e, ok := a.policy.Environments[env]
 	if !ok {
 		return false, nil
+	}
+	if penv, ok := PolicyEnvironment(user); ok {
+		// The policy starts where its sweep may, and approves only
+		// under full.
+		if penv != env {
+			return false, nil
+		}
+		return (r == roleStart && e.autopilotMode().Starts()) || (r == roleApprove && e.autopilotMode() == AutopilotFull), nil
 	}
 	who := e.Starters
 	if r == roleApprove && !e.Approvers.Empty() {

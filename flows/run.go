@@ -96,7 +96,8 @@ type Thread struct {
 
 // Origin says how a run began.
 type Origin struct {
-	// Kind is "alert" or "command".
+	// Kind is "alert", "command", "digest" (its Rotate all) or "sweep"
+	// (the autopilot).
 	Kind    string `json:"kind"`
 	OfferID string `json:"offer_id,omitempty"`
 	// Alert is the alert message the offer answered, if any.

@@ -99,6 +99,11 @@ func (e *Engine) inspect(ctx context.Context, run *Run) error {
 	default:
 		run.OldTokens = live
 	}
+	if external(run) && !run.NewTokenExisting {
+		if _, ok := PolicyEnvironment(run.StartedBy); ok {
+			return e.leaveToRequester(ctx, run, lines, now)
+		}
+	}
 	plan := []Step{StepClassify, StepInspect, StepIssue, StepSync, StepVerify, StepRevoke}
 	if external(run) {
 		plan = []Step{StepClassify, StepInspect, StepIssue, StepHandoff, StepRevoke}
@@ -134,7 +139,7 @@ func (e *Engine) issue(ctx context.Context, run *Run) error {
 		IntentAt:    in.At,
 		Initiator:   e.email(ctx, run.StartedBy),
 		RunID:       run.ID,
-		Requester:   run.StartedBy,
+		Requester:   person(run.StartedBy),
 	})
 	if err != nil {
 		return fmt.Errorf("issue a token in Signon: %w", err)
@@ -469,7 +474,7 @@ func (e *Engine) revoke(ctx context.Context, run *Run) error {
 				return err
 			}
 		}
-		res, err := sn.Revoke(ctx, RevokeRequest{Email: run.Key.APIUser, Application: run.ApplicationName, TokenID: t.ID, Initiator: initiator, RunID: run.ID, Requester: actor})
+		res, err := sn.Revoke(ctx, RevokeRequest{Email: run.Key.APIUser, Application: run.ApplicationName, TokenID: t.ID, Initiator: initiator, RunID: run.ID, Requester: person(actor)})
 		switch {
 		case errors.Is(err, ErrAlreadyRevoked):
 			lines = append(lines, fmt.Sprintf("Token #%d was already revoked.", t.ID))
@@ -741,6 +746,8 @@ func initiatorText(in Initiator, actor string) string {
 	switch {
 	case in.Email == "":
 		return "no user"
+	case in.Service && person(actor) == "":
+		return "the bot's service identity " + in.Email + " (" + Mention(actor) + " is no person)"
 	case in.Service:
 		return "the bot's service identity " + in.Email + " (" + Mention(actor) + " has no Signon account under their Slack email that may manage API tokens: a superadmin's, neither suspended nor locked)"
 	default:
@@ -750,6 +757,10 @@ func initiatorText(in Initiator, actor string) string {
 
 // email is a Slack user's email for Signon's event log, "" if unknown.
 func (e *Engine) email(ctx context.Context, user string) string {
+	if person(user) == "" {
+		// The policy has no Signon account: the service identity acts.
+		return ""
+	}
 	addr, err := e.dir.Email(ctx, user)
 	if err != nil {
 		e.log.Warn("look up email", "user", user, "err", err)

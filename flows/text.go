@@ -8,7 +8,12 @@ import (
 
 // Mention marks a Slack user in a post's text; the renderer turns it into
 // a mention. Everything else in a post is escaped.
-func Mention(user string) string { return "@{" + user + "}" }
+func Mention(user string) string {
+	if env, ok := PolicyEnvironment(user); ok {
+		return "the autopilot policy of " + defuse(env)
+	}
+	return "@{" + user + "}"
+}
 
 // Code marks text as code in a post. What it marks is often a name from
 // the cluster (an environment variable's, which may hold any printable

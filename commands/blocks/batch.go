@@ -45,7 +45,7 @@ func (r Renderer) BatchStatus(b *flows.Batch, runs []*flows.Run) []Message {
 	for _, run := range runs {
 		lines = append(lines, r.batchLine(b, run))
 	}
-	meta := fmt.Sprintf("Batch `%s` · started by <@%s> · %s", b.ID, b.StartedBy, flows.Date(b.CreatedAt))
+	meta := fmt.Sprintf("Batch `%s` · started by %s · %s", b.ID, who(b.StartedBy), flows.Date(b.CreatedAt))
 	return paged(head, lines, []slack.Block{context(meta)}, "Rotating "+plural(len(runs), "token")+" in "+b.Environment)
 }
 
@@ -126,12 +126,12 @@ func (r Renderer) batchGate(b *flows.Batch, p flows.Post) []slack.Block {
 			confirmation("Cancel these rotations?", fmt.Sprintf("Stops the %s waiting here; the thread then says where each token stands.", plural(n, "rotation")), "Cancel all"))
 		out := []slack.Block{slack.NewActionBlock("batch-"+g.ID, approve, cancel)}
 		if g.NotUser != "" {
-			out = append(out, context(fmt.Sprintf("Needs an approver other than <@%s>.", g.NotUser)))
+			out = append(out, context(fmt.Sprintf("Needs an approver other than %s.", who(g.NotUser))))
 		}
 		return out
 	}
 	if a, ok := b.Approval(p.Gate); ok {
-		return []slack.Block{context(fmt.Sprintf("%s %s by <@%s> at %s for %s", answeredIcon(a.Action), answered[a.Action], a.User, flows.Date(a.At), plural(len(a.Runs), "token")))}
+		return []slack.Block{context(fmt.Sprintf("%s %s by %s at %s for %s", answeredIcon(a.Action), answered[a.Action], who(a.User), flows.Date(a.At), plural(len(a.Runs), "token")))}
 	}
 	return []slack.Block{context(":heavy_minus_sign: No longer open.")}
 }

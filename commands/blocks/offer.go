@@ -182,9 +182,9 @@ func (r Renderer) runLine(id string, run *flows.Run) string {
 	}
 	var line string
 	if !run.Ended() && run.EndAs == "" {
-		line = fmt.Sprintf(":arrows_counterclockwise: %s under way, started by <@%s>", what, run.StartedBy)
+		line = fmt.Sprintf(":arrows_counterclockwise: %s under way, started by %s", what, who(run.StartedBy))
 	} else {
-		line = fmt.Sprintf("%s %s %s, started by <@%s>", outcomeIcons[run.Outcome()], what, outcomeWords[run.Outcome()], run.StartedBy)
+		line = fmt.Sprintf("%s %s %s, started by %s", outcomeIcons[run.Outcome()], what, outcomeWords[run.Outcome()], who(run.StartedBy))
 	}
 	if link := r.Link(run.Thread.Channel, run.Receipts[flows.StatusPostID].TS, run.Thread.TS); link != "" {
 		line += fmt.Sprintf(" · <%s|status>", link)

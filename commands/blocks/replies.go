@@ -85,7 +85,7 @@ func (r Renderer) runBrief(run *flows.Run) string {
 	} else if run.Phase == flows.PhaseRunning {
 		line += " (" + stepLabels[run.Step] + ")"
 	}
-	line += fmt.Sprintf(", started by <@%s>", run.StartedBy)
+	line += fmt.Sprintf(", started by %s", who(run.StartedBy))
 	if link := r.threadLink(run); link != "" {
 		line += fmt.Sprintf(" · <%s|thread>", link)
 	}

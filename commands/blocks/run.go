@@ -92,7 +92,7 @@ func (r Renderer) Status(run *flows.Run) Message {
 		}
 		list = append(list, line)
 	}
-	meta := fmt.Sprintf("Run `%s` · started by <@%s> · %s", run.ID, run.StartedBy, Date(run.CreatedAt))
+	meta := fmt.Sprintf("Run `%s` · started by %s · %s", run.ID, who(run.StartedBy), Date(run.CreatedAt))
 	if run.Reason != "" && run.Outcome() != flows.PhaseDone {
 		meta += " · " + Text(run.Reason)
 	}
@@ -173,9 +173,9 @@ func (r Renderer) gate(run *flows.Run, p flows.Post) []slack.Block {
 			}
 			switch {
 			case g.OnlyUser != "":
-				note = fmt.Sprintf("Only <@%s> can reveal the token or confirm delivery.", g.OnlyUser)
+				note = fmt.Sprintf("Only %s can reveal the token or confirm delivery.", who(g.OnlyUser))
 			case g.NotUser != "":
-				note = fmt.Sprintf("Needs an approver other than <@%s>.", g.NotUser)
+				note = fmt.Sprintf("Needs an approver other than %s.", who(g.NotUser))
 			}
 			if !g.ExpiresAt.IsZero() {
 				if note != "" {
@@ -192,7 +192,7 @@ func (r Renderer) gate(run *flows.Run, p flows.Post) []slack.Block {
 	}
 	for _, a := range run.Approvals {
 		if a.GateID == p.Gate {
-			return []slack.Block{context(fmt.Sprintf("%s %s by <@%s> at %s", answeredIcon(a.Action), answered[a.Action], a.User, Date(a.At)))}
+			return []slack.Block{context(fmt.Sprintf("%s %s by %s at %s", answeredIcon(a.Action), answered[a.Action], who(a.User), Date(a.At)))}
 		}
 	}
 	return []slack.Block{context(":heavy_minus_sign: No longer open.")}

@@ -80,3 +80,12 @@ func LinkTo(address, label string) string {
 	}
 	return "<" + strings.ReplaceAll(address, "&", "&amp;") + "|" + Escape(label) + ">"
 }
+
+// who names the actor of a run or a gate: a mention of a person, or the
+// autopilot policy, which is no Slack user.
+func who(user string) string {
+	if _, ok := flows.PolicyEnvironment(user); ok {
+		return Escape(flows.Mention(user))
+	}
+	return "<@" + user + ">"
+}

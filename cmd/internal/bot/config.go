@@ -145,6 +145,11 @@ type Environment struct {
 	LiveChecks map[string]LiveCheck `json:"liveChecks"`
 	// Sweep is the daily sweep and digest (configsweep.go).
 	Sweep Sweep `json:"sweep"`
+	// Autopilot is how far the sweep goes by itself: off, to-gates or
+	// full; "" is the environment's default (configautopilot.go).
+	// AutopilotAcknowledgement is the text production's full needs.
+	Autopilot                string `json:"autopilot"`
+	AutopilotAcknowledgement string `json:"autopilotAcknowledgement"`
 }
 
 // Principals are Slack users and user groups.
@@ -464,6 +469,7 @@ func (c *Config) validate(p *problems) {
 			continue
 		}
 		c.Environments[name].validate(p, "environments."+name)
+		c.Environments[name].validateAutopilot(p, name)
 	}
 	if e, ok := c.Environments[c.DefaultEnvironment]; !ok || !e.Rotate {
 		p.errorf("defaultEnvironment: %s is not one of the environments the bot rotates in", excerpt(c.DefaultEnvironment))

@@ -33,6 +33,7 @@ func policyOf(cfg *Config) flows.Policy {
 			RolloutStartTimeout: e.RolloutStartTimeout,
 			VerifyTimeout:       e.VerifyTimeout,
 		}
+		ep.Autopilot, ep.AutopilotAcknowledged, ep.AutopilotSource = e.autopilot(name, cfg.File)
 		if !e.Rotate {
 			ep.NoRotateReason = "The bot is configured not to rotate tokens in " + name + "."
 			if g, ok := gov.Environments[name]; ok && !g.Rotate {

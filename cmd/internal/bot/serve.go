@@ -190,7 +190,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 		return nil, fmt.Errorf("slack surface: %w", err)
 	}
 	a.bot, a.sweep = bot, cfg.SweepInterval
-	sweepers, digest, err := sweeps(cfg, a.envs.envs, store, client, render, a.engine.MayStart, clock, log)
+	sweepers, digest, err := sweeps(cfg, a.envs.envs, store, client, render, a.engine.MayStart, a.engine, clock, log)
 	if err != nil {
 		return nil, err
 	}

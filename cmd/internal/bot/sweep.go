@@ -31,8 +31,10 @@ const sweepEvery = time.Minute
 func sweeps(cfg *Config, envs map[string]flows.Env, store *state.Store, slack interface {
 	commands.Responder
 	PostMessage(ctx context.Context, channel string, opts ...slackapi.MsgOption) (string, error)
-}, render blocks.Renderer, mayStart func(context.Context, string, string) (bool, error), clock flows.Clock, log *slog.Logger) ([]*daily.Sweeper, *commands.DigestPoster, error) {
-	poster := &commands.DigestPoster{Slack: slack, Render: render, Channels: map[string]string{}, Quiet: map[string]bool{}, Reports: store, MayStart: mayStart}
+}, render blocks.Renderer, mayStart func(context.Context, string, string) (bool, error), batches daily.Batches, clock flows.Clock, log *slog.Logger) ([]*daily.Sweeper, *commands.DigestPoster, error) {
+	poster := &commands.DigestPoster{Slack: slack, Render: render, Channels: map[string]string{}, Quiet: map[string]bool{}, Reports: store, MayStart: mayStart,
+		StartBatch: batches.StartBatch, Logger: log}
+	policy := policyOf(cfg)
 	host, _ := os.Hostname()
 	owner := or(host, "bot") + "-" + flows.NewID("s")
 	var out []*daily.Sweeper
@@ -51,7 +53,11 @@ func sweeps(cfg *Config, envs map[string]flows.Env, store *state.Store, slack in
 		}
 		s, err := daily.New(daily.Config{Environment: name, Schedule: sched, Within: ec.Sweep.Within, HomeWithin: ec.Sweep.HomeWithin,
 			Rules: daily.Rules{Staging: name == "staging", OtherTeam: other}, Owner: owner},
-			daily.Parts{Estate: estateOf(envs[name].Signon), Store: store, Runs: store, Publisher: poster, Clock: clock, Logger: log})
+			daily.Parts{Estate: estateOf(envs[name].Signon), Store: store, Runs: store, Publisher: poster, Clock: clock, Logger: log,
+				Actor: daily.Steps{
+					&daily.Rotations{Mode: policy.Environments[name].Autopilot, Batches: batches, Channel: ec.Sweep.Channel, Within: policy.ExpiryWindow, Logger: log},
+					&daily.Cleanup{Mode: policy.Environments[name].Autopilot, Batches: batches, Channel: ec.Sweep.Channel},
+				}})
 		if err != nil {
 			return nil, nil, fmt.Errorf("environments.%s.sweep: %w", name, err)
 		}

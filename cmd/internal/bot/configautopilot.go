@@ -1,0 +1,66 @@
+package bot
+
+import (
+	"fmt"
+
+	"github.com/alphagov/signon-token-bot/flows"
+)
+
+// defaultAutopilot is an environment's autopilot when the configuration
+// names none: integration rotates with no click, production stops at
+// every confirmation, anything else (staging) only reports.
+func defaultAutopilot(name string) flows.Autopilot {
+	switch name {
+	case flows.Integration:
+		return flows.AutopilotFull
+	case flows.Production:
+		return flows.AutopilotToGates
+	}
+	return flows.AutopilotOff
+}
+
+// autopilot is the environment's policy as the engine takes it, with the
+// configuration that set it. An environment the bot does not rotate in
+// is off whatever its default.
+func (e Environment) autopilot(name, file string) (flows.Autopilot, bool, string) {
+	mode, err := flows.ParseAutopilot(e.Autopilot)
+	source := fmt.Sprintf("environments.%s.autopilot: %s", name, mode)
+	if e.Autopilot == "" || err != nil {
+		mode = defaultAutopilot(name)
+		source = fmt.Sprintf("environments.%s.autopilot unset, so %s's default %s", name, name, mode)
+		if !e.Rotate {
+			mode = flows.AutopilotOff
+		}
+	}
+	acked := e.AutopilotAcknowledgement == flows.AutopilotAcknowledgement
+	if acked && mode == flows.AutopilotFull {
+		source += fmt.Sprintf(", with environments.%s.autopilotAcknowledgement", name)
+	}
+	if file != "" {
+		source += " in " + file
+	}
+	return mode, acked, source
+}
+
+// validateAutopilot refuses a policy the bot cannot follow, and full in
+// production without the acknowledgement's exact text.
+func (e Environment) validateAutopilot(p *problems, name string) {
+	key := "environments." + name
+	mode, err := flows.ParseAutopilot(e.Autopilot)
+	if err != nil {
+		p.errorf("%s.autopilot: %s is not off, to-gates or full", key, excerpt(e.Autopilot))
+		return
+	}
+	if e.Autopilot == "" {
+		mode = defaultAutopilot(name)
+	} else if mode.Starts() && !e.Rotate {
+		p.errorf("%s.autopilot: %s starts rotations, but the bot does not rotate in %s (rotate: false)", key, mode, name)
+	}
+	if e.AutopilotAcknowledgement != "" && e.AutopilotAcknowledgement != flows.AutopilotAcknowledgement {
+		p.errorf("%s.autopilotAcknowledgement: must be exactly %q, not %s", key, flows.AutopilotAcknowledgement, excerpt(e.AutopilotAcknowledgement))
+		return
+	}
+	if mode == flows.AutopilotFull && name == flows.Production && e.AutopilotAcknowledgement == "" {
+		p.errorf("%s.autopilot: full revokes in production with no second person; it needs %s.autopilotAcknowledgement: %q", key, key, flows.AutopilotAcknowledgement)
+	}
+}
