@@ -97,6 +97,12 @@ func (c *Client) Expiring(ctx context.Context, within time.Duration) (out []flow
 	return out, c.call(ctx, "Expiring", &out, within)
 }
 
+// Estate passes Signon's estate report through, so that a bot wired to
+// the sandbox can run its daily sweep.
+func (c *Client) Estate(ctx context.Context, within time.Duration) (e flows.Estate, err error) {
+	return e, c.call(ctx, "Estate", &e, within)
+}
+
 func (c *Client) Issue(ctx context.Context, req flows.IssueRequest) (flows.Issued, error) {
 	var res issued
 	err := c.call(ctx, "Issue", &res, req)
@@ -157,7 +163,14 @@ func (c *Client) LiveCheck(ctx context.Context, con flows.Consumer, application 
 	return lc, c.call(ctx, "LiveCheck", &lc, con, application)
 }
 
+// estate is the daily sweep's port (daily.Estate), declared here so that
+// the sandbox need not import the sweep.
+type estate interface {
+	Estate(ctx context.Context, within time.Duration) (flows.Estate, error)
+}
+
 var (
 	_ flows.Signon  = (*Client)(nil)
 	_ flows.Cluster = (*Client)(nil)
+	_ estate        = (*Client)(nil)
 )
