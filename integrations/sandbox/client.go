@@ -138,6 +138,12 @@ func (c *Client) Consumers(ctx context.Context, secret string) (out []flows.Cons
 	return out, c.call(ctx, "Consumers", &out, secret)
 }
 
+// SecretReaders passes the cluster's readers of every Secret through, for
+// the daily sweep.
+func (c *Client) SecretReaders(ctx context.Context) (out map[string][]flows.Consumer, err error) {
+	return out, c.call(ctx, "SecretReaders", &out)
+}
+
 func (c *Client) StartSync(ctx context.Context, runID string, at time.Time) (j flows.SyncJob, err error) {
 	return j, c.call(ctx, "StartSync", &j, runID, at)
 }
@@ -163,14 +169,21 @@ func (c *Client) LiveCheck(ctx context.Context, con flows.Consumer, application 
 	return lc, c.call(ctx, "LiveCheck", &lc, con, application)
 }
 
-// estate is the daily sweep's port (daily.Estate), declared here so that
-// the sandbox need not import the sweep.
-type estate interface {
-	Estate(ctx context.Context, within time.Duration) (flows.Estate, error)
-}
+// estate and secretReaders are the daily sweep's ports (daily.Estate,
+// daily.Workloads), declared here so that the sandbox need not import
+// the sweep.
+type (
+	estate interface {
+		Estate(ctx context.Context, within time.Duration) (flows.Estate, error)
+	}
+	secretReaders interface {
+		SecretReaders(ctx context.Context) (map[string][]flows.Consumer, error)
+	}
+)
 
 var (
 	_ flows.Signon  = (*Client)(nil)
 	_ flows.Cluster = (*Client)(nil)
 	_ estate        = (*Client)(nil)
+	_ secretReaders = (*Client)(nil)
 )

@@ -136,6 +136,15 @@ func dispatch(ctx context.Context, e flows.Env, method string, raw []json.RawMes
 			return nil, err
 		}
 		return e.Cluster.Consumers(ctx, s1)
+	case "SecretReaders":
+		sr, ok := e.Cluster.(secretReaders)
+		if !ok {
+			return nil, fmt.Errorf("list the Secrets' readers: %w: this environment's cluster cannot list them", flows.ErrUnavailable)
+		}
+		if err := args(raw); err != nil {
+			return nil, err
+		}
+		return sr.SecretReaders(ctx)
 	case "StartSync":
 		if err := args(raw, &s1, &t1); err != nil {
 			return nil, err

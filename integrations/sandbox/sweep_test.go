@@ -36,7 +36,8 @@ func (d *lastDigest) Digest(_ context.Context, r *daily.Report) error {
 // TestASweepThroughTheSandbox: the environment's Signon as the bot gets it
 // from sandbox.Backend (cmd/sandboxbot's wiring) reports its estate, so a
 // daily sweep reads it in one call and its digest holds what the double
-// reports in process: the expiring pair and the superseded token.
+// reports in process: the expiring pair and the superseded token, and
+// the consumers the cluster lists in one call.
 func TestASweepThroughTheSandbox(t *testing.T) {
 	clock := &flowstest.Clock{}
 	double := signontest.New(clock)
@@ -46,7 +47,9 @@ func TestASweepThroughTheSandbox(t *testing.T) {
 	double.AddToken("feed@partner.example.com", "Publishing API", clock.Now().Add(10*24*time.Hour-flows.TokenLife), flows.TokenLife)
 	double.AddToken("content-tagger@alphagov.co.uk", "Publishing API", clock.Now().Add(-400*24*time.Hour), flows.TokenLife)
 	double.AddToken("content-tagger@alphagov.co.uk", "Publishing API", clock.Now().Add(-time.Hour), flows.TokenLife)
-	srv := httptest.NewServer(&sandbox.Server{Envs: map[string]flows.Env{"integration": {Signon: double, Cluster: &clustertest.Cluster{Tokens: double}}}})
+	cluster := &clustertest.Cluster{Tokens: double}
+	cluster.AddDeployment("content-tagger", "app", "PUBLISHING_API_BEARER_TOKEN", cluster.AddSecret("Content Tagger", "Publishing API"))
+	srv := httptest.NewServer(&sandbox.Server{Envs: map[string]flows.Env{"integration": {Signon: double, Cluster: cluster}}})
 	t.Cleanup(srv.Close)
 	env, err := sandbox.Backend(srv.URL)(t.Context(), "integration")
 	if err != nil {
@@ -56,6 +59,10 @@ func TestASweepThroughTheSandbox(t *testing.T) {
 	if !ok {
 		t.Fatalf("the sandbox's Signon (%T) has no estate report: the bot's sweep fails in sandboxbot", env.Signon)
 	}
+	workloads, ok := env.Cluster.(daily.Workloads)
+	if !ok {
+		t.Fatalf("the sandbox's cluster (%T) cannot list the Secrets' readers", env.Cluster)
+	}
 	store, err := state.New(redistest.New(t).Client(), state.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +70,7 @@ func TestASweepThroughTheSandbox(t *testing.T) {
 	sched, _ := daily.ParseSchedule("02:00")
 	digest := &lastDigest{}
 	s, err := daily.New(daily.Config{Environment: "integration", Schedule: sched, Owner: "replica-a"},
-		daily.Parts{Estate: estate, Store: store, Runs: store, Publisher: digest, Clock: clock})
+		daily.Parts{Estate: estate, Workloads: workloads, Store: store, Runs: store, Publisher: digest, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +91,15 @@ func TestASweepThroughTheSandbox(t *testing.T) {
 	}
 	if len(digest.rep.Superseded()) != 1 || len(digest.rep.Groups()) != 1 {
 		t.Errorf("the digest has %d superseded pairs and %d groups, want 1 and 1", len(digest.rep.Superseded()), len(digest.rep.Groups()))
+	}
+	for _, p := range digest.rep.Pairs {
+		cons, known := digest.rep.ConsumersOf(p)
+		if want := p.User.Name == "Content Tagger"; !known || (len(cons) == 1) != want {
+			t.Errorf("consumers of %s through the sandbox: %+v (listed %v)", p.User.Name, cons, known)
+		}
+	}
+	if n := cluster.Calls("SecretReaders"); n != 1 {
+		t.Errorf("%d listings of the Secrets' readers for one sweep", n)
 	}
 	if _, err := estate.Estate(t.Context(), -time.Hour); !errors.Is(err, flows.ErrBadInput) {
 		t.Errorf("a negative window through the sandbox: %v, want ErrBadInput", err)

@@ -51,7 +51,7 @@ func sweeps(cfg *Config, envs map[string]flows.Env, store *state.Store, slack in
 		}
 		s, err := daily.New(daily.Config{Environment: name, Schedule: sched, Within: ec.Sweep.Within, HomeWithin: ec.Sweep.HomeWithin,
 			Rules: daily.Rules{Staging: name == "staging", OtherTeam: other}, Owner: owner},
-			daily.Parts{Estate: estateOf(envs[name].Signon), Store: store, Runs: store, Publisher: poster, Clock: clock, Logger: log})
+			daily.Parts{Estate: estateOf(envs[name].Signon), Workloads: workloadsOf(envs[name].Cluster), Store: store, Runs: store, Publisher: poster, Clock: clock, Logger: log})
 		if err != nil {
 			return nil, nil, fmt.Errorf("environments.%s.sweep: %w", name, err)
 		}
@@ -70,6 +70,13 @@ func estateOf(s flows.Signon) daily.Estate {
 		return e
 	}
 	return noEstate{}
+}
+
+// workloadsOf is the environment's cluster as the sweep lists consumers
+// from it, or nil (the Home tab then shows no consumers).
+func workloadsOf(c flows.Cluster) daily.Workloads {
+	w, _ := c.(daily.Workloads)
+	return w
 }
 
 type noEstate struct{}
