@@ -183,6 +183,8 @@ type worldSetup struct {
 	// sleep, when set, is the Slack client's wait between retries, so
 	// that a test can honour Retry-After without spending it.
 	sleep func(ctx context.Context, d time.Duration) error
+	// register, when set, routes more to the bot's router before it runs.
+	register func(w *world, r *commands.Router)
 }
 
 func newWorld(t *testing.T, ws worldSetup) *world {
@@ -271,6 +273,9 @@ func newWorld(t *testing.T, ws worldSetup) *world {
 	w.bot = bot
 	router := commands.NewRouter(commands.RouterConfig{Responder: w.client, Dedup: st, BotUserID: w.fake.BotUserID, BotID: w.fake.BotID, Logger: log})
 	bot.Register(router)
+	if ws.register != nil {
+		ws.register(w, router)
+	}
 	if ws.workers == 0 {
 		ws.workers = 4
 	}

@@ -145,6 +145,9 @@ func (r *Report) Pair(user, application int64) (flows.EstatePair, bool) {
 	return flows.EstatePair{}, false
 }
 
+// Index is p's index in Pairs (and Whys), or -1.
+func (r *Report) Index(p flows.EstatePair) int { return r.index(p.User.ID, p.Application.ID) }
+
 func (r *Report) index(user, application int64) int {
 	return slices.IndexFunc(r.Pairs, func(p flows.EstatePair) bool { return p.User.ID == user && p.Application.ID == application })
 }
