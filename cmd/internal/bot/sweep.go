@@ -34,7 +34,10 @@ func sweeps(cfg *Config, envs map[string]flows.Env, store *state.Store, slack in
 }, render blocks.Renderer, mayStart func(context.Context, string, string) (bool, error), clock flows.Clock, log *slog.Logger) ([]*daily.Sweeper, *commands.DigestPoster, error) {
 	poster := &commands.DigestPoster{Slack: slack, Render: render, Channels: map[string]string{}, Quiet: map[string]bool{}, Reports: store, MayStart: mayStart}
 	host, _ := os.Hostname()
-	owner := or(host, "bot") + "-" + flows.NewID("s")
+	// The pod's name, when set, makes a restarted container take back the
+	// lease it held before it died, as its runs' leases do, rather than
+	// wait out the 10 minutes.
+	owner := or(cfg.Owner, or(host, "bot")+"-"+flows.NewID("s"))
 	var out []*daily.Sweeper
 	for name, ec := range cfg.Environments {
 		if !ec.Sweep.enabled() {
