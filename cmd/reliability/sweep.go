@@ -141,26 +141,13 @@ func (h *harness) watchSweepWrites(ctx context.Context) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer ps.Close()
-		ch := ps.Channel()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case msg, ok := <-ch:
-				if !ok {
-					return
-				}
-				if msg.Payload != "set" {
-					continue
-				}
-				if strings.HasSuffix(msg.Channel, sweepKey("sweep-lease")) {
-					h.killer.point("sweep lease taken")
-				} else {
-					h.killer.point("sweep recorded")
-				}
+		watchSets(ctx, ps, func(channel string) {
+			if strings.HasSuffix(channel, sweepKey("sweep-lease")) {
+				h.killer.point("sweep lease taken")
+			} else {
+				h.killer.point("sweep recorded")
 			}
-		}
+		})
 	}()
 	return func() { cancel(); <-done }
 }

@@ -148,18 +148,9 @@ func readBy(cons []flows.Consumer) string {
 	if len(cons) == 0 {
 		return "Read by no workload in the cluster: an external consumer, or none."
 	}
-	seen := map[string]bool{}
 	var names []string
-	for _, c := range cons {
-		kind := "deploy"
-		if c.Kind != "Deployment" {
-			kind = "cronjob"
-		}
-		name := kind + "/" + c.Name
-		if !seen[name] {
-			seen[name] = true
-			names = append(names, "`"+Escape(name)+"`")
-		}
+	for _, n := range flows.WorkloadNames(cons) {
+		names = append(names, "`"+Escape(n)+"`")
 	}
 	return "Read by " + strings.Join(names, ", ") + "."
 }

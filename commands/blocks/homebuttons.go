@@ -54,10 +54,15 @@ const HomeAnswerCallbackID = "home.answer"
 // unlike a message, gives the bot no response_url to answer through:
 // only the person who clicked sees it.
 func HomeAnswer(text string) slack.ModalViewRequest {
+	return notice(HomeAnswerCallbackID, "Signon API tokens", text)
+}
+
+// notice is a modal that only says text, with nothing to submit.
+func notice(callbackID, title, text string) slack.ModalViewRequest {
 	return slack.ModalViewRequest{
 		Type:       slack.VTModal,
-		CallbackID: HomeAnswerCallbackID,
-		Title:      plain("Signon API tokens"),
+		CallbackID: callbackID,
+		Title:      plain(title),
 		Close:      plain("Close"),
 		Blocks:     slack.Blocks{BlockSet: []slack.Block{section(text)}},
 	}

@@ -132,26 +132,8 @@ func (s *Server) ClickHome(a HomeAction) *Delivery {
 		s.misuse("ClickHome: %s's Home tab has no button %q", a.User, a.ActionID)
 		return nil
 	}
-	value := str(btn["value"])
-	if a.Value != "" {
-		value = a.Value
-	}
-	e := &envelope{id: s.newIDLocked("env-"), typ: "interactive"}
-	payload, _ := json.Marshal(map[string]any{
-		"type": "block_actions", "token": "slacktest-verification", "api_app_id": s.AppID,
-		"user":      map[string]any{"id": u.ID, "username": u.Name, "name": u.Name, "team_id": s.TeamID},
-		"team":      map[string]any{"id": s.TeamID, "domain": "slacktest"},
-		"container": map[string]any{"type": "view", "view_id": v.id},
-		"view":      s.viewJSONLocked(v)["view"], "trigger_id": s.newTriggerLocked(u.ID), "is_enterprise_install": false,
-		"actions": []map[string]any{{
-			"type": "button", "action_id": a.ActionID, "block_id": blockID, "text": btn["text"],
-			"value": value, "action_ts": s.actionTSLocked(),
-		}},
+	// A view has no channel or response_url to answer through.
+	return s.sendClickLocked(u, btn, blockID, a.ActionID, a.Value, func(*envelope) map[string]any {
+		return map[string]any{"container": map[string]any{"type": "view", "view_id": v.id}, "view": s.viewJSONLocked(v)["view"]}
 	})
-	e.payload = payload
-	s.enqueueLocked(e)
-	d := s.deliveryLocked(e)
-	s.mu.Unlock()
-	s.dispatch()
-	return d
 }
