@@ -32,6 +32,10 @@ type DigestPoster struct {
 	// MayStart says whether a user may start runs in an environment
 	// (flows.Engine).
 	MayStart func(ctx context.Context, env, user string) (bool, error)
+	// Views answers a click on the group buttons the Home tab shows,
+	// which carries no response URL, in a small modal; nil leaves such a
+	// click unanswered.
+	Views views
 	// Cleaner starts Revoke superseded's clean-up; nil leaves the button
 	// answering that it is not available.
 	Cleaner Cleaner
@@ -72,6 +76,9 @@ func (d *DigestPoster) click(ctx context.Context, a Action) error {
 	say := func(text string) error {
 		return d.Slack.Respond(ctx, a.ResponseURL, slack.Reply{Text: text})
 	}
+	if a.ResponseURL == "" && d.Views != nil {
+		say = homeAnswer(ctx, d.Views, a, "Looking at the group…")
+	}
 	target, ok := blocks.ParseDigestValue(a.Value)
 	if !ok || d.Channels[target.Environment] == "" {
 		return say(":warning: That button was not made by the bot's daily digest. Nothing was done.")
@@ -91,7 +98,7 @@ func (d *DigestPoster) click(ctx context.Context, a Action) error {
 		return say(fmt.Sprintf(":no_entry: You are not among the configured starters for %s. Nothing was done.", target.Environment))
 	}
 	if target.Why == blocks.WhySuperseded && strings.HasPrefix(a.ActionID, blocks.ActionDigestRevoke) && d.Cleaner != nil {
-		return d.revokeSuperseded(ctx, a, rep, target)
+		return d.revokeSuperseded(ctx, a, rep, target, say)
 	}
 	if strings.HasPrefix(a.ActionID, blocks.ActionDigestRotateAll) {
 		return d.rotateAll(ctx, a, rep, target, say)

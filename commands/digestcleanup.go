@@ -9,7 +9,6 @@ import (
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/daily"
 	"github.com/alphagov/signon-token-bot/flows"
-	"github.com/alphagov/signon-token-bot/integrations/slack"
 )
 
 // Cleaner starts the superseded-token clean-up as one batch (flows.Engine).
@@ -22,19 +21,27 @@ type Cleaner interface {
 // in the digest's thread, or in a new thread in the environment's digest
 // channel when the click came from elsewhere. The engine checks the user's
 // role and each pair in Signon again; a pair it refuses is named privately.
-func (d *DigestPoster) revokeSuperseded(ctx context.Context, a Action, rep *daily.Report, t blocks.DigestTarget) error {
-	say := func(text string) error {
-		return d.Slack.Respond(ctx, a.ResponseURL, slack.Reply{Text: text})
-	}
-	keys := supersededKeys(rep, t.Pairs)
-	if len(keys) == 0 {
-		return say(":warning: That button names no pair with superseded tokens. Nothing was done.")
-	}
+func (d *DigestPoster) revokeSuperseded(ctx context.Context, a Action, rep *daily.Report, t blocks.DigestTarget, say func(text string) error) error {
 	thread := flows.Thread{Channel: d.Channels[t.Environment]}
 	if a.ChannelID == thread.Channel && a.MessageTS != "" {
 		thread.TS = a.MessageTS
 	}
-	res, err := d.Cleaner.StartBatch(ctx, flows.BatchRequest{Mode: flows.ModeCleanup, Keys: keys, Actor: a.UserID, Thread: thread,
+	return d.cleanUp(ctx, a.UserID, rep, t.Pairs, thread, say)
+}
+
+// CleanUpPair is the Home tab's Clean up (HomeClicks.CleanUp): one pair's
+// clean-up, in a new thread in the digest's channel.
+func (d *DigestPoster) CleanUpPair(ctx context.Context, user string, rep *daily.Report, p flows.EstatePair, say func(text string) error) error {
+	pairs := []blocks.DigestPair{{User: p.User.ID, Application: p.Application.ID}}
+	return d.cleanUp(ctx, user, rep, pairs, flows.Thread{Channel: d.Channels[rep.Environment]}, say)
+}
+
+func (d *DigestPoster) cleanUp(ctx context.Context, user string, rep *daily.Report, pairs []blocks.DigestPair, thread flows.Thread, say func(text string) error) error {
+	keys := supersededKeys(rep, pairs)
+	if len(keys) == 0 {
+		return say(":warning: That button names no pair with superseded tokens. Nothing was done.")
+	}
+	res, err := d.Cleaner.StartBatch(ctx, flows.BatchRequest{Mode: flows.ModeCleanup, Keys: keys, Actor: user, Thread: thread,
 		Origin: flows.Origin{Kind: "digest"}})
 	if err != nil {
 		return say(Answer(err, ""))

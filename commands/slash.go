@@ -40,7 +40,21 @@ func (b *Bot) startCommand(ctx context.Context, c Command) error {
 // startRun starts a rotation asked for by command or form. Its status
 // message is a new root message in channel, and its thread the run's.
 func (b *Bot) startRun(ctx context.Context, user, channel, responseURL string, key flows.Key) error {
-	fail := func(err error, link string) error { return b.answer(ctx, responseURL, user, err, link) }
+	return b.startRotation(ctx, user, channel, key, true, func(text string) error { return b.private(ctx, responseURL, text) })
+}
+
+// startRotation starts a rotation with /rotate-token's checks, answering
+// the person through say. probe says "Asking Signon…" in channel first,
+// which finds out whether the bot may post there before anything starts;
+// without it the caller knows that it may.
+func (b *Bot) startRotation(ctx context.Context, user, channel string, key flows.Key, probe bool, say func(text string) error) error {
+	fail := func(err error, link string) error {
+		_ = b.answer(ctx, "", user, err, link) // logs it
+		if rerr := say(Answer(err, link)); rerr != nil {
+			return fmt.Errorf("answer %s privately: %w", user, rerr)
+		}
+		return nil
+	}
 	if err := key.Validate(); err != nil {
 		return fail(err, "")
 	}
@@ -56,16 +70,16 @@ func (b *Bot) startRun(ctx context.Context, user, channel, responseURL string, k
 	} else if !ok {
 		return fail(&flows.DeniedError{User: user, What: "rotate tokens in " + key.Environment, Reason: "you are not among the configured starters for " + key.Environment}, "")
 	}
-	// The run's thread needs a channel the bot is in. Saying what happens
-	// next finds out, before anything starts.
-	_, err := b.slack.PostEphemeral(ctx, channel, user, slackapi.MsgOptionText(fmt.Sprintf(
-		":hourglass_flowing_sand: Asking Signon about `%s` → `%s` in %s…", blocks.Escape(key.APIUser), blocks.Escape(key.Application), blocks.Escape(key.Environment)), false))
-	var se slackapi.SlackErrorResponse
-	if errors.As(err, &se) && (se.Err == "not_in_channel" || se.Err == "channel_not_found" || se.Err == "is_archived") {
-		return fail(fmt.Errorf("%w: I cannot post in this conversation, and a rotation needs a thread. Invite me with `/invite @signon-token-bot`, or run the command in a channel I am in", flows.ErrBadInput), "")
-	}
-	if err != nil {
-		return fail(fmt.Errorf("answer in channel %s: %w", channel, err), "")
+	if probe {
+		_, err := b.slack.PostEphemeral(ctx, channel, user, slackapi.MsgOptionText(fmt.Sprintf(
+			":hourglass_flowing_sand: Asking Signon about `%s` → `%s` in %s…", blocks.Escape(key.APIUser), blocks.Escape(key.Application), blocks.Escape(key.Environment)), false))
+		var se slackapi.SlackErrorResponse
+		if errors.As(err, &se) && (se.Err == "not_in_channel" || se.Err == "channel_not_found" || se.Err == "is_archived") {
+			return fail(fmt.Errorf("%w: I cannot post in this conversation, and a rotation needs a thread. Invite me with `/invite @signon-token-bot`, or run the command in a channel I am in", flows.ErrBadInput), "")
+		}
+		if err != nil {
+			return fail(fmt.Errorf("answer in channel %s: %w", channel, err), "")
+		}
 	}
 	run, err := b.engine.Start(ctx, flows.StartRequest{
 		Key: key, Mode: flows.ModeRotate, Actor: user,
@@ -79,7 +93,7 @@ func (b *Bot) startRun(ctx context.Context, user, channel, responseURL string, k
 	if link := b.runLink(run); link != "" {
 		where = fmt.Sprintf("<%s|follow it in its thread>", link)
 	}
-	return b.private(ctx, responseURL, fmt.Sprintf(":white_check_mark: Started run `%s` for %s: %s. It asks before the sync job runs and before the old token is revoked.",
+	return say(fmt.Sprintf(":white_check_mark: Started run `%s` for %s: %s. It asks before the sync job runs and before the old token is revoked.",
 		run.ID, blocks.Text(run.Label()), where))
 }
 

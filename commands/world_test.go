@@ -185,6 +185,8 @@ type worldSetup struct {
 	sleep func(ctx context.Context, d time.Duration) error
 	// digest, when set, is wired to the engine and its buttons routed.
 	digest *commands.DigestPoster
+	// register, when set, routes more to the bot's router before it runs.
+	register func(w *world, r *commands.Router)
 }
 
 func newWorld(t *testing.T, ws worldSetup) *world {
@@ -276,6 +278,9 @@ func newWorld(t *testing.T, ws worldSetup) *world {
 	if d := ws.digest; d != nil {
 		d.Slack, d.Render, d.Reports, d.MayStart, d.StartBatch, d.Logger = w.client, render, st, eng.MayStart, eng.StartBatch, log
 		d.Register(router)
+	}
+	if ws.register != nil {
+		ws.register(w, router)
 	}
 	if ws.workers == 0 {
 		ws.workers = 4

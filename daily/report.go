@@ -51,6 +51,13 @@ type Report struct {
 	Pairs []flows.EstatePair `json:"pairs"`
 	// Whys classifies Pairs, index for index.
 	Whys []Why `json:"whys"`
+	// Consumers are, index for index with Pairs, the workloads that read
+	// each pair's Secret when the sweep listed them; nil when it did not
+	// (ConsumersUnread says why).
+	Consumers [][]flows.Consumer `json:"consumers,omitempty"`
+	// ConsumersUnread says why the sweep has no consumers: no cluster to
+	// list them from, or the listing failed.
+	ConsumersUnread string `json:"consumers_unread,omitempty"`
 	// OpenRuns are the environment's runs under way when it swept.
 	OpenRuns []RunRef `json:"open_runs,omitempty"`
 	// Next is the next sweep's slot.
@@ -118,6 +125,31 @@ func (r *Report) Expiring() []flows.EstatePair {
 		}
 	}
 	return out
+}
+
+// ConsumersOf are the workloads the sweep found reading p's Secret, and
+// whether it listed them at all.
+func (r *Report) ConsumersOf(p flows.EstatePair) ([]flows.Consumer, bool) {
+	i := r.index(p.User.ID, p.Application.ID)
+	if r.Consumers == nil || i < 0 {
+		return nil, false
+	}
+	return r.Consumers[i], true
+}
+
+// Pair finds the report's pair of Signon's user and application ids.
+func (r *Report) Pair(user, application int64) (flows.EstatePair, bool) {
+	if i := r.index(user, application); i >= 0 {
+		return r.Pairs[i], true
+	}
+	return flows.EstatePair{}, false
+}
+
+// Index is p's index in Pairs (and Whys), or -1.
+func (r *Report) Index(p flows.EstatePair) int { return r.index(p.User.ID, p.Application.ID) }
+
+func (r *Report) index(user, application int64) int {
+	return slices.IndexFunc(r.Pairs, func(p flows.EstatePair) bool { return p.User.ID == user && p.Application.ID == application })
 }
 
 // Empty reports whether the digest has nothing to say.

@@ -29,6 +29,15 @@ type Estate interface {
 	Estate(ctx context.Context, within time.Duration) (flows.Estate, error)
 }
 
+// Workloads lists who reads each token Secret (kube.Client,
+// clustertest.Cluster): one look at the namespace per sweep, kept in the
+// report, so that the Home tab shows each token's consumers without a
+// call to the cluster per view.
+type Workloads interface {
+	SecretName(apiUserName, application string) string
+	SecretReaders(ctx context.Context) (map[string][]flows.Consumer, error)
+}
+
 // Store keeps the lease and the last sweep (state.Store).
 type Store interface {
 	ClaimSweep(ctx context.Context, env, owner string, ttl time.Duration) (bool, error)
@@ -94,13 +103,16 @@ type Sweeper struct {
 	runs      Runs
 	publisher Publisher
 	actor     Actor
+	workloads Workloads
 	clock     flows.Clock
 	log       *slog.Logger
 }
 
-// Parts are what a Sweeper uses. Actor, Clock and Logger may be nil.
+// Parts are what a Sweeper uses. Workloads, Actor, Clock and Logger may
+// be nil; without Workloads the report has no consumers.
 type Parts struct {
 	Estate    Estate
+	Workloads Workloads
 	Store     Store
 	Runs      Runs
 	Publisher Publisher
@@ -132,7 +144,7 @@ func New(cfg Config, p Parts) (*Sweeper, error) {
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Sweeper{cfg: cfg, estate: p.Estate, store: p.Store, runs: p.Runs, publisher: p.Publisher, actor: p.Actor, clock: p.Clock, log: p.Logger}, nil
+	return &Sweeper{cfg: cfg, estate: p.Estate, store: p.Store, runs: p.Runs, publisher: p.Publisher, actor: p.Actor, workloads: p.Workloads, clock: p.Clock, log: p.Logger}, nil
 }
 
 // Environment is the environment swept.
@@ -152,7 +164,7 @@ func Last(ctx context.Context, store interface {
 		return nil, err
 	}
 	var r Report
-	if err := json.Unmarshal(raw, &r); err != nil || r.Environment != env || len(r.Whys) != len(r.Pairs) {
+	if err := json.Unmarshal(raw, &r); err != nil || r.Environment != env || len(r.Whys) != len(r.Pairs) || (r.Consumers != nil && len(r.Consumers) != len(r.Pairs)) {
 		return nil, fmt.Errorf("the last sweep of %s: %w", env, &flows.CorruptError{Key: "sweep:" + env, Err: errors.New("not a sweep report")})
 	}
 	return &r, nil
@@ -225,7 +237,30 @@ func (s *Sweeper) report(ctx context.Context, now time.Time) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list the runs under way: %w", err)
 	}
-	return Build(s.cfg, est, runs, now), nil
+	r := Build(s.cfg, est, runs, now)
+	s.readConsumers(ctx, r)
+	return r, nil
+}
+
+// readConsumers lists every pair's consumers with one look at the
+// cluster. The digest does not need them, so a cluster that cannot be
+// read leaves the report without them rather than failing the sweep.
+func (s *Sweeper) readConsumers(ctx context.Context, r *Report) {
+	if s.workloads == nil {
+		r.ConsumersUnread = "the sweep has no cluster to list them from"
+		return
+	}
+	readers, err := s.workloads.SecretReaders(ctx)
+	if err != nil {
+		// The error stays in the log: the report is shown to anyone.
+		s.log.Warn("daily sweep: consumers not listed", "environment", r.Environment, "error", err)
+		r.ConsumersUnread = "the cluster could not be read at the sweep"
+		return
+	}
+	r.Consumers = make([][]flows.Consumer, len(r.Pairs))
+	for i, p := range r.Pairs {
+		r.Consumers[i] = readers[s.workloads.SecretName(p.User.Name, p.Application.Name)]
+	}
 }
 
 // Build makes the report of a sweep at now from Signon's estate and the

@@ -551,18 +551,7 @@ func consumerList(cs []Consumer) string {
 	if len(cs) == 0 {
 		return "no workload"
 	}
-	var out []string
-	for _, c := range cs {
-		kind := "deploy"
-		if c.Kind != "Deployment" {
-			kind = "cronjob"
-		}
-		name := kind + "/" + c.Name
-		if !slices.Contains(out, name) {
-			out = append(out, name)
-		}
-	}
-	return strings.Join(out, ", ")
+	return strings.Join(WorkloadNames(cs), ", ")
 }
 
 func (b *Batch) post(p Post) {

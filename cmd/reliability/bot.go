@@ -37,7 +37,12 @@ type bot struct {
 // config is the bot's YAML: short leases and sweeps so that a killed
 // bot's runs are taken up within a couple of seconds.
 func (h *harness) config() (string, error) {
-	path := filepath.Join(h.dir, "config.yaml")
+	name, sweep := "config.yaml", ""
+	if h.sweeping.Load() {
+		// Due at once, whatever the time: the day is the last slot past.
+		name, sweep = "config-sweep.yaml", fmt.Sprintf("    sweep: {channel: %s, at: \"01:15\"}\n", ops)
+	}
+	path := filepath.Join(h.dir, name)
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
@@ -54,7 +59,7 @@ environments:
     syncTimeout: 30s
     rolloutStartTimeout: 10s
     verifyTimeout: 30s
-`, alerts, slacktest.AlertmanagerBotID, env, env, alice, bob, alice, bob)
+`, alerts, slacktest.AlertmanagerBotID, env, env, alice, bob, alice, bob) + sweep
 	return path, os.WriteFile(path, []byte(yaml), 0o600)
 }
 
@@ -91,6 +96,10 @@ func (h *harness) startBot(name string) (*bot, error) {
 		"LOG_LEVEL=debug",
 		"CONFIG_FILE=" + cfg,
 		"SANDBOX_URL=" + h.sandbox.URL,
+	}
+	if h.sweeping.Load() {
+		// One pod, restarted in place: its sweep lease is its own again.
+		b.cmd.Env = append(b.cmd.Env, "POD_NAME="+sweepPod)
 	}
 	b.cmd.Stdout, b.cmd.Stderr = f, f
 	b.cmd.SysProcAttr = sysProcAttr()

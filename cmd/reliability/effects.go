@@ -128,6 +128,17 @@ func (s signonSide) Expiring(ctx context.Context, within time.Duration) ([]flows
 	return s.e.signon.Expiring(ctx, within)
 }
 
+// Estate is the daily sweep's one Signon call, a kill point once Signon
+// has answered.
+func (s signonSide) Estate(ctx context.Context, within time.Duration) (flows.Estate, error) {
+	s.e.enter("Estate")
+	res, err := s.e.signon.Estate(ctx, within)
+	if err == nil {
+		s.e.h.killer.point("after Estate")
+	}
+	return res, err
+}
+
 func (s signonSide) Issue(ctx context.Context, req flows.IssueRequest) (flows.Issued, error) {
 	s.e.enter("Issue")
 	res, err := s.e.signon.Issue(ctx, req)
@@ -157,6 +168,10 @@ func (s signonSide) Revoke(ctx context.Context, req flows.RevokeRequest) (flows.
 
 // clusterSide is the cluster the bot reaches through the sandbox.
 type clusterSide struct{ e *effects }
+
+func (c clusterSide) SecretReaders(ctx context.Context) (map[string][]flows.Consumer, error) {
+	return c.e.cluster.SecretReaders(ctx)
+}
 
 func (c clusterSide) Location() (string, string) { return c.e.cluster.Location() }
 

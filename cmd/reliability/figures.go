@@ -68,6 +68,18 @@ type figures struct {
 	ReplicaKills    int   `json:"replica_kills"`
 	EnvelopesByBot  []int `json:"envelopes_per_replica"`
 
+	// Kills during a daily sweep: Sweeps tried (one "day" each), the
+	// SIGKILLs through them, the digests posted, the days with none, the
+	// digests beyond one a day (a kill after the post and before the day
+	// is recorded posts again: at least once, as documented), and Signon
+	// writes the sweeps made.
+	Sweeps            int `json:"sweeps"`
+	SweepKills        int `json:"sweep_kills"`
+	Digests           int `json:"digests"`
+	MissingDigests    int `json:"missing_digests"`
+	DuplicateDigests  int `json:"duplicate_digests"`
+	SweepSignonWrites int `json:"sweep_signon_writes"`
+
 	// Leak scan.
 	ScannedBytes       int64 `json:"scanned_bytes"`
 	ScannedSources     int   `json:"scanned_sources"`
@@ -104,6 +116,7 @@ func (f *figures) mustBeZero() map[string]int {
 		"double_issues": f.DoubleIssues, "early_revokes": f.EarlyRevokes, "stuck_runs": f.StuckRuns,
 		"lost_messages": f.LostMessages, "tokens_leaked": f.TokensLeaked, "fuzz_panics": f.FuzzPanics,
 		"mentions_injected": f.MentionsInjected, "stuck_batches": f.StuckBatches,
+		"missing_digests": f.MissingDigests, "sweep_signon_writes": f.SweepSignonWrites,
 	}
 }
 
@@ -166,6 +179,12 @@ func (f *figures) report(o options) string {
 	row("replicas", "clicks delivered twice", f.DuplicateClicks, "")
 	row("replicas", "replica SIGKILLs", f.ReplicaKills, "")
 	row("replicas", "envelopes handled per replica", fmt.Sprint(f.EnvelopesByBot), "all > 0")
+	row("sweep", "days swept", f.Sweeps, "")
+	row("sweep", "SIGKILLs during a sweep", f.SweepKills, "1 per day")
+	row("sweep", "digests posted", f.Digests, "1 per day")
+	row("sweep", "days without a digest", f.MissingDigests, "0")
+	row("sweep", "digests beyond one a day", f.DuplicateDigests, "at least once (documented)")
+	row("sweep", "Signon writes by a sweep", f.SweepSignonWrites, "0")
 	row("all", "runs completed", f.RunsCompleted, "")
 	row("all", "runs failed or broke a rule", f.FailedRuns, "0")
 	row("all", "new tokens beyond one per run", f.DoubleIssues, "0")

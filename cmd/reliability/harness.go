@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -67,6 +68,9 @@ type harness struct {
 	killer  *killer
 	bots    *supervisor
 	scan    *scanner
+
+	// sweeping starts bots with a daily sweep (the sweep phase).
+	sweeping atomic.Bool
 
 	stopWatch context.CancelFunc
 	watching  sync.WaitGroup

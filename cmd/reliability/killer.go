@@ -86,6 +86,15 @@ func (k *killer) point(kind string) bool {
 func (h *harness) watchWrites(ctx context.Context) {
 	prefix := "__keyspace@0__:" + statePfx + ":{" + statePfx + "}:"
 	ps := h.rdb.PSubscribe(ctx, prefix+"run:*", prefix+"offer:*")
+	watchSets(ctx, ps, func(channel string) {
+		record, _, _ := strings.Cut(strings.TrimPrefix(channel, prefix), ":")
+		h.killer.point("redis " + record + " write")
+	})
+}
+
+// watchSets calls point with the channel of each SET the subscription
+// tells of, until ctx ends, and closes it.
+func watchSets(ctx context.Context, ps *redis.PubSub, point func(channel string)) {
 	defer ps.Close()
 	ch := ps.Channel(redis.WithChannelSize(1000))
 	for {
@@ -96,11 +105,9 @@ func (h *harness) watchWrites(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if msg.Payload != "set" {
-				continue
+			if msg.Payload == "set" {
+				point(msg.Channel)
 			}
-			record, _, _ := strings.Cut(strings.TrimPrefix(msg.Channel, prefix), ":")
-			h.killer.point("redis " + record + " write")
 		}
 	}
 }

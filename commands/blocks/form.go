@@ -75,11 +75,5 @@ func RevealProblem(text string) slack.ModalViewRequest {
 }
 
 func revealModal(text string) slack.ModalViewRequest {
-	return slack.ModalViewRequest{
-		Type:       slack.VTModal,
-		CallbackID: RevealCallbackID,
-		Title:      plain("New token"),
-		Close:      plain("Close"),
-		Blocks:     slack.Blocks{BlockSet: []slack.Block{section(text)}},
-	}
+	return notice(RevealCallbackID, "New token", text)
 }

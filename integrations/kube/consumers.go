@@ -18,6 +18,18 @@ import (
 // (secretRef), sorted by kind, name, container and variable. Nothing is
 // known in advance about which application reads what.
 func (c *Client) Consumers(ctx context.Context, secret string) ([]flows.Consumer, error) {
+	readers, err := c.SecretReaders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return readers[secret], nil
+}
+
+// SecretReaders lists the consumers of every Secret the namespace's
+// Deployments and CronJobs read, by Secret, each sorted as Consumers
+// sorts them: one list of each kind, however many Secrets there are, so
+// that the daily sweep can show every token's consumers.
+func (c *Client) SecretReaders(ctx context.Context) (map[string][]flows.Consumer, error) {
 	ns := c.cfg.Namespace
 	var deps appsv1.DeploymentList
 	if err := c.list(ctx, c.api.apps, "deployments", metav1.ListOptions{}, &deps); err != nil {
@@ -27,36 +39,38 @@ func (c *Client) Consumers(ctx context.Context, secret string) ([]flows.Consumer
 	if err := c.list(ctx, c.api.batch, "cronjobs", metav1.ListOptions{}, &cronJobs); err != nil {
 		return nil, wrapErr(err, "list cronjobs in "+ns)
 	}
-	var out []flows.Consumer
+	out := map[string][]flows.Consumer{}
 	for _, d := range deps.Items {
-		out = append(out, readersOf(secret, "Deployment", d.Name, d.Spec.Template.Spec.Containers)...)
+		addReaders(out, "Deployment", d.Name, d.Spec.Template.Spec.Containers)
 	}
 	for _, cj := range cronJobs.Items {
-		out = append(out, readersOf(secret, "CronJob", cj.Name, cj.Spec.JobTemplate.Spec.Template.Spec.Containers)...)
+		addReaders(out, "CronJob", cj.Name, cj.Spec.JobTemplate.Spec.Template.Spec.Containers)
 	}
-	slices.SortFunc(out, func(a, b flows.Consumer) int {
-		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name),
-			cmp.Compare(a.Container, b.Container), cmp.Compare(a.Variable, b.Variable))
-	})
+	for _, cons := range out {
+		slices.SortFunc(cons, func(a, b flows.Consumer) int {
+			return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name),
+				cmp.Compare(a.Container, b.Container), cmp.Compare(a.Variable, b.Variable))
+		})
+	}
 	return out, nil
 }
 
-// readersOf returns the containers' variables that take the Secret. With
-// envFrom every key becomes a variable; the token's is the prefix plus
-// bearer_token.
-func readersOf(secret, kind, name string, containers []corev1.Container) []flows.Consumer {
-	var out []flows.Consumer
+// addReaders adds the containers' variables that take a Secret to that
+// Secret's readers. With envFrom every key becomes a variable; the
+// token's is the prefix plus bearer_token.
+func addReaders(out map[string][]flows.Consumer, kind, name string, containers []corev1.Container) {
 	for _, ctr := range containers {
 		for _, e := range ctr.Env {
-			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && e.ValueFrom.SecretKeyRef.Name == secret {
-				out = append(out, flows.Consumer{Kind: kind, Name: name, Container: ctr.Name, Variable: e.Name, Via: "env"})
+			if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				s := e.ValueFrom.SecretKeyRef.Name
+				out[s] = append(out[s], flows.Consumer{Kind: kind, Name: name, Container: ctr.Name, Variable: e.Name, Via: "env"})
 			}
 		}
 		for _, from := range ctr.EnvFrom {
-			if from.SecretRef != nil && from.SecretRef.Name == secret {
-				out = append(out, flows.Consumer{Kind: kind, Name: name, Container: ctr.Name, Variable: from.Prefix + SecretKey, Via: "envFrom"})
+			if from.SecretRef != nil {
+				s := from.SecretRef.Name
+				out[s] = append(out[s], flows.Consumer{Kind: kind, Name: name, Container: ctr.Name, Variable: from.Prefix + SecretKey, Via: "envFrom"})
 			}
 		}
 	}
-	return out
 }

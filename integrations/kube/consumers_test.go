@@ -52,4 +52,21 @@ func TestConsumersThroughEnvAndEnvFrom(t *testing.T) {
 	if err != nil || len(none) != 0 {
 		t.Errorf("Consumers of a Secret nothing reads = %+v, %v; want none (an external consumer)", none, err)
 	}
+
+	// The sweep's one look at the namespace finds every Secret's readers,
+	// each as Consumers finds them.
+	all, err := e.client.SecretReaders(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(all[secret], want) {
+		t.Errorf("SecretReaders()[%s] =\n%+v\nwant\n%+v", secret, all[secret], want)
+	}
+	frontend := []flows.Consumer{{Kind: "Deployment", Name: "frontend", Container: "app", Variable: "EMAIL_ALERT_API_BEARER_TOKEN", Via: "env"}}
+	if got := all["signon-token-frontend-email-alert-api"]; !reflect.DeepEqual(got, frontend) {
+		t.Errorf("SecretReaders() of the frontend's Secret = %+v, want %+v", got, frontend)
+	}
+	if got := all["signon-token-hmrc-publishing-api"]; got != nil {
+		t.Errorf("SecretReaders() lists readers of a Secret nothing reads: %+v", got)
+	}
 }

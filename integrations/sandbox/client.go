@@ -97,6 +97,12 @@ func (c *Client) Expiring(ctx context.Context, within time.Duration) (out []flow
 	return out, c.call(ctx, "Expiring", &out, within)
 }
 
+// Estate passes Signon's estate report through, so that a bot wired to
+// the sandbox can run its daily sweep.
+func (c *Client) Estate(ctx context.Context, within time.Duration) (e flows.Estate, err error) {
+	return e, c.call(ctx, "Estate", &e, within)
+}
+
 func (c *Client) Issue(ctx context.Context, req flows.IssueRequest) (flows.Issued, error) {
 	var res issued
 	err := c.call(ctx, "Issue", &res, req)
@@ -132,6 +138,12 @@ func (c *Client) Consumers(ctx context.Context, secret string) (out []flows.Cons
 	return out, c.call(ctx, "Consumers", &out, secret)
 }
 
+// SecretReaders passes the cluster's readers of every Secret through, for
+// the daily sweep.
+func (c *Client) SecretReaders(ctx context.Context) (out map[string][]flows.Consumer, err error) {
+	return out, c.call(ctx, "SecretReaders", &out)
+}
+
 func (c *Client) StartSync(ctx context.Context, runID string, at time.Time) (j flows.SyncJob, err error) {
 	return j, c.call(ctx, "StartSync", &j, runID, at)
 }
@@ -162,9 +174,23 @@ func (c *Client) Explain(ctx context.Context, secret string, since time.Time, co
 	return lines, c.call(ctx, "Explain", &lines, secret, since, consumers)
 }
 
+// estate and secretReaders are the daily sweep's ports (daily.Estate,
+// daily.Workloads), declared here so that the sandbox need not import
+// the sweep.
+type (
+	estate interface {
+		Estate(ctx context.Context, within time.Duration) (flows.Estate, error)
+	}
+	secretReaders interface {
+		SecretReaders(ctx context.Context) (map[string][]flows.Consumer, error)
+	}
+)
+
 var (
 	_ flows.Signon  = (*Client)(nil)
 	_ flows.Cluster = (*Client)(nil)
+	_ estate        = (*Client)(nil)
+	_ secretReaders = (*Client)(nil)
 )
 
 var _ flows.Explainer = (*Client)(nil)

@@ -30,6 +30,9 @@ func (w remoteWorld) Tokens(ctx context.Context, email, app string) (flows.Token
 func (w remoteWorld) Expiring(ctx context.Context, within time.Duration) ([]flows.ExpiringToken, error) {
 	return w.remote.Expiring(ctx, within)
 }
+func (w remoteWorld) Estate(ctx context.Context, within time.Duration) (flows.Estate, error) {
+	return w.remote.Estate(ctx, within)
+}
 func (w remoteWorld) Issue(ctx context.Context, req flows.IssueRequest) (flows.Issued, error) {
 	return w.remote.Issue(ctx, req)
 }

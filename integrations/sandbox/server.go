@@ -89,6 +89,15 @@ func dispatch(ctx context.Context, e flows.Env, method string, raw []json.RawMes
 			return nil, err
 		}
 		return e.Signon.Expiring(ctx, d1)
+	case "Estate":
+		est, ok := e.Signon.(estate)
+		if !ok {
+			return nil, fmt.Errorf("estate report: %w: this environment's Signon cannot report its estate", flows.ErrUnavailable)
+		}
+		if err := args(raw, &d1); err != nil {
+			return nil, err
+		}
+		return est.Estate(ctx, d1)
 	case "Issue":
 		var req flows.IssueRequest
 		if err := args(raw, &req); err != nil {
@@ -127,6 +136,15 @@ func dispatch(ctx context.Context, e flows.Env, method string, raw []json.RawMes
 			return nil, err
 		}
 		return e.Cluster.Consumers(ctx, s1)
+	case "SecretReaders":
+		sr, ok := e.Cluster.(secretReaders)
+		if !ok {
+			return nil, fmt.Errorf("list the Secrets' readers: %w: this environment's cluster cannot list them", flows.ErrUnavailable)
+		}
+		if err := args(raw); err != nil {
+			return nil, err
+		}
+		return sr.SecretReaders(ctx)
 	case "StartSync":
 		if err := args(raw, &s1, &t1); err != nil {
 			return nil, err

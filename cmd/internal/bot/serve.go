@@ -34,6 +34,9 @@ type routerDeps struct {
 	Digest *commands.DigestPoster
 	// Home publishes the Home tab.
 	Home *commands.HomeTab
+	// HomeClicks answers the Home tab's per-token buttons; nil without
+	// sweeps, whose reports the buttons act on.
+	HomeClicks *commands.HomeClicks
 }
 
 // buildRouter wires handlers to the router: the seam where the rotation
@@ -48,6 +51,9 @@ func buildRouter(d routerDeps) *commands.Router {
 	}
 	if d.Home != nil {
 		r.HomeOpened(d.Home.Open)
+	}
+	if d.HomeClicks != nil {
+		d.HomeClicks.Register(r)
 	}
 	return r
 }
@@ -195,10 +201,12 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 		return nil, err
 	}
 	a.sweeps = sweepers
+	var homeClicks *commands.HomeClicks
 	if digest != nil {
-		digest.Cleaner = a.engine
+		digest.Cleaner, digest.Views = a.engine, client
+		homeClicks = &commands.HomeClicks{Bot: bot, Reports: store, Channels: digest.Channels, CleanUp: digest.CleanUpPair}
 	}
-	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot, Digest: digest, Home: a.home})
+	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot, Digest: digest, Home: a.home, HomeClicks: homeClicks})
 	a.runner = slackint.NewRunner(client, router, slackint.RunnerConfig{Logger: log})
 	a.slack.runner.Store(a.runner)
 	ok = true

@@ -36,7 +36,10 @@ func sweeps(cfg *Config, envs map[string]flows.Env, store *state.Store, slack in
 		StartBatch: batches.StartBatch, Logger: log}
 	policy := policyOf(cfg)
 	host, _ := os.Hostname()
-	owner := or(host, "bot") + "-" + flows.NewID("s")
+	// The pod's name, when set, makes a restarted container take back the
+	// lease it held before it died, as its runs' leases do, rather than
+	// wait out the 10 minutes.
+	owner := or(cfg.Owner, or(host, "bot")+"-"+flows.NewID("s"))
 	var out []*daily.Sweeper
 	for name, ec := range cfg.Environments {
 		if !ec.Sweep.enabled() {
@@ -53,7 +56,7 @@ func sweeps(cfg *Config, envs map[string]flows.Env, store *state.Store, slack in
 		}
 		s, err := daily.New(daily.Config{Environment: name, Schedule: sched, Within: ec.Sweep.Within, HomeWithin: ec.Sweep.HomeWithin,
 			Rules: daily.Rules{Staging: name == "staging", OtherTeam: other}, Owner: owner},
-			daily.Parts{Estate: estateOf(envs[name].Signon), Store: store, Runs: store, Publisher: poster, Clock: clock, Logger: log,
+			daily.Parts{Estate: estateOf(envs[name].Signon), Workloads: workloadsOf(envs[name].Cluster), Store: store, Runs: store, Publisher: poster, Clock: clock, Logger: log,
 				Actor: daily.Steps{
 					&daily.Rotations{Mode: policy.Environments[name].Autopilot, Batches: batches, Channel: ec.Sweep.Channel, Within: policy.ExpiryWindow, Logger: log},
 					&daily.Cleanup{Mode: policy.Environments[name].Autopilot, Batches: batches, Channel: ec.Sweep.Channel},
@@ -76,6 +79,13 @@ func estateOf(s flows.Signon) daily.Estate {
 		return e
 	}
 	return noEstate{}
+}
+
+// workloadsOf is the environment's cluster as the sweep lists consumers
+// from it, or nil (the Home tab then shows no consumers).
+func workloadsOf(c flows.Cluster) daily.Workloads {
+	w, _ := c.(daily.Workloads)
+	return w
 }
 
 type noEstate struct{}

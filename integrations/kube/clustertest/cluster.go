@@ -251,6 +251,21 @@ func (c *Cluster) Consumers(ctx context.Context, secretName string) ([]flows.Con
 	return out, nil
 }
 
+// SecretReaders is every Secret's consumers, from one look at the
+// cluster, as the real client lists them for the daily sweep.
+func (c *Cluster) SecretReaders(ctx context.Context) (map[string][]flows.Consumer, error) {
+	if err := c.enter("SecretReaders"); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string][]flows.Consumer{}
+	for _, r := range c.consumers {
+		out[r.secret] = append(out[r.secret], r.Consumer)
+	}
+	return out, nil
+}
+
 // StartSync follows the real client: the run's own Job, else one that
 // started at or after after (to the second) and has not failed, else one
 // still running from before (Earlier), else a new one.

@@ -101,3 +101,39 @@ func (s *Server) OpenHome(user string) *Delivery {
 	s.mu.Unlock()
 	return s.SendEvent(ev)
 }
+
+// HomeAction is a person clicking a button on their Home tab.
+type HomeAction struct {
+	User     string
+	ActionID string
+	// Value overrides the button's own value, to forge a click.
+	Value string
+}
+
+// ClickHome delivers a block_actions envelope for a button on the Home tab
+// published for the user, as Slack sends one from a view: its container
+// is the view, with a fresh trigger_id, and no channel and no
+// response_url (a view has none to answer through). A button that is not
+// there fails the test.
+func (s *Server) ClickHome(a HomeAction) *Delivery {
+	s.init()
+	s.mu.Lock()
+	u, ok := s.users[a.User]
+	v, published := s.homes[a.User]
+	if !ok || !published {
+		s.mu.Unlock()
+		s.misuse("ClickHome: %s has no Home tab published", a.User)
+		return nil
+	}
+	raw, _ := json.Marshal(v.spec["blocks"])
+	btn, blockID, found := findButton(raw, a.ActionID)
+	if !found {
+		s.mu.Unlock()
+		s.misuse("ClickHome: %s's Home tab has no button %q", a.User, a.ActionID)
+		return nil
+	}
+	// A view has no channel or response_url to answer through.
+	return s.sendClickLocked(u, btn, blockID, a.ActionID, a.Value, func(*envelope) map[string]any {
+		return map[string]any{"container": map[string]any{"type": "view", "view_id": v.id}, "view": s.viewJSONLocked(v)["view"]}
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/slack-go/slack"
@@ -293,29 +294,41 @@ func (s *Server) Click(a BlockAction) *Delivery {
 		s.misuse("Click: message %s has no button %q", a.MessageTS, a.ActionID)
 		return nil
 	}
+	return s.sendClickLocked(u, btn, blockID, a.ActionID, a.Value, func(e *envelope) map[string]any {
+		container := map[string]any{"type": "message", "message_ts": m.ts, "channel_id": ch.id, "is_ephemeral": m.visibleTo != ""}
+		if m.threadTS != "" {
+			container["thread_ts"] = m.threadTS
+		}
+		return map[string]any{
+			"channel":   map[string]any{"id": ch.id, "name": ch.name},
+			"container": container, "message": s.messageJSONLocked(m), "state": map[string]any{"values": map[string]any{}},
+			"response_url": s.newResponseURLLocked(e, ch.id, m.ts, m.threadTS, u.ID),
+		}
+	})
+}
+
+// sendClickLocked delivers a block_actions envelope for a click on btn
+// (forged, when set, replaces its value) with the fields every such
+// payload has and those where adds: the container and what Slack sends
+// with it. It unlocks s.mu.
+func (s *Server) sendClickLocked(u *User, btn map[string]any, blockID, actionID, forged string, where func(e *envelope) map[string]any) *Delivery {
 	value := str(btn["value"])
-	if a.Value != "" {
-		value = a.Value
+	if forged != "" {
+		value = forged
 	}
 	e := &envelope{id: s.newIDLocked("env-"), typ: "interactive"}
-	ru := s.newResponseURLLocked(e, ch.id, m.ts, m.threadTS, u.ID)
-	container := map[string]any{"type": "message", "message_ts": m.ts, "channel_id": ch.id, "is_ephemeral": m.visibleTo != ""}
-	if m.threadTS != "" {
-		container["thread_ts"] = m.threadTS
-	}
-	payload, _ := json.Marshal(map[string]any{
+	fields := map[string]any{
 		"type": "block_actions", "token": "slacktest-verification", "api_app_id": s.AppID,
-		"user":      map[string]any{"id": u.ID, "username": u.Name, "name": u.Name, "team_id": s.TeamID},
-		"team":      map[string]any{"id": s.TeamID, "domain": "slacktest"},
-		"channel":   map[string]any{"id": ch.id, "name": ch.name},
-		"container": container, "message": s.messageJSONLocked(m), "state": map[string]any{"values": map[string]any{}},
-		"trigger_id": s.newTriggerLocked(u.ID), "response_url": ru, "is_enterprise_install": false,
+		"user":       map[string]any{"id": u.ID, "username": u.Name, "name": u.Name, "team_id": s.TeamID},
+		"team":       map[string]any{"id": s.TeamID, "domain": "slacktest"},
+		"trigger_id": s.newTriggerLocked(u.ID), "is_enterprise_install": false,
 		"actions": []map[string]any{{
-			"type": "button", "action_id": a.ActionID, "block_id": blockID, "text": btn["text"],
+			"type": "button", "action_id": actionID, "block_id": blockID, "text": btn["text"],
 			"value": value, "style": btn["style"], "action_ts": s.actionTSLocked(),
 		}},
-	})
-	e.payload = payload
+	}
+	maps.Copy(fields, where(e))
+	e.payload, _ = json.Marshal(fields)
 	s.enqueueLocked(e)
 	d := s.deliveryLocked(e)
 	s.mu.Unlock()
