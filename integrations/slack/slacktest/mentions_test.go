@@ -17,7 +17,9 @@ func TestMentionsNotifyAsSlackDoes(t *testing.T) {
 	ctx := ctxT(t)
 	w.s.AddUser(slacktest.User{ID: "U0CAROL", Name: "carol"})
 	w.s.AddUserGroup("S0WIDE", "U0ALICE", "U0CAROL")
-	md := func(s string) *slack.TextBlockObject { return slack.NewTextBlockObject(slack.MarkdownType, s, false, false) }
+	md := func(s string) *slack.TextBlockObject {
+		return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+	}
 
 	_, group, err := w.api.PostMessageContext(ctx, "C0ALERTS", slack.MsgOptionText("<!subteam^S0WIDE|@wide> confirm?", false),
 		slack.MsgOptionBlocks(slack.NewContextBlock("", md("<!subteam^S0WIDE> <!subteam^S0NONE>"))))
