@@ -167,6 +167,7 @@ func (e *Engine) apply(ctx context.Context, run *Run, req ActRequest) error {
 	if g != nil && req.GateID != "" {
 		run.Approvals = append(run.Approvals, Approval{Gate: g.Kind, GateID: g.ID, Action: req.Action, User: req.Actor, At: now})
 	}
+	run.noteWait(g, now)
 	switch req.Action {
 	case ActionCancel:
 		// The driver ends the run, after any step in flight.
@@ -213,7 +214,7 @@ func (e *Engine) apply(ctx context.Context, run *Run, req ActRequest) error {
 	case ActionReopen:
 		ng := *g
 		ng.Expired = false
-		ng.OpenedAt = now
+		ng.OpenedAt, ng.RemindedAt = now, time.Time{}
 		ttl := e.policy.GateTTL
 		if g.Kind == GateHandoff {
 			ttl = e.policy.HandoffTTL

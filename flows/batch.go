@@ -504,7 +504,7 @@ func (b *Batch) Covered(runID string, kind GateKind) bool {
 // openBatchGate asks once for every run waiting at a gate of this kind,
 // naming each.
 func (e *Engine) openBatchGate(b *Batch, kind GateKind, runs []*Run, now time.Time) {
-	g := Gate{ID: randomID(5), Kind: kind, OpenedAt: now, Actions: []Action{ActionApprove, ActionCancel}}
+	g := Gate{ID: randomID(5), Kind: kind, OpenedAt: now, Actions: []Action{ActionApprove, ActionCancel}, Ping: e.policy.Ping(b.Environment, b.StartedBy)}
 	var title string
 	var lines []string
 	switch kind {
@@ -544,7 +544,7 @@ func (e *Engine) openBatchGate(b *Batch, kind GateKind, runs []*Run, now time.Ti
 	for _, r := range runs {
 		b.Covers = append(b.Covers, r.ID)
 	}
-	b.post(Post{Step: Step(kind), At: now, Title: title, Lines: lines, Gate: g.ID})
+	b.post(Post{Step: Step(kind), At: now, Title: title, Lines: lines, Gate: g.ID, Ping: g.Ping})
 }
 
 func consumerList(cs []Consumer) string {

@@ -244,6 +244,9 @@ func (e *Engine) Sweep(ctx context.Context) error {
 			e.expireGate(ctx, r.ID)
 			continue
 		}
+		if e.remindDue(r, e.clock.Now()) {
+			e.remind(ctx, r.ID)
+		}
 		if needsDrive(r) {
 			e.startDrive(ctx, r.ID)
 		}

@@ -59,6 +59,12 @@ type Gate struct {
 	Batch string `json:"batch,omitempty"`
 	// Prompt is the question, in plain text.
 	Prompt string `json:"prompt"`
+	// Ping is the mentions of the people the gate asks (Policy.Ping); its
+	// message and its reminder carry them.
+	Ping string `json:"ping,omitempty"`
+	// RemindedAt is when the gate's reminder was recorded (remind.go):
+	// there is one reminder per opening.
+	RemindedAt time.Time `json:"reminded_at,omitzero"`
 }
 
 // Accepts reports whether the gate takes the action now.

@@ -50,10 +50,9 @@ func (r *Run) mark(s Step, status StepStatus, note string, now time.Time) {
 			continue
 		}
 		st := &r.Steps[i]
-		// A step's time starts again when a click lets it go on: the
-		// time it waited for someone is not the step's.
-		resumed := status == StepRunning && (st.Status == StepWaiting || st.Status == StepFailed)
-		if (st.StartedAt.IsZero() || resumed) && status != StepPending {
+		// The time a step waits for a click is not its own; noteWait
+		// counts it, so a retried step's time is both of its attempts.
+		if st.StartedAt.IsZero() && status != StepPending {
 			st.StartedAt = now
 		}
 		switch status {
@@ -110,7 +109,7 @@ func (r *Run) openGate(g Gate, s Step, title string, lines []string) {
 	if g.Kind != GateRecover {
 		r.mark(s, StepWaiting, "waiting for confirmation", g.OpenedAt)
 	}
-	r.post(Post{Step: s, At: g.OpenedAt, Title: title, Lines: lines, Gate: g.ID})
+	r.post(Post{Step: s, At: g.OpenedAt, Title: title, Lines: lines, Gate: g.ID, Ping: g.Ping})
 }
 
 // addIntent records that a side effect is about to happen.

@@ -34,6 +34,9 @@ type Policy struct {
 	GateTTL time.Duration
 	// HandoffTTL is how long the hand-off of an external token stays open.
 	HandoffTTL time.Duration
+	// ReminderPercent is how far through its time open a gate that
+	// expires gets one reminder in its thread (remind.go); 0 sends none.
+	ReminderPercent int
 }
 
 // EnvPolicy is one environment's rules.
@@ -47,6 +50,9 @@ type EnvPolicy struct {
 	// empty). Nobody may when both are empty.
 	Starters  Principals
 	Approvers Principals
+	// Ping are the people a gate's message mentions when it opens, and
+	// its reminder (Policy.Ping); nobody when empty.
+	Ping Principals
 	// FourEyesRevoke: the revoke gate needs someone other than the
 	// person who started the run.
 	FourEyesRevoke bool
@@ -116,6 +122,7 @@ func GOVUKPolicy() Policy {
 		ExpiryWindow:          14 * 24 * time.Hour,
 		GateTTL:               4 * time.Hour,
 		HandoffTTL:            24 * time.Hour,
+		ReminderPercent:       80,
 	}
 }
 
@@ -137,6 +144,9 @@ func (p Policy) Validate() error {
 	}
 	if p.DisusedAfter <= 0 || p.ExpiryWindow <= 0 || p.GateTTL <= 0 || p.HandoffTTL <= 0 {
 		return fmt.Errorf("policy: durations must be positive")
+	}
+	if p.ReminderPercent < 0 || p.ReminderPercent > 99 {
+		return fmt.Errorf("policy: a reminder goes at 1 to 99%% of a gate's time open, or never (0), not %d%%", p.ReminderPercent)
 	}
 	return nil
 }

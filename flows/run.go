@@ -85,6 +85,8 @@ type StepState struct {
 	EndedAt   time.Time  `json:"ended_at,omitzero"`
 	// Note is a short plain-text remark shown beside the step.
 	Note string `json:"note,omitempty"`
+	// Waited is the time the step stood at a gate for a click (waits.go).
+	Waited time.Duration `json:"waited,omitempty"`
 }
 
 // Thread is a Slack conversation by its coordinates. The flows treat it as
@@ -145,6 +147,9 @@ type Post struct {
 	Gate string `json:"gate,omitempty"`
 	// Outcome colours the post: "ok", "warning", "error" or "".
 	Outcome string `json:"outcome,omitempty"`
+	// Ping is the mentions of the people the post asks (Policy.Ping):
+	// the renderer puts them in the notification text too.
+	Ping string `json:"ping,omitempty"`
 	// Quiet: the run is in a batch, whose status message shows this
 	// step instead of a reply of its own.
 	Quiet bool `json:"quiet,omitempty"`
@@ -193,6 +198,8 @@ type Run struct {
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
 	EndedAt   time.Time `json:"ended_at,omitzero"`
+	// Waited is the time the run stood at gates for a click (waits.go).
+	Waited time.Duration `json:"waited,omitempty"`
 
 	Phase Phase       `json:"phase"`
 	Step  Step        `json:"step"`

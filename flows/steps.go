@@ -187,7 +187,7 @@ func (e *Engine) afterIssue(ctx context.Context, run *Run, now time.Time) error 
 			fmt.Sprintf("It writes the newest token of every API user into its Secret; this one's is %s.", Code(run.SecretName)),
 		}
 		lines = append(lines, consumerLines(run)...)
-		run.openGate(Gate{Kind: GateSync, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL), Batch: run.batchGate(),
+		run.openGate(Gate{Kind: GateSync, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL), Batch: run.batchGate(), Ping: e.ping(run),
 			Actions: []Action{ActionApprove, ActionCancel, ActionRollback}, Prompt: "Run the sync job now?"},
 			StepSync, "Run the token sync job in "+run.Key.Environment+"?", lines)
 	}
@@ -238,7 +238,7 @@ func (e *Engine) sync(ctx context.Context, run *Run) error {
 		if !res.Succeeded {
 			run.completeIntent(EffectSync, in.Target, "failed", now)
 			e.audit(ctx, run, "bot", "sync", "failed", job.Name)
-			return e.pause(ctx, run, StepSync, fmt.Sprintf("Sync Job %s failed.", job.Name), res.LogTail, res.Events)
+			return e.pause(ctx, run, StepSync, fmt.Sprintf("Sync Job %s failed. %s", job.Name, e.jobLogs(run, job.Name)), res.LogTail, res.Events)
 		}
 		st, err := cl.Secret(ctx, run.SecretName)
 		if err != nil {
@@ -264,7 +264,7 @@ func (e *Engine) sync(ctx context.Context, run *Run) error {
 		job.Runs = e.syncedWith(run, job.Name)
 		run.SyncJob = &job
 		run.mark(StepSync, StepOK, Elapsed(res.CompletedAt.Sub(res.StartedAt)), now)
-		run.post(Post{Step: StepSync, At: now, Title: "Synced the token into Kubernetes", Lines: syncLines(run, job, res), Code: res.SecretLines, Outcome: "ok"})
+		run.post(Post{Step: StepSync, At: now, Title: "Synced the token into Kubernetes", Lines: append(syncLines(run, job, res), e.jobLogs(run, job.Name)), Code: res.SecretLines, Outcome: "ok"})
 		run.moveTo(StepVerify, now)
 		return e.save(ctx, run)
 	}
@@ -437,7 +437,7 @@ func (e *Engine) openRevokeGate(run *Run, s Step, now time.Time) {
 			lines = append(lines, handoffKnowledge(run)...)
 		}
 	}
-	g := Gate{Kind: kind, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL), Actions: []Action{ActionApprove, ActionCancel}, Prompt: title, Batch: run.batchGate()}
+	g := Gate{Kind: kind, OpenedAt: now, ExpiresAt: now.Add(e.policy.GateTTL), Actions: []Action{ActionApprove, ActionCancel}, Prompt: title, Batch: run.batchGate(), Ping: e.ping(run)}
 	if e.policy.Environments[run.Key.Environment].FourEyesRevoke {
 		g.NotUser = run.StartedBy
 		lines = append(lines, fmt.Sprintf("In %s someone other than %s must confirm.", run.Key.Environment, Mention(run.StartedBy)))
@@ -520,7 +520,7 @@ func (r *Run) verified() bool {
 // finish ends a run that has done its work, with a summary.
 func (e *Engine) finish(ctx context.Context, run *Run) error {
 	now := e.clock.Now()
-	lines := []string{fmt.Sprintf("Took %s.", Elapsed(now.Sub(run.CreatedAt)))}
+	lines := []string{fmt.Sprintf("Took %s.", Elapsed(run.Took(now)))}
 	if run.NewToken != nil {
 		lines = append(lines, fmt.Sprintf("Live token: #%d, expires %s, fingerprint %s.", run.NewToken.ID, When(run.NewToken.ExpiresAt), Code(run.NewToken.Fingerprint.Short())))
 	}

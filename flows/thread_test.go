@@ -26,9 +26,40 @@ func TestStepDurationExcludesTheWaitForAClick(t *testing.T) {
 
 	for _, s := range []flows.Step{flows.StepSync, flows.StepRevoke} {
 		st, _ := run.StepState(s)
-		if took := st.EndedAt.Sub(st.StartedAt); st.EndedAt.IsZero() || took >= 40*time.Minute {
-			t.Errorf("step %s took %s by its checklist (started %s, ended %s): it counts the wait for a click", s, took, st.StartedAt, st.EndedAt)
+		if took := st.Took(); st.EndedAt.IsZero() || took >= 40*time.Minute {
+			t.Errorf("step %s took %s by its checklist (started %s, ended %s, waited %s): it counts the wait for a click", s, took, st.StartedAt, st.EndedAt, st.Waited)
 		}
+	}
+	if !strings.Contains(e.notifier.Transcript(run.ID), "Took under a second.") {
+		t.Errorf("the summary counts the 3h 40m the run waited for clicks:\n%s", e.notifier.Transcript(run.ID))
+	}
+}
+
+// A hand-off waits for its requester to deliver the token, and its
+// revoke for a second person: neither wait is the rotation's own time.
+func TestHandoffTimeExcludesTheWaitForItsRequester(t *testing.T) {
+	w := newWorld(t, setup{external: true})
+	e := newEnv(t, w)
+	eng, _ := e.engine("replica-1", nil)
+
+	run := start(t, eng, flows.ModeRotate)
+	run = waitFor(t, eng, run.ID, "the hand-off", atGate(flows.GateHandoff))
+	w.clock.Advance(2 * time.Hour)
+	mustAct(t, eng, run, flows.ActionReveal, alice)
+	run = mustAct(t, eng, run, flows.ActionDelivered, alice)
+	run = waitFor(t, eng, run.ID, "the revoke gate", atGate(flows.GateRevoke))
+	w.clock.Advance(time.Hour)
+	run = mustAct(t, eng, run, flows.ActionApprove, bob)
+	run = waitFor(t, eng, run.ID, "the end", ended)
+
+	if st, _ := run.StepState(flows.StepHandoff); st.Status != flows.StepOK || st.Took() >= time.Second {
+		t.Errorf("the hand-off step took %s (%s to %s, waited %s): it counts the wait for its requester", st.Took(), st.StartedAt, st.EndedAt, st.Waited)
+	}
+	if run.Waited != 3*time.Hour {
+		t.Errorf("the run records %s of waits, want 3h", run.Waited)
+	}
+	if tr := e.notifier.Transcript(run.ID); !strings.Contains(tr, "Took under a second.") {
+		t.Errorf("the summary counts the waits:\n%s", tr)
 	}
 }
 

@@ -173,7 +173,7 @@ func startSandbox(ctx context.Context, world *scenario.World, redisURL string, c
 
 // demoConfig is the bot's configuration for the sandbox: GOV.UK's
 // defaults, the scenario's alert channel, and Alice and Bob as starters
-// (and so approvers) in production.
+// and approvers in production.
 func demoConfig(fake *slacktest.Server, redisURL, prefix string) (*bot.Config, error) {
 	cfg := bot.DefaultConfig()
 	// The demo's fake Slack does not limit calls; pacing would only slow it.
@@ -186,6 +186,8 @@ func demoConfig(fake *slacktest.Server, redisURL, prefix string) (*bot.Config, e
 	cfg.Retention = time.Hour
 	prod := bot.EnvironmentDefaults(scenario.Environment)
 	prod.Starters = bot.Principals{Users: []string{scenario.Alice.ID, scenario.Bob.ID}}
+	// Named as approvers too, so that each confirmation pings the other.
+	prod.Approvers = prod.Starters
 	cfg.Environments = map[string]bot.Environment{scenario.Environment: prod, flows.Staging: bot.EnvironmentDefaults(flows.Staging)}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("the demo's configuration: %w", err)

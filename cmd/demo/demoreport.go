@@ -202,7 +202,7 @@ var unescape = strings.NewReplacer(
 	":white_large_square:", "⬜", ":no_entry_sign:", "🚫", ":no_entry:", "⛔", ":x:", "❌", ":zzz:", "💤",
 	":information_source:", "ℹ️", ":wastebasket:", "🗑️", ":arrows_counterclockwise:", "🔄", ":repeat:", "🔁",
 	":large_green_circle:", "🟢", ":heavy_minus_sign:", "➖", ":leftwards_arrow_with_hook:", "↩️",
-	":mag:", "🔍", ":fast_forward:", "⏩",
+	":mag:", "🔍", ":fast_forward:", "⏩", ":bell:", "🔔",
 )
 
 // tail is the last n lines of s.

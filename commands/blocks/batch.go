@@ -101,10 +101,19 @@ func (r Renderer) BatchPost(b *flows.Batch, p flows.Post) []Message {
 		lines[i] = Text(l)
 	}
 	var tail []slack.Block
-	if p.Gate != "" {
-		tail = r.batchGate(b, p)
+	if p.Ping != "" {
+		// Beside the buttons, on the last page only: one notification.
+		tail = append(tail, section(":bell: "+Text(p.Ping)))
 	}
-	return paged(head, lines, tail, Plain(p.Title))
+	if p.Gate != "" {
+		tail = append(tail, r.batchGate(b, p)...)
+	}
+	out := paged(head, lines, tail, Plain(p.Title))
+	if p.Ping != "" {
+		last := &out[len(out)-1]
+		last.Text = truncate(Plain(p.Ping)+" "+last.Text, maxNotificationText)
+	}
+	return out
 }
 
 func (r Renderer) batchGate(b *flows.Batch, p flows.Post) []slack.Block {

@@ -19,6 +19,8 @@ type Renderer struct {
 	// WorkspaceURL is auth.test's url ("https://example.slack.com/"); with
 	// it, messages link to threads without asking Slack for permalinks.
 	WorkspaceURL string
+	// Links are what a run's status message links to (links.go).
+	Links Links
 }
 
 // Link returns a link to a message (in a thread, when threadTS is set),

@@ -3,6 +3,7 @@ package blocks
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -84,8 +85,8 @@ func (r Renderer) Status(run *flows.Run) Message {
 	var list []string
 	for _, s := range run.Steps {
 		line := fmt.Sprintf("%s %s", statusIcons[s.Status], stepLabels[s.Step])
-		if s.Status == flows.StepOK && !s.StartedAt.IsZero() && !s.EndedAt.IsZero() && s.EndedAt.Sub(s.StartedAt) >= 1e9 {
-			line += " (" + flows.Elapsed(s.EndedAt.Sub(s.StartedAt)) + ")"
+		if s.Status == flows.StepOK && s.Took() >= time.Second {
+			line += " (" + flows.Elapsed(s.Took()) + ")"
 		}
 		if s.Note != "" {
 			line += " · " + Text(s.Note)
@@ -97,6 +98,9 @@ func (r Renderer) Status(run *flows.Run) Message {
 		meta += " · " + Text(run.Reason)
 	}
 	blocks := []slack.Block{section(title), section(strings.Join(list, "\n")), context(meta)}
+	if links := r.linkLine(run); links != "" {
+		blocks = append(blocks, context(links))
+	}
 	return Message{Text: Plain(strings.TrimSuffix(head, ":") + " " + run.Label()), Blocks: blocks}
 }
 
@@ -124,6 +128,12 @@ func (r Renderer) Post(run *flows.Run, p flows.Post) Message {
 	for _, l := range p.Lines {
 		body = append(body, Text(l))
 	}
+	text := Plain(p.Title)
+	if p.Ping != "" {
+		body = append(body, ":bell: "+Text(p.Ping))
+		// Phones show the notification text alone.
+		text = Plain(p.Ping) + " " + text
+	}
 	blocks := []slack.Block{section(strings.Join(body, "\n"))}
 	if len(p.Code) > 0 {
 		blocks = append(blocks, codeBlock(p.Code))
@@ -131,7 +141,7 @@ func (r Renderer) Post(run *flows.Run, p flows.Post) Message {
 	if p.Gate != "" {
 		blocks = append(blocks, r.gate(run, p)...)
 	}
-	return Message{Text: Plain(p.Title), Blocks: blocks}
+	return Message{Text: text, Blocks: blocks}
 }
 
 // Posts renders several posts of a run's thread as one message, divided,

@@ -28,23 +28,30 @@ func Escape(s string) string {
 var escaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 
 var (
-	mention = regexp.MustCompile(`@\{([UW][A-Z0-9]{2,20})\}`)
-	when    = regexp.MustCompile(`@\{t(\d{1,12})\}`)
+	mention      = regexp.MustCompile(`@\{([UW][A-Z0-9]{2,20})\}`)
+	groupMention = regexp.MustCompile(`@\{(S[A-Z0-9]{2,20})\}`)
+	when         = regexp.MustCompile(`@\{t(\d{1,12})\}`)
 )
 
 // Text escapes a flows text line and turns its mentions and times
 // (flows.Mention, flows.When) into Slack's.
 func Text(s string) string {
-	s = mention.ReplaceAllString(Escape(s), "<@$1>")
+	s = mentions(Escape(s))
 	return when.ReplaceAllStringFunc(s, func(m string) string { return Date(unixOf(m)) })
 }
 
 // Plain is Text without code marks or date markup, for a message's
 // notification text.
 func Plain(s string) string {
-	s = mention.ReplaceAllString(Escape(s), "<@$1>")
+	s = mentions(Escape(s))
 	s = when.ReplaceAllStringFunc(s, func(m string) string { return flows.Date(unixOf(m)) })
 	return strings.ReplaceAll(s, "`", "")
+}
+
+// mentions turns the flows' mention markers into Slack's: a user's
+// <@U…>, and a user group's <!subteam^S…>, which notifies its members.
+func mentions(s string) string {
+	return groupMention.ReplaceAllString(mention.ReplaceAllString(s, "<@$1>"), "<!subteam^$1>")
 }
 
 // Date shows a time in each reader's own time zone, using Slack's date

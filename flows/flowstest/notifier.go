@@ -92,6 +92,9 @@ func (n *Notifier) SyncBatch(ctx context.Context, b *flows.Batch, runs []*flows.
 	put(flows.BatchStatusID, st.String())
 	for _, p := range b.Posts {
 		text := p.Title + "\n  " + strings.Join(p.Lines, "\n  ")
+		if p.Ping != "" {
+			text += "\n  ping " + p.Ping
+		}
 		if p.Gate != "" {
 			if b.Gate != nil && b.Gate.ID == p.Gate {
 				text += "\n  [approve] [cancel]"
@@ -176,6 +179,9 @@ func Render(run *flows.Run, p flows.Post) string {
 	}
 	for _, l := range p.Code {
 		b.WriteString("\n  | " + l)
+	}
+	if p.Ping != "" {
+		b.WriteString("\n  ping " + p.Ping)
 	}
 	if p.Gate != "" {
 		switch {

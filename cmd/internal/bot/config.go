@@ -74,6 +74,9 @@ type Config struct {
 	ServiceIdentity string                 `json:"serviceIdentity"`
 	SpecialCases    SpecialCases           `json:"specialCases"`
 	Environments    map[string]Environment `json:"environments"`
+	// Gates and Links: pings, reminders and links (configgates.go).
+	Gates Gates `json:"gates"`
+	Links Links `json:"links"`
 }
 
 // SlackConfig is how to reach Slack.
@@ -192,6 +195,8 @@ func DefaultConfig() Config {
 		SweepInterval:      10 * time.Second,
 		StepTimeout:        5 * time.Minute,
 		SignonConcurrency:  flows.DefaultSignonConcurrency,
+		Gates:              Gates{ReminderPercent: 80},
+		Links:              Links{Runbook: runbookURL},
 		SpecialCases: SpecialCases{
 			SelfRotating: []string{"signon+permissions@alphagov.co.uk"},
 			OtherTeam: []OtherTeam{{APIUsers: []string{"Trade Tariff Admin", "Trade Tariff Backend"},
@@ -474,6 +479,7 @@ func (c *Config) validate(p *problems) {
 	if e, ok := c.Environments[c.DefaultEnvironment]; !ok || !e.Rotate {
 		p.errorf("defaultEnvironment: %s is not one of the environments the bot rotates in", excerpt(c.DefaultEnvironment))
 	}
+	c.validateGates(p)
 }
 
 func (e Environment) validate(p *problems, key string) {
@@ -497,21 +503,8 @@ func (e Environment) validate(p *problems, key string) {
 			p.errorf("%s.%s: %s is not %s", key, n.field, excerpt(n.v), n.what)
 		}
 	}
-	for _, ps := range []struct {
-		field string
-		ps    Principals
-	}{{"starters", e.Starters}, {"approvers", e.Approvers}} {
-		for i, u := range ps.ps.Users {
-			if !userPattern.MatchString(u) {
-				p.errorf("%s.%s.users[%d]: %s is not a Slack user id (like U0123ABCD)", key, ps.field, i, excerpt(u))
-			}
-		}
-		for i, g := range ps.ps.Groups {
-			if !groupPattern.MatchString(g) {
-				p.errorf("%s.%s.groups[%d]: %s is not a Slack user group id (like S0123ABCD)", key, ps.field, i, excerpt(g))
-			}
-		}
-	}
+	validatePrincipals(p, key+".starters", e.Starters)
+	validatePrincipals(p, key+".approvers", e.Approvers)
 	for _, d := range []struct {
 		field string
 		v     time.Duration

@@ -15,6 +15,7 @@ func policyOf(cfg *Config) flows.Policy {
 		ExpiryWindow:       cfg.ExpiryWindow,
 		GateTTL:            cfg.GateTimeout,
 		HandoffTTL:         cfg.HandoffTimeout,
+		ReminderPercent:    cfg.Gates.ReminderPercent,
 	}
 	for _, o := range cfg.SpecialCases.OtherTeam {
 		procedure := o.Procedure
@@ -28,6 +29,7 @@ func policyOf(cfg *Config) flows.Policy {
 			Rotate:              e.Rotate,
 			Starters:            flows.Principals(e.Starters),
 			Approvers:           flows.Principals(e.Approvers),
+			Ping:                flows.Principals(cfg.pinged(name)),
 			FourEyesRevoke:      e.FourEyesRevoke,
 			SyncTimeout:         e.SyncTimeout,
 			RolloutStartTimeout: e.RolloutStartTimeout,

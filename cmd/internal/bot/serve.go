@@ -159,7 +159,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 	}
 	log.InfoContext(ctx, "slack identity", "team", self.Team, "user", self.User, "user_id", self.UserID, "bot_id", self.BotID)
 
-	render := blocks.Renderer{WorkspaceURL: self.URL}
+	render := blocks.Renderer{WorkspaceURL: self.URL, Links: cfg.renderLinks()}
 	a.notifier = commands.NewNotifier(commands.NotifierConfig{
 		Slack: client, Render: render, Offers: store, Runs: store, Clock: clock, Logger: log,
 	})

@@ -34,6 +34,8 @@ type message struct {
 	edited    bool
 	deleted   bool
 	replies   []*message
+	// notified are the users its mentions notified (mentions.go).
+	notified []string
 }
 
 func (s *Server) newTSLocked(ch *channel) string {
@@ -155,6 +157,7 @@ func (s *Server) chatPostMessage(r *request) (map[string]any, *apiError) {
 		}
 		m.threadTS = root.ts
 	}
+	m.notified = s.notifiedLocked(ch, m)
 	s.storeLocked(ch, m)
 	if s.EchoMessages {
 		s.enqueueLocked(s.eventEnvelopeLocked(s.echoEventLocked(m)))
