@@ -110,13 +110,6 @@ func (e *Engine) passByPolicy(b *Batch) {
 	e.log.Info("batch gate passed by policy", "batch", b.ID, "gate", g.Kind, "source", e.policy.AutopilotSource(b.Environment))
 }
 
-// pingApprovers is where the approvers hear that a gate the policy
-// stopped at (to-gates) is open.
-func (e *Engine) pingApprovers(b *Batch) {
-	// The lead wires the approver ping of the gates work here.
-	_ = b
-}
-
 // auditActor is how the audit names who decided: a person's user id, or
 // the policy with the configuration that allowed it.
 func (e *Engine) auditDetail(actor, detail string) string {

@@ -16,6 +16,7 @@ func autopilotEnv(t *testing.T, w *world, mode flows.Autopilot, acked bool) *env
 	p := e.policy.Environments[flows.Production]
 	p.Autopilot, p.AutopilotAcknowledged = mode, acked
 	p.AutopilotSource = "environments.production.autopilot: " + string(mode)
+	p.Ping = flows.Principals{Users: []string{bob}}
 	e.policy.Environments[flows.Production] = p
 	return e
 }
@@ -44,6 +45,11 @@ func TestFullPassesBothGatesAsThePolicy(t *testing.T) {
 		t.Fatalf("started %d runs, want 2 (%v)", len(res.Runs), res.Refused)
 	}
 	b, runs := waitBatch(t, eng, res.Batch.ID, "the batch to end with no click", batchEnded)
+	for _, p := range b.Posts {
+		if p.Ping != "" {
+			t.Errorf("post %q pings %s; a gate the policy passes asks nobody", p.Title, p.Ping)
+		}
+	}
 	for _, r := range runs {
 		if r.Phase != flows.PhaseDone {
 			t.Fatalf("run %s ended %s (%s)", r.ID, r.Phase, r.Reason)
@@ -103,6 +109,9 @@ func TestToGatesStopsAtBothGates(t *testing.T) {
 	b, _ := waitBatch(t, eng, res.Batch.ID, "the sync gate", batchAt(flows.GateSync, 2))
 	if len(b.Passed) != 0 {
 		t.Fatalf("to-gates passed %+v by itself", b.Passed)
+	}
+	if b.Gate.Ping != flows.Mention(bob) {
+		t.Errorf("the sync gate pings %q, want the approvers (%s)", b.Gate.Ping, flows.Mention(bob))
 	}
 	// The policy may not answer under to-gates, whoever asks for it.
 	if _, err := eng.ActBatch(context.Background(), flows.BatchActRequest{BatchID: b.ID, GateID: b.Gate.ID, Action: flows.ActionApprove, Actor: flows.PolicyActor(flows.Production)}); !isA[*flows.DeniedError](err) {

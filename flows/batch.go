@@ -482,8 +482,6 @@ func (e *Engine) advance(b *Batch, runs []*Run) bool {
 			}
 			if e.policyDecides(b) {
 				e.passByPolicy(b)
-			} else if _, ok := PolicyEnvironment(b.StartedBy); ok {
-				e.pingApprovers(b)
 			}
 			return true
 		}
@@ -504,7 +502,11 @@ func (b *Batch) Covered(runID string, kind GateKind) bool {
 // openBatchGate asks once for every run waiting at a gate of this kind,
 // naming each.
 func (e *Engine) openBatchGate(b *Batch, kind GateKind, runs []*Run, now time.Time) {
-	g := Gate{ID: randomID(5), Kind: kind, OpenedAt: now, Actions: []Action{ActionApprove, ActionCancel}, Ping: e.policy.Ping(b.Environment, b.StartedBy)}
+	g := Gate{ID: randomID(5), Kind: kind, OpenedAt: now, Actions: []Action{ActionApprove, ActionCancel}}
+	// A gate the policy answers itself asks nobody.
+	if !e.policyDecides(b) {
+		g.Ping = e.policy.Ping(b.Environment, b.StartedBy)
+	}
 	var title string
 	var lines []string
 	switch kind {
