@@ -39,7 +39,7 @@ var targets = map[string]target{
 	"ack_p99_ms":                 {"<", 10},
 	"ack_p99_vs_bare":            {"<=", 1.25},
 	"ack_cpu_vs_bare":            {"<=", 1.5},
-	"slack_calls_per_rotation":   {"<=", 12},
+	"slack_calls_per_rotation":   {"<=", 8},
 	"storm_efficiency":           {">=", 0.8},
 	"storm_lost_messages":        {"==", 0},
 	"storm_429_failures":         {"==", 0},
