@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/flows"
+	"github.com/alphagov/signon-token-bot/integrations/slack"
 )
 
 // NotifierConfig configures a Notifier.
@@ -66,6 +68,9 @@ type thread struct {
 	// offerState is how the run's offer item last showed it: "active"
 	// or the run's outcome.
 	offerState string
+	// routes are the response_urls of clicks on the run's messages and
+	// its offer, by message ts, for replacing those messages later.
+	routes map[string]*heldRoute
 }
 
 // NewNotifier makes a Notifier.
@@ -152,6 +157,7 @@ func (n *Notifier) Sync(ctx context.Context, run *flows.Run) (map[string]flows.R
 	th := n.thread(run.ID)
 	th.mu.Lock()
 	defer th.mu.Unlock()
+	th.holdRoute(ctx, run.Thread.Channel, n.cfg.Clock.Now())
 	snapshot, err := cloneRun(run)
 	if err != nil {
 		return nil, err
@@ -297,6 +303,12 @@ func (n *Notifier) flush(ctx context.Context, run *flows.Run, th *thread, only s
 		}
 		groups[rc.TS] = append(groups[rc.TS], p)
 	}
+	if only == "" && len(fresh) > 0 && len(order) > 0 && (run.Ended() || run.EndAs != "") {
+		last := order[len(order)-1]
+		if n.fold(ctx, run, th, last, groups[last], fresh, record) {
+			order, fresh = order[:len(order)-1], nil
+		}
+	}
 	for _, ts := range order {
 		if only != "" && ts != only {
 			continue
@@ -351,6 +363,43 @@ func (n *Notifier) flush(ctx context.Context, run *flows.Run, th *thread, only s
 	return nil
 }
 
+// fold puts the last replies of a run that ended into the run's latest
+// message, when a click on that message left a response_url to replace it
+// through and the whole fits one message: the click's answer then shows
+// how the run ended, for no Web API call and no place in chat.postMessage's
+// bucket. Replies that ask a question are always posted as new messages,
+// since only a new message notifies the thread.
+func (n *Notifier) fold(ctx context.Context, run *flows.Run, th *thread, ts string, posts, fresh []flows.Post, record func(string, flows.Receipt)) bool {
+	r := n.cfg.Render
+	all := append(slices.Clip(posts), fresh...)
+	used := -1
+	for _, p := range all {
+		used += r.PostBlocks(run, p)
+	}
+	for _, p := range fresh {
+		if p.Gate != "" {
+			return false
+		}
+	}
+	if used > blocks.MaxBlocks {
+		return false
+	}
+	url, ok := th.takeRoute(ts, n.cfg.Clock.Now())
+	if !ok {
+		return false
+	}
+	m := r.Posts(run, all)
+	if err := n.cfg.Slack.Respond(ctx, url, slack.Reply{Text: m.Text, Blocks: m.Blocks, ReplaceOriginal: true}); err != nil {
+		th.dropRoute(ts)
+		n.log.InfoContext(ctx, "replace through a held response_url failed, posting instead", "run", run.ID, "err", err)
+		return false
+	}
+	for _, p := range all {
+		record(p.ID, flows.Receipt{TS: ts, Digest: digest(r.Post(run, p))})
+	}
+	return true
+}
+
 // offerChanged re-renders the offer a run came from when the run started
 // or ended: between those the offer only links to the run's thread.
 func (n *Notifier) offerChanged(ctx context.Context, run *flows.Run, th *thread) {
@@ -382,6 +431,13 @@ func (n *Notifier) offerChanged(ctx context.Context, run *flows.Run, th *thread)
 	}
 	if len(items) == 0 {
 		return
+	}
+	// The click that started the run may replace its offer page again.
+	for _, ts := range o.Messages {
+		if url, ok := th.takeRoute(ts, n.cfg.Clock.Now()); ok {
+			ctx = withRoute(ctx, run.Thread.Channel, ts, url)
+			break
+		}
 	}
 	if err := n.offers.refresh(ctx, o, run, items...); err != nil {
 		n.log.WarnContext(ctx, "update the offer of a run", "run", run.ID, "offer", o.ID, "err", err)

@@ -113,12 +113,15 @@ func TestSocketDropsAndDisconnectsDuringARotation(t *testing.T) {
 	}
 	run = w.waitRun(run.ID, "the end", ended)
 	w.doneOnce(run)
-	for _, d := range []*slacktest.Delivery{rotate, sync, again, revoke} {
+	// Rotate's and Revoke's response_urls are used once more when the
+	// run ends: the offer shows the outcome, the revoke question the last
+	// replies (heldroutes.go).
+	for d, want := range map[*slacktest.Delivery]int{rotate: 2, sync: 1, again: 1, revoke: 2} {
 		if !d.Acked() {
 			t.Errorf("envelope %s was never acked", d.EnvelopeID)
 		}
-		if n := len(d.Responses()); n > 1 {
-			t.Errorf("a click was answered %d times", n)
+		if n := len(d.Responses()); n > want {
+			t.Errorf("a click was answered %d times, want %d", n, want)
 		}
 	}
 	if len(run.Approvals) != 2 {
@@ -174,9 +177,11 @@ func TestEnvelopesResentUnderTheirOwnIDTakeEffectOnce(t *testing.T) {
 	if len(run.Approvals) != 2 {
 		t.Errorf("approvals %+v, want one per gate", run.Approvals)
 	}
-	for _, d := range []*slacktest.Delivery{rotate, sync, revoke, status} {
-		if n := len(d.Responses()); n > 1 {
-			t.Errorf("envelope %s was answered %d times", d.EnvelopeID, n)
+	// Rotate's and Revoke's response_urls are used once more when the
+	// run ends (heldroutes.go).
+	for d, want := range map[*slacktest.Delivery]int{rotate: 2, sync: 1, revoke: 2, status: 1} {
+		if n := len(d.Responses()); n > want {
+			t.Errorf("envelope %s was answered %d times, want %d", d.EnvelopeID, n, want)
 		}
 	}
 }

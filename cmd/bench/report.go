@@ -39,10 +39,11 @@ var targets = map[string]target{
 	"ack_p99_ms":                 {"<", 10},
 	"ack_p99_vs_bare":            {"<=", 1.25},
 	"ack_cpu_vs_bare":            {"<=", 1.5},
-	"slack_calls_per_rotation":   {"<=", 12},
+	"slack_calls_per_rotation":   {"<=", 8},
 	"storm_efficiency":           {">=", 0.8},
 	"storm_lost_messages":        {"==", 0},
 	"storm_429_failures":         {"==", 0},
+	"storm_jobs":                 {"<=", 10},
 	"rotate_all_200_s":           {"<", 180},
 	"rotate_all_calls_per_token": {"<=", 2},
 	"rotate_all_jobs":            {"==", 1},
@@ -87,7 +88,7 @@ var figureKeys = []string{
 	"ack_cpu_us", "ack_cpu_bare_us", "ack_cpu_vs_bare", "ack_rate_per_s", "ack_shed",
 	"slack_calls_per_rotation", "slack_calls_floor", "slack_calls_vs_floor", "response_url_posts_per_rotation",
 	"storm_efficiency", "storm_ideal_s", "storm_actual_s", "storm_lost_messages", "storm_stale_messages",
-	"storm_429_failures", "storm_429_served", "storm_runs_done", "storm_commands_refused", "storm_paused_runs",
+	"storm_429_failures", "storm_429_served", "storm_runs_done", "storm_commands_refused", "storm_paused_runs", "storm_jobs",
 	"rotate_all_200_s", "rotate_all_calls_per_token", "rotate_all_jobs", "rotate_all_runs_done", "rotate_all_429_served",
 	"sync_jobs_200_runs", "sync_jobs_max_running", "sync_jobs_runs_done",
 	"rss_idle_mb", "rss_idle_bare_mb", "rss_idle_vs_bare", "rss_1000_parked_mb", "rss_parked_vs_idle",
@@ -182,6 +183,7 @@ func (r *report) storm(s stormResult) {
 	r.add("storm", "storm_paused_runs", float64(s.Paused), "runs")
 	r.add("storm", "storm_runs_done", float64(s.RunsDone), "runs")
 	r.add("storm", "storm_commands_refused", float64(s.Refused), "")
+	r.add("storm", "storm_jobs", float64(s.Jobs), fmt.Sprintf("sync Jobs for %d /rotate-token runs in one environment", s.Runs))
 }
 
 // rotateAll reports Rotate all beside the per-token storm: its figures

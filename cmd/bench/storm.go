@@ -45,6 +45,9 @@ type stormResult struct {
 	// Paused are the runs that stopped to ask a person what next (a Slack
 	// error the engine did not wait out); the benchmark pressed Retry.
 	Paused int
+	// Jobs are the sync Jobs the /rotate-token runs made, all in one
+	// environment.
+	Jobs int
 }
 
 // bucketUse is the calls one rate-limit bucket served in the storm.
@@ -166,6 +169,7 @@ func (e *bench) benchStorm(ctx context.Context) (stormResult, error) {
 	res.Reclicks, res.Paused, res.Ended = d.reclicks, d.paused, d.ended()
 	res.Ideal, res.Limiting, res.Buckets = ideal(fake.Calls()[before:], slacktest.DefaultLimits())
 	res.RunsDone = d.done()
+	res.Jobs = w.Cluster[flows.Integration].JobsCreated()
 	switch {
 	case err == nil:
 		res.Completed = true
