@@ -303,6 +303,13 @@ func (n *Notifier) flush(ctx context.Context, run *flows.Run, th *thread, only s
 		}
 		groups[rc.TS] = append(groups[rc.TS], p)
 	}
+	if only == "" {
+		// Before the fold, which may take the fresh posts: the offer gets
+		// its buttons back before the thread says so.
+		if err := n.offerBack(ctx, run, fresh); err != nil {
+			return err
+		}
+	}
 	if only == "" && len(fresh) > 0 && len(order) > 0 && (run.Ended() || run.EndAs != "") {
 		last := order[len(order)-1]
 		if n.fold(ctx, run, th, last, groups[last], fresh, record) {
@@ -334,9 +341,6 @@ func (n *Notifier) flush(ctx context.Context, run *flows.Run, th *thread, only s
 		return nil
 	}
 
-	if err := n.offerBack(ctx, run, fresh); err != nil {
-		return err
-	}
 	// Post the new posts, as many to a message as Block Kit allows.
 	for len(fresh) > 0 {
 		// PostBlocks counts a divider the first post does not have.
