@@ -110,6 +110,7 @@ func TestDemoScenarios(t *testing.T) {
 		},
 		scenario.VerifyFailure: {
 			"*Collections* → *Email Alert API*", "↩️ Rotation rolled back, started by @alice",
+			"[Rotate] [Ignore]",
 			"❌ *Stopped at verify*", "Pod draft-collections-2-x7k2p (container app) holds fingerprint",
 			"• deploy/draft-collections (app, `EMAIL_ALERT_API_BEARER_TOKEN`), pod draft-collections-2-x7k2p: *old* `",
 			"Likely cause:", "The old token is still valid and untouched.", "Deadline: the old token #",
@@ -142,7 +143,12 @@ func TestDemoScenarios(t *testing.T) {
 				t.Fatalf("demo -scenario %s: %v\nstdout:\n%s\nstderr:\n%s", s.Name, err, out, errOut)
 			}
 			inOrder(t, out, lines...)
-			for _, b := range []string{"[Rotate]", "[Run sync]", "[Revoke old token]", "[Reveal token]", "[Delivered]", "[Roll back]", "[Revoke token]"} {
+			done := []string{"[Run sync]", "[Revoke old token]", "[Reveal token]", "[Delivered]", "[Roll back]", "[Revoke token]"}
+			// A rollback gives the offer its Rotate button back.
+			if s.Name != scenario.VerifyFailure {
+				done = append(done, "[Rotate]")
+			}
+			for _, b := range done {
 				if strings.Contains(out, b) {
 					t.Errorf("the finished thread still shows %s:\n%s", b, out)
 				}

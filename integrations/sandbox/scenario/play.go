@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
 )
@@ -164,9 +168,19 @@ func (d *Driver) Press(ctx context.Context, who Person, c Choice) (*slacktest.De
 	if _, err := dl.WaitAck(ctx); err != nil {
 		return dl, fmt.Errorf("%s: %w", what, err)
 	}
+	var reasoned *slacktest.Delivery
 	err := d.until(ctx, "the bot's answer to "+what, func() (bool, error) {
 		if len(dl.Responses()) > 0 || len(d.Slack.Calls("views.update")) > updates {
 			return true, nil
+		}
+		// Ignore asks for a reason in a modal: the scripted person gives
+		// one, for as long as the alert lasts.
+		if reasoned == nil {
+			for _, v := range d.Slack.OpenViews(who.ID) {
+				if v.CallbackID == blocks.IgnoreCallbackID {
+					reasoned = d.Slack.Submit(slacktest.ViewSubmission{User: who.ID, ViewID: v.ID, Values: ignoreReason})
+				}
+			}
 		}
 		m, ok := d.Slack.Message(Channel, c.MessageTS, who.ID)
 		if !ok {
@@ -185,7 +199,15 @@ func (d *Driver) Press(ctx context.Context, who Person, c Choice) (*slacktest.De
 	return dl, d.Settle(ctx)
 }
 
-// Runs are the runs started from the alert's offer, in its order.
+// ignoreReason is what the scripted person fills in Ignore's modal.
+var ignoreReason = map[string]map[string]slackapi.BlockAction{
+	blocks.IgnoreReason: {blocks.IgnoreReason: {Type: "plain_text_input", Value: "the demo's scripted reason"}},
+	blocks.IgnoreFor:    {blocks.IgnoreFor: {Type: "radio_buttons", SelectedOption: slackapi.OptionBlockObject{Value: blocks.IgnoreUntilResolved}}},
+}
+
+// Runs are the runs started from the alert's offer, in its order: the
+// run under way, or the one that ended by Cancel or a rollback and gave
+// the offer its Rotate button back.
 func (d *Driver) Runs(ctx context.Context) ([]*flows.Run, error) {
 	o, err := d.Records.OfferForAlert(ctx, Channel, d.alertTS)
 	if err != nil {
@@ -193,12 +215,13 @@ func (d *Driver) Runs(ctx context.Context) ([]*flows.Run, error) {
 	}
 	var runs []*flows.Run
 	for _, it := range o.Items {
-		if it.RunID == "" {
+		id := cmp.Or(it.RunID, it.EndedRunID)
+		if id == "" {
 			continue
 		}
-		r, err := d.Records.Run(ctx, it.RunID)
+		r, err := d.Records.Run(ctx, id)
 		if err != nil {
-			return nil, fmt.Errorf("run %s: %w", it.RunID, err)
+			return nil, fmt.Errorf("run %s: %w", id, err)
 		}
 		runs = append(runs, r)
 	}
