@@ -33,8 +33,8 @@ type DigestPoster struct {
 	// (flows.Engine).
 	MayStart func(ctx context.Context, env, user string) (bool, error)
 	// Views answers a click on the group buttons the Home tab shows,
-	// which carries no response URL, in a small modal; nil leaves such a
-	// click unanswered.
+	// which carries no response URL, in a small modal; without it such a
+	// click fails, in the log, and changes nothing.
 	Views views
 	// Cleaner starts Revoke superseded's clean-up; nil leaves the button
 	// answering that it is not available.
@@ -76,7 +76,12 @@ func (d *DigestPoster) click(ctx context.Context, a Action) error {
 	say := func(text string) error {
 		return d.Slack.Respond(ctx, a.ResponseURL, slack.Reply{Text: text})
 	}
-	if a.ResponseURL == "" && d.Views != nil {
+	if a.ResponseURL == "" {
+		// Acting on a click nobody can be told about would leave a batch
+		// its starter does not know of.
+		if d.Views == nil {
+			return fmt.Errorf("answer %s's click on %s: no response URL, and no Views to answer in a modal", a.UserID, a.ActionID)
+		}
 		say = homeAnswer(ctx, d.Views, a, "Looking at the group…")
 	}
 	target, ok := blocks.ParseDigestValue(a.Value)

@@ -27,7 +27,7 @@ type HomeClicks struct {
 	// CleanUp starts the clean-up of one pair's superseded tokens, once
 	// the click has passed the checks a digest button has (a pair of the
 	// last sweep with superseded tokens, a starter of the environment),
-	// answering through say. Nil answers that it is not available yet.
+	// answering through say (DigestPoster.CleanUpPair).
 	CleanUp func(ctx context.Context, user string, rep *daily.Report, pair flows.EstatePair, say func(text string) error) error
 }
 
@@ -64,10 +64,6 @@ func (h *HomeClicks) cleanUp(ctx context.Context, a Action) error {
 	if !may {
 		h.Bot.log.WarnContext(ctx, "audit: refused", "user", a.UserID, "action", a.ActionID)
 		return say(fmt.Sprintf(":no_entry: You are not among the configured starters for %s. Nothing was done.", rep.Environment))
-	}
-	if h.CleanUp == nil {
-		return say(fmt.Sprintf(":construction: Cleaning up superseded tokens from the Home tab is not available yet. Nothing was done. %s → %s has %d superseded, listed in the digest.",
-			blocks.Escape(p.User.Email), blocks.Escape(p.Application.Name), len(p.Superseded)))
 	}
 	return h.CleanUp(ctx, a.UserID, rep, p, say)
 }

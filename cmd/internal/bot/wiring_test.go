@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"io"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -45,7 +44,7 @@ func TestServeRotatesFromAnAlert(t *testing.T) {
 	cluster := &clustertest.Cluster{Tokens: sig, Clock: clock}
 	cluster.AddDeployment("content-tagger", "app", "PUBLISHING_API_BEARER_TOKEN", cluster.AddSecret("Content Tagger", "Publishing API"))
 	world := httptest.NewServer(&sandbox.Server{Envs: map[string]flows.Env{flows.Production: {Signon: sig, Cluster: cluster}}})
-	defer world.Close()
+	t.Cleanup(world.Close)
 
 	config := writeFile(t, `
 alertChannels: [C0ALERTS]
@@ -60,33 +59,7 @@ environments:
 `)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	env := map[string]string{
-		"SLACK_APP_TOKEN": fake.AppToken, "SLACK_BOT_TOKEN": fake.BotToken, "SLACK_API_URL": fake.URL(),
-		"REDIS_URL": "redis://" + redis.Addr(), "HTTP_ADDR": "127.0.0.1:0", "STATE_PREFIX": "wired",
-	}
-	logs := &logLines{addr: make(chan string, 1)}
-	botCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		p := Program{Wiring: Wiring{Backend: sandbox.Backend(world.URL)}}
-		done <- p.Run(botCtx, []string{"-config", config}, getenv(env), strings.NewReader(""), io.Discard, logs)
-	}()
-	defer func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-		if t.Failed() {
-			t.Logf("bot log:\n%s", logs)
-		}
-	}()
-	var base string
-	select {
-	case addr := <-logs.addr:
-		base = "http://" + addr
-	case err := <-done:
-		t.Fatalf("run returned early: %v\n%s", err, logs)
-	}
+	logs, base := serveSandbox(ctx, t, fake, redis.Addr(), "wired", world.URL, config)
 	ready := waitHTTP(t, base+"/readyz", 200)
 	for !strings.Contains(ready, "environment production: ok") {
 		ready = waitHTTP(t, base+"/readyz", 200)
