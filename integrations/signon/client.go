@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -330,10 +331,14 @@ func (c *Client) call(ctx context.Context, req request, out any) error {
 	stderr := &capped{max: maxOutput}
 	defer stdout.wipe()
 	runErr := c.runner.Run(ctx, command(c.rails, body, limit, grace), bytes.NewReader(script), stdout, stderr)
-	if stdout.over {
+	// A run cut short by the deadline can return while the exec stream
+	// still copies into the writers: what comes after this is dropped.
+	out1, over := stdout.seal()
+	err1, _ := stderr.seal()
+	if over {
 		return &Error{Op: req.Op, Kind: KindBadResult, Message: fmt.Sprintf("output over %d bytes", maxOutput)}
 	}
-	raw, err := outcome(req.Op, req.Nonce, stdout.buf, stderr.buf, runErr, ctx.Err())
+	raw, err := outcome(req.Op, req.Nonce, out1, err1, runErr, ctx.Err())
 	if err != nil {
 		return err
 	}
@@ -352,13 +357,20 @@ func nonce() string {
 // capped keeps up to max bytes and notes whether more came. It never fails
 // a write, so a chatty process is not killed by a broken pipe.
 type capped struct {
-	max  int
-	buf  []byte
-	over bool
+	max    int
+	mu     sync.Mutex
+	buf    []byte
+	over   bool
+	sealed bool
 }
 
 func (w *capped) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	n := len(p)
+	if w.sealed {
+		return n, nil
+	}
 	if room := w.max - len(w.buf); n > room {
 		w.over = true
 		p = p[:max(room, 0)]
@@ -367,6 +379,20 @@ func (w *capped) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-func (w *capped) wipe() { clear(w.buf[:cap(w.buf)]) }
+// seal ends the writes and returns what was kept, which no later write
+// changes.
+func (w *capped) seal() ([]byte, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sealed = true
+	return w.buf, w.over
+}
+
+func (w *capped) wipe() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sealed = true
+	clear(w.buf[:cap(w.buf)])
+}
 
 var _ flows.Signon = (*Client)(nil)

@@ -340,3 +340,30 @@ func TestOversizedOutputIsRefused(t *testing.T) {
 		t.Fatalf("error %v, want bad result", err)
 	}
 }
+
+// lateStream returns at the deadline while its stream goroutine still
+// writes, as client-go's exec does when a call is cut short.
+type lateStream struct{ done chan struct{} }
+
+func (l *lateStream) Run(ctx context.Context, command []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	go func() {
+		defer close(l.done)
+		for i := 0; i < 2000; i++ {
+			_, _ = stderr.Write([]byte("INFO: still booting\n"))
+			_, _ = stdout.Write([]byte("noise\n"))
+		}
+	}()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// Under -race this fails if the client reads the output while the stream
+// still writes it.
+func TestWritesAfterTheDeadlineAreDropped(t *testing.T) {
+	r := &lateStream{done: make(chan struct{})}
+	_, err := client(t, r, signon.Config{Timeout: time.Millisecond}).Revoke(t.Context(), flows.RevokeRequest{RunID: "r-test0001", Email: email, Application: "publishing-api", TokenID: 6})
+	<-r.done
+	if err == nil {
+		t.Fatal("a call cut short by its deadline succeeded")
+	}
+}
