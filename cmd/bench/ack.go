@@ -32,7 +32,16 @@ type ackResult struct {
 	// BotCPU and BareCPU are the CPU time each process used from the
 	// first envelope to the last handled.
 	BotCPU, BareCPU time.Duration
+	// BotIdle and BareIdle are what each would have used over the same
+	// time with no envelope: its own tickers and, for the bot, the
+	// bench's scrapes of /metrics that pace the run (50 a second, which
+	// the bare client does not serve). Measured over ackIdle before the
+	// first envelope, with the scrapes going.
+	BotIdle, BareIdle time.Duration
 }
+
+// ackIdle is how long the idle CPU of both processes is measured.
+const ackIdle = 2 * time.Second
 
 // ackKinds are the envelopes sent, in turn.
 var ackKinds = []string{"message", "slash_command", "block_action"}
@@ -114,14 +123,6 @@ func (e *bench) benchAck(ctx context.Context) (ackResult, error) {
 	if err != nil {
 		return res, err
 	}
-	botCPU, err := cpuTime(bot.Pid())
-	if err != nil {
-		return res, err
-	}
-	bareCPU, err := cpuTime(bare.Pid())
-	if err != nil {
-		return res, err
-	}
 	p := newPacer()
 	scrape, stopScrape := context.WithCancel(ctx)
 	defer stopScrape()
@@ -144,6 +145,19 @@ func (e *bench) benchAck(ctx context.Context) (ackResult, error) {
 			p.observe(int64(v - before))
 		}
 	}()
+	botIdle, bareIdle, err := idleCPU(ctx, bot.Pid(), bare.Pid())
+	if err != nil {
+		return res, err
+	}
+	p.restart()
+	botCPU, err := cpuTime(bot.Pid())
+	if err != nil {
+		return res, err
+	}
+	bareCPU, err := cpuTime(bare.Pid())
+	if err != nil {
+		return res, err
+	}
 	n := e.sz.Envelopes
 	sentBot, sentBare := make([]*slacktest.Delivery, n), make([]*slacktest.Delivery, n)
 	began := time.Now()
@@ -167,6 +181,7 @@ func (e *bench) benchAck(ctx context.Context) (ackResult, error) {
 	if res.BareCPU, err = addCPU(0, bare.Pid(), bareCPU); err != nil {
 		return res, err
 	}
+	res.BareIdle = time.Duration(bareIdle * time.Since(began).Seconds())
 	err = poll(ctx, 20*time.Millisecond, "the bot to finish the envelopes", func() (bool, error) {
 		return p.handled.Load() >= int64(n), nil
 	})
@@ -177,6 +192,7 @@ func (e *bench) benchAck(ctx context.Context) (ackResult, error) {
 	if res.BotCPU, err = addCPU(0, bot.Pid(), botCPU); err != nil {
 		return res, err
 	}
+	res.BotIdle = time.Duration(botIdle * time.Since(began).Seconds())
 	res.Shed, err = bot.metric(ctx, "signon_token_bot_slack_envelopes_total", `outcome="shed"`)
 	return res, err
 }
@@ -199,6 +215,35 @@ func copyMessage(ctx context.Context, to *slacktest.Server, m slacktest.Message)
 		return slacktest.Message{}, fmt.Errorf("copy message %s: not in the fake", m.TS)
 	}
 	return got, nil
+}
+
+// idleCPU is the CPU time a second each process uses over ackIdle, in
+// nanoseconds.
+func idleCPU(ctx context.Context, bot, bare int) (float64, float64, error) {
+	b0, err := cpuTime(bot)
+	if err != nil {
+		return 0, 0, err
+	}
+	t0, err := cpuTime(bare)
+	if err != nil {
+		return 0, 0, err
+	}
+	began := time.Now()
+	select {
+	case <-ctx.Done():
+		return 0, 0, ctx.Err()
+	case <-time.After(ackIdle):
+	}
+	b, err := addCPU(0, bot, b0)
+	if err != nil {
+		return 0, 0, err
+	}
+	t, err := addCPU(0, bare, t0)
+	if err != nil {
+		return 0, 0, err
+	}
+	secs := time.Since(began).Seconds()
+	return float64(b) / secs, float64(t) / secs, nil
 }
 
 // addCPU adds the CPU time pid used since it had used from.

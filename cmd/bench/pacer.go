@@ -29,9 +29,13 @@ type pacer struct {
 
 func newPacer() *pacer {
 	p := &pacer{}
-	p.rate.Store(math.Float64bits(500))
+	p.restart()
 	return p
 }
+
+// restart sets the rate back to where it starts: observing an idle bot
+// raises it.
+func (p *pacer) restart() { p.rate.Store(math.Float64bits(500)) }
 
 // observe takes the bot's count of envelopes done and adjusts the rate.
 func (p *pacer) observe(handled int64) {
