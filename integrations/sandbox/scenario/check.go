@@ -181,7 +181,7 @@ func (w *World) checkExplained(e *expect, label string, runs []*flows.Run, fake 
 	if e.left != "" {
 		why = e.left
 	}
-	return fmt.Sprintf("%s: nothing changed; %s (%d tokens, none revoked).", label, why, len(got.Tokens))
+	return fmt.Sprintf("%s: nothing changed; %s (%s, none revoked).", label, why, flows.Count(len(got.Tokens), "token"))
 }
 
 // checkReveal: the run's requester, and only they, has a modal showing the

@@ -181,14 +181,14 @@ func (d *Driver) find(text string) (Choice, bool) {
 // filled in) and then until it has settled.
 func (d *Driver) Press(ctx context.Context, who Person, c Choice) (*slacktest.Delivery, error) {
 	what := fmt.Sprintf("%s's click on [%s]", who.Name, c.Button.Text)
-	views := len(d.Slack.Calls("views.update", "views.open"))
+	views := d.answeredInModals()
 	dl := d.Slack.Click(slacktest.BlockAction{User: who.ID, Channel: d.channel, MessageTS: c.MessageTS, ActionID: c.Button.ActionID})
 	d.clicks = append(d.clicks, dl)
 	if _, err := dl.WaitAck(ctx); err != nil {
 		return dl, fmt.Errorf("%s: %w", what, err)
 	}
 	err := d.until(ctx, "the bot's answer to "+what, func() (bool, error) {
-		if len(dl.Responses()) > 0 || len(d.Slack.Calls("views.update", "views.open")) > views {
+		if len(dl.Responses()) > 0 || d.answeredInModals() > views {
 			return true, nil
 		}
 		m, ok := d.Slack.Message(d.channel, c.MessageTS, who.ID)
@@ -206,6 +206,19 @@ func (d *Driver) Press(ctx context.Context, who Person, c Choice) (*slacktest.De
 		return dl, err
 	}
 	return dl, d.Settle(ctx)
+}
+
+// answeredInModals counts the modals the bot filled in, and those it
+// opened but for the reveal's, which answers only once it is filled in
+// (the token and the audit of its showing come after the open).
+func (d *Driver) answeredInModals() int {
+	n := len(d.Slack.Calls("views.update"))
+	for _, c := range d.Slack.Calls("views.open") {
+		if !reveal(c) {
+			n++
+		}
+	}
+	return n
 }
 
 // Runs are the runs started from the alert's offer, in its order, or
