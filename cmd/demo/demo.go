@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -37,10 +38,22 @@ trail and whether it played out as designed.
 // clock's pace.
 var demoStart = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
-// demoClock is the wall clock moved to demoStart.
-type demoClock struct{ began time.Time }
+// sweepStart is when a sweep-driven demo begins: a minute before its
+// environment's 02:00 sweep on demoStart's day.
+var sweepStart = time.Date(2026, 11, 26, 1, 59, 0, 0, time.UTC)
 
-func (c demoClock) Now() time.Time { return demoStart.Add(time.Since(c.began)).UTC() }
+// demoClock is the wall clock moved to start, and on by whatever the
+// scenario skips (a sweep-driven one skips to its sweep time).
+type demoClock struct {
+	start, began time.Time
+	skipped      atomic.Int64
+}
+
+func (c *demoClock) Now() time.Time {
+	return c.start.Add(time.Since(c.began) + time.Duration(c.skipped.Load())).UTC()
+}
+
+func (c *demoClock) Advance(d time.Duration) { c.skipped.Add(int64(d)) }
 
 // demo plays a scenario against the real bot and reports on it: nil when
 // it played out as designed.
@@ -70,7 +83,12 @@ func demo(ctx context.Context, args []string, getenv func(string) string, stdin 
 		return nil
 	}
 
-	clock := demoClock{began: time.Now()}
+	clock := &demoClock{start: demoStart, began: time.Now()}
+	for _, s := range scenario.List() {
+		if s.Name == *name && s.Swept != "" {
+			clock.start = sweepStart
+		}
+	}
 	world, err := scenario.New(*name, clock)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
@@ -136,7 +154,7 @@ func startSandbox(ctx context.Context, world *scenario.World, redisURL string, c
 		sb.prefix = "demo-" + hex.EncodeToString(b)
 		sb.redis = "REDIS_URL, keys under " + sb.prefix + " that expire within the hour"
 	}
-	cfg, err := demoConfig(sb.fake, redisURL, sb.prefix)
+	cfg, err := demoConfig(sb.fake, redisURL, sb.prefix, world.Sweep)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +167,7 @@ func startSandbox(ctx context.Context, world *scenario.World, redisURL string, c
 		}
 		return env, nil
 	}
-	sb.app, err = bot.Assemble(ctx, cfg, log, bot.Wiring{Backend: backend, Clock: clock})
+	sb.app, err = bot.Assemble(ctx, cfg, log, bot.Wiring{Backend: backend, Clock: clock, SweepCheck: 20 * time.Millisecond})
 	if err != nil {
 		return nil, fmt.Errorf("assemble the bot: %w", err)
 	}
@@ -157,6 +175,12 @@ func startSandbox(ctx context.Context, world *scenario.World, redisURL string, c
 	if err != nil {
 		sb.app.Close()
 		return nil, fmt.Errorf("read the bot's state: %w", err)
+	}
+	if world.Sweep != nil {
+		if err := sweptYesterday(ctx, sb.store, world.Sweep.Environment, clock.Now()); err != nil {
+			sb.app.Close()
+			return nil, err
+		}
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	sb.stop, sb.done = stop, make(chan error, 1)
@@ -173,8 +197,8 @@ func startSandbox(ctx context.Context, world *scenario.World, redisURL string, c
 
 // demoConfig is the bot's configuration for the sandbox: GOV.UK's
 // defaults, the scenario's alert channel, and Alice and Bob as starters
-// and approvers in production.
-func demoConfig(fake *slacktest.Server, redisURL, prefix string) (*bot.Config, error) {
+// and approvers in production, or in the environment that sweeps.
+func demoConfig(fake *slacktest.Server, redisURL, prefix string, sweep *scenario.Sweep) (*bot.Config, error) {
 	cfg := bot.DefaultConfig()
 	// The demo's fake Slack does not limit calls; pacing would only slow it.
 	cfg.Slack = bot.SlackConfig{AppToken: fake.AppToken, BotToken: fake.BotToken, APIURL: fake.URL(), Unpaced: true}
@@ -189,6 +213,12 @@ func demoConfig(fake *slacktest.Server, redisURL, prefix string) (*bot.Config, e
 	// Named as approvers too, so that each confirmation pings the other.
 	prod.Approvers = prod.Starters
 	cfg.Environments = map[string]bot.Environment{scenario.Environment: prod, flows.Staging: bot.EnvironmentDefaults(flows.Staging)}
+	if sweep != nil {
+		// The scenario's world is the swept environment alone.
+		delete(cfg.Environments, scenario.Environment)
+		cfg.Environments[sweep.Environment] = sweepingEnv(sweep, prod.Starters)
+		cfg.DefaultEnvironment = sweep.Environment
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("the demo's configuration: %w", err)
 	}

@@ -64,3 +64,13 @@ func TestReadmeThreadIsTheDemos(t *testing.T) {
 		t.Errorf("README.md's thread is not what `go run ./cmd/demo` prints now; paste the new one. The demo prints:\n%s", printed)
 	}
 }
+
+// The README's table of scenarios names every one -list does.
+func TestReadmeListsEveryScenario(t *testing.T) {
+	table := between(t, readme(t), "| scenario | shows |", "\n\n")
+	for _, s := range scenario.List() {
+		if !regexp.MustCompile("\\n\\| `" + regexp.QuoteMeta(s.Name) + "`( \\(default\\))? \\| ").MatchString(table) {
+			t.Errorf("README.md's scenario table has no row for %s", s.Name)
+		}
+	}
+}

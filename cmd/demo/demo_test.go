@@ -113,12 +113,11 @@ func TestDemoScenarios(t *testing.T) {
 		},
 		scenario.VerifyFailure: {
 			"*Collections* → *Email Alert API*", "↩️ Rotation rolled back, started by @alice",
-			"[Rotate] [Ignore]",
 			"❌ *Stopped at verify*", "Pod draft-collections-2-x7k2p (container app) holds fingerprint",
 			"• deploy/draft-collections (app, `EMAIL_ALERT_API_BEARER_TOKEN`), pod draft-collections-2-x7k2p: *old* `",
 			"Likely cause:", "The old token is still valid and untouched.", "Deadline: the old token #",
 			"deploy/collections already holds the new token", "↩️ Rolled back by @bob",
-			"↩️ *Rolled back*", "Revoked the new token #", "holds the old token", "once more",
+			"↩️ *Rolled back*", "Revoked the new token #", "holds the old token", "once more", "*Rotate is back on the alert's offer*",
 			"bot verify paused Pod draft-collections", "bob rollback ok recover", "bob revoke-new ok token", "bot end rolled-back",
 			"still live, in deploy/collections and deploy/draft-collections", "PASS verify-failure:",
 		},
@@ -134,6 +133,30 @@ func TestDemoScenarios(t *testing.T) {
 			"so a new token would never reach the cluster: the bot changes nothing.",
 			"Whitehall → Asset Manager: nothing changed", "PASS legacy-token:",
 		},
+		scenario.Autopilot: {
+			"#govuk-signon-token-digest, the day's digest:",
+			"*Daily sweep of integration* for 2026-11-26: 2 tokens expire within 30 days",
+			"*Renewal failed*", "*Content Tagger* (content-tagger@alphagov.co.uk) → Email Alert API",
+			"*External users*", "*Partner Feed* (feed@partner.example.com) → Content Store",
+			"the thread of the batch the sweep started:", "1 of 1 rotation done in integration",
+			"started by the autopilot policy of integration",
+			"*Run the token sync job in integration for 1 tokens?*", "Passed by the autopilot policy, not by a person: the configuration `environments.integration.autopilot: full` allows it.",
+			"*Revoke the old tokens of 1 verified rotations?*", "Passed by the autopilot policy",
+			"policy:integration start ok rotate", "policy:integration issue ok token", "bot sync ok", "bot verify ok 1 pods",
+			"policy:integration revoke ok token", "bot end done completed",
+			"Content Tagger → Email Alert API: old token #", "revoked; new token #", "live, in deploy/content-tagger",
+			"Partner Feed → Content Store: nothing changed", "PASS autopilot:",
+		},
+		scenario.Superseded: {
+			"*Daily sweep of production* for 2026-11-26: 0 tokens expire within 30 days, 1 superseded token",
+			"*Superseded*", "behind synced token", "[Revoke 1 superseded]",
+			"the thread of the batch the sweep started:", "1 of 1 pair cleaned up in production",
+			"started by the autopilot policy of production",
+			"*Revoke 1 superseded token?*", "@alice @bob", "✅ Confirmed by @bob",
+			"policy:production start ok clean-up", "bot verify ok 2 pods", "bob approve ok revoke", "bob revoke ok token",
+			"old token #", "revoked; no token issued: Signon's auto-renewed #", "in deploy/content-tagger and deploy/draft-content-tagger",
+			"PASS superseded:",
+		},
 	}
 	for _, s := range scenario.List() {
 		t.Run(s.Name, func(t *testing.T) {
@@ -146,13 +169,9 @@ func TestDemoScenarios(t *testing.T) {
 				t.Fatalf("demo -scenario %s: %v\nstdout:\n%s\nstderr:\n%s", s.Name, err, out, errOut)
 			}
 			inOrder(t, out, lines...)
-			done := []string{"[Run sync]", "[Revoke old token]", "[Reveal token]", "[Delivered]", "[Roll back]", "[Revoke token]"}
-			// A rollback gives the offer its Rotate button back.
-			if s.Name != scenario.VerifyFailure {
-				done = append(done, "[Rotate]")
-			}
-			for _, b := range done {
-				if strings.Contains(out, b) {
+			for _, b := range []string{"[Rotate]", "[Run sync]", "[Revoke old token]", "[Reveal token]", "[Delivered]", "[Roll back]", "[Revoke token]", "[Revoke 1 superseded token]"} {
+				// A rollback gives the offer its Rotate back, by design.
+				if strings.Contains(out, b) && (b != "[Rotate]" || s.Name != scenario.VerifyFailure) {
 					t.Errorf("the finished thread still shows %s:\n%s", b, out)
 				}
 			}
@@ -212,16 +231,17 @@ func TestDemoInteractive(t *testing.T) {
 
 // A play that differs from the design exits non-zero and says how.
 func TestDemoSaysWhatDiffered(t *testing.T) {
+	// Bob presses Ignore, whose modal asks for a reason, and stops there.
 	out, errOut, err := demoRun(t, nil, "2b\n", "-interactive")
 	var mismatch *scenario.MismatchError
 	if !errors.As(err, &mismatch) {
-		t.Fatalf("ignoring the token: err = %v, want a MismatchError\n%s", err, out)
+		t.Fatalf("stopping at Ignore's modal: err = %v, want a MismatchError\n%s", err, out)
 	}
 	if !strings.Contains(err.Error(), "Content Tagger → Email Alert API: no run was started") ||
 		!strings.Contains(err.Error(), "the bot created 0 sync Jobs, want 1") {
 		t.Errorf("err = %v", err)
 	}
-	inOrder(t, out, "💤 Ignored by @bob", "FAIL alert: did not play out as designed")
+	inOrder(t, out, "Where things stand now", "token #6 (fingerprint", "live; deploy/content-tagger holds token #6.", "FAIL alert: did not play out as designed")
 	// A person's choice, not a fault of the bot's: its log stays out.
 	if strings.Contains(errOut, "The bot's log") {
 		t.Errorf("stderr:\n%s", errOut)
@@ -237,13 +257,13 @@ func TestDemoFlags(t *testing.T) {
 	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		names = append(names, strings.Fields(l)[0])
 	}
-	if got := strings.Join(names, " "); got != "alert grouped rotate-all auto-renewed external verify-failure disused legacy-token" {
+	if got := strings.Join(names, " "); got != "alert grouped rotate-all auto-renewed external verify-failure disused legacy-token autopilot superseded" {
 		t.Errorf("-list names %s", got)
 	}
 
 	_, _, err = demoRun(t, nil, "", "-scenario", "nope")
 	var unknown *scenario.UnknownError
-	if !errors.As(err, &unknown) || err.Error() != `demo: unknown scenario "nope": choose one of alert, grouped, rotate-all, auto-renewed, external, verify-failure, disused, legacy-token` {
+	if !errors.As(err, &unknown) || err.Error() != `demo: unknown scenario "nope": choose one of alert, grouped, rotate-all, auto-renewed, external, verify-failure, disused, legacy-token, autopilot, superseded` {
 		t.Errorf("unknown scenario: %v", err)
 	}
 	if _, _, err := demoRun(t, nil, "", "-frobnicate"); err == nil || !strings.Contains(err.Error(), "flag provided but not defined: -frobnicate") {
@@ -257,7 +277,7 @@ func TestDemoFlags(t *testing.T) {
 // The demo's screen refuses to print a token, and prints nothing of what
 // held it.
 func TestDemoScreenRefusesTokens(t *testing.T) {
-	w, err := scenario.New(scenario.Alert, demoClock{began: time.Now()})
+	w, err := scenario.New(scenario.Alert, &demoClock{start: demoStart, began: time.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,12 +11,13 @@ import (
 	"github.com/alphagov/signon-token-bot/integrations/sandbox/scenario"
 )
 
-// playInteractive posts the alert, then shows the thread with its buttons
+// playInteractive starts the scenario (posts the alert, or passes the
+// sweep time), then shows the thread with its buttons
 // numbered and presses the one a person picks, as Alice or Bob, until no
 // button is left or they stop.
 func playInteractive(ctx context.Context, d *scenario.Driver, in *bufio.Scanner, out *screen) error {
 	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err := d.SendAlert(actx)
+	err := d.Start(actx)
 	cancel()
 	if err != nil {
 		return err

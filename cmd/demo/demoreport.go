@@ -75,8 +75,15 @@ func (sb *demoBot) report(ctx context.Context, out *screen, played error, script
 	if played != nil {
 		problems = append(problems, played)
 	}
-	if d.AlertTS() != "" {
-		fmt.Fprintf(&b, "#%s, the alert's thread:\n\n%s\n", scenario.ChannelName, readable(d.Transcript()))
+	if digest := d.Digest(); digest != "" {
+		fmt.Fprintf(&b, "#%s, the day's digest:\n\n%s\n", scenario.DigestChannelName, readable(digest))
+	}
+	if d.ThreadTS() != "" {
+		channel, thread := scenario.ChannelName, "the alert's thread"
+		if w.Sweep != nil {
+			channel, thread = scenario.DigestChannelName, "the thread of the batch the sweep started"
+		}
+		fmt.Fprintf(&b, "#%s, %s:\n\n%s\n", channel, thread, readable(d.Transcript()))
 		var err error
 		if runs, err = d.Runs(ctx); err != nil {
 			problems = append(problems, err)

@@ -1,6 +1,7 @@
 package bot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -73,6 +74,10 @@ type Wiring struct {
 	// BaseDelay and MaxDelay also bound the waits between start-up checks
 	// of the bot token (1s to 1m), for tests that make Slack unreachable.
 	SlackRetry slackint.RetryPolicy
+	// SweepCheck, when set, is how often each replica looks whether a
+	// daily sweep is due (default a minute): the demo's clock passes the
+	// sweep time in a moment, not a minute.
+	SweepCheck time.Duration
 }
 
 // App is the bot, assembled and not yet running.
@@ -90,7 +95,9 @@ type App struct {
 	served   chan error
 	slack    *slackState
 	sweeps   []*daily.Sweeper
-	home     *commands.HomeTab
+	// sweepCheck is how often the sweeps look whether they are due.
+	sweepCheck time.Duration
+	home       *commands.HomeTab
 }
 
 // serve runs the bot until ctx ends.
@@ -200,7 +207,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 	if err != nil {
 		return nil, err
 	}
-	a.sweeps = sweepers
+	a.sweeps, a.sweepCheck = sweepers, cmp.Or(w.SweepCheck, sweepEvery)
 	var homeClicks *commands.HomeClicks
 	if digest != nil {
 		digest.Cleaner, digest.Views = a.engine, client
@@ -225,7 +232,7 @@ func (a *App) Run(ctx context.Context) error {
 	g.Go(func() error { return a.envs.Run(gctx) })
 	g.Go(func() error { a.home.Run(gctx, homeDebounce); return nil })
 	for _, s := range a.sweeps {
-		g.Go(func() error { s.Run(gctx, sweepEvery); return nil })
+		g.Go(func() error { s.Run(gctx, a.sweepCheck); return nil })
 	}
 	g.Go(func() error {
 		select {

@@ -137,6 +137,7 @@ func (w *World) Check(runs []*flows.Run, fake *slacktest.Server) ([]string, erro
 			bad("an unexpected run %s for %s", r.ID, r.Key)
 		}
 	}
+	w.checkDigests(fake, bad)
 	if n := w.Cluster.JobsCreated(); n != w.jobs {
 		bad("the bot created %d sync Jobs, want %d", n, w.jobs)
 	}
@@ -176,7 +177,11 @@ func (w *World) checkExplained(e *expect, label string, runs []*flows.Run, fake 
 	if !said {
 		bad("%s: the bot did not explain %q in the thread", label, e.explained)
 	}
-	return fmt.Sprintf("%s: nothing changed; the bot explained that the 10-year token outlives any new one (%d tokens, none revoked).", label, len(got.Tokens))
+	why := "the bot explained that the 10-year token outlives any new one"
+	if e.left != "" {
+		why = e.left
+	}
+	return fmt.Sprintf("%s: nothing changed; %s (%s, none revoked).", label, why, flows.Count(len(got.Tokens), "token"))
 }
 
 // checkReveal: the run's requester, and only they, has a modal showing the

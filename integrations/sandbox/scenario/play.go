@@ -1,17 +1,14 @@
 package scenario
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
-	slackapi "github.com/slack-go/slack"
-
-	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
 )
@@ -33,7 +30,10 @@ type Driver struct {
 	Records Records
 
 	alertTS string
-	clicks  []*slacktest.Delivery
+	// channel and threadTS are the thread the script plays in: the
+	// alert's, or the batch a sweep started.
+	channel, threadTS string
+	clicks            []*slacktest.Delivery
 }
 
 // NewDriver returns a Driver. The fake must have been set up with
@@ -45,13 +45,26 @@ func NewDriver(w *World, fake *slacktest.Server, r Records) *Driver {
 // AlertTS is the alert message's ts: the thread everything happens in.
 func (d *Driver) AlertTS() string { return d.alertTS }
 
-// Transcript is the alert's thread as people read it.
-func (d *Driver) Transcript() string { return d.Slack.Transcript(Channel, d.alertTS) }
+// ThreadTS is the ts of the thread the script plays in: the alert's, or
+// that of the batch the sweep started; "" before it is known.
+func (d *Driver) ThreadTS() string { return d.threadTS }
 
-// Play posts the alert and presses the script's buttons, each once the
-// bot has settled, and waits for the bot to settle after the last.
+// Transcript is the play's thread as people read it.
+func (d *Driver) Transcript() string { return d.Slack.Transcript(d.channel, d.threadTS) }
+
+// Start starts the scenario: it posts the alert, or lets the clock pass
+// the sweep time (Sweep).
+func (d *Driver) Start(ctx context.Context) error {
+	if d.World.Sweep != nil {
+		return d.Sweep(ctx)
+	}
+	return d.SendAlert(ctx)
+}
+
+// Play starts the scenario and presses the script's buttons, each once
+// the bot has settled, and waits for the bot to settle after the last.
 func (d *Driver) Play(ctx context.Context) error {
-	if err := d.SendAlert(ctx); err != nil {
+	if err := d.Start(ctx); err != nil {
 		return err
 	}
 	for _, p := range d.World.Script {
@@ -62,6 +75,11 @@ func (d *Driver) Play(ctx context.Context) error {
 		if _, err := d.Press(ctx, p.User, c); err != nil {
 			return err
 		}
+	}
+	if d.World.Sweep != nil {
+		// A gate the policy passed leaves a run waiting for a moment with
+		// nothing to click: the script is over once every run has ended.
+		return d.ended(ctx)
 	}
 	return nil
 }
@@ -75,6 +93,7 @@ func (d *Driver) SendAlert(ctx context.Context) error {
 		return errors.New("the fake Slack did not keep the alert")
 	}
 	d.alertTS = roots[len(roots)-1].TS
+	d.channel, d.threadTS = Channel, d.alertTS
 	return d.until(ctx, "the bot's answer to the alert", func() (bool, error) {
 		o, err := d.Records.OfferForAlert(ctx, Channel, d.alertTS)
 		if errors.Is(err, flows.ErrOfferNotFound) {
@@ -104,7 +123,7 @@ type Choice struct {
 // Choices lists the thread's buttons in the order people see them.
 func (d *Driver) Choices() []Choice {
 	var out []Choice
-	for _, m := range d.Slack.Thread(Channel, d.alertTS, "") {
+	for _, m := range d.Slack.Thread(d.channel, d.threadTS, "") {
 		var blocks []map[string]any
 		if json.Unmarshal(m.BlocksJSON, &blocks) != nil {
 			continue
@@ -158,31 +177,21 @@ func (d *Driver) find(text string) (Choice, bool) {
 }
 
 // Press clicks c as who and waits until the bot has answered the click
-// (the button went, a private answer came, or a modal was filled in) and
-// then until it has settled.
+// (the button went, a private answer came, or a modal was opened or
+// filled in) and then until it has settled.
 func (d *Driver) Press(ctx context.Context, who Person, c Choice) (*slacktest.Delivery, error) {
 	what := fmt.Sprintf("%s's click on [%s]", who.Name, c.Button.Text)
-	updates := len(d.Slack.Calls("views.update"))
-	dl := d.Slack.Click(slacktest.BlockAction{User: who.ID, Channel: Channel, MessageTS: c.MessageTS, ActionID: c.Button.ActionID})
+	views := d.answeredInModals()
+	dl := d.Slack.Click(slacktest.BlockAction{User: who.ID, Channel: d.channel, MessageTS: c.MessageTS, ActionID: c.Button.ActionID})
 	d.clicks = append(d.clicks, dl)
 	if _, err := dl.WaitAck(ctx); err != nil {
 		return dl, fmt.Errorf("%s: %w", what, err)
 	}
-	var reasoned *slacktest.Delivery
 	err := d.until(ctx, "the bot's answer to "+what, func() (bool, error) {
-		if len(dl.Responses()) > 0 || len(d.Slack.Calls("views.update")) > updates {
+		if len(dl.Responses()) > 0 || d.answeredInModals() > views {
 			return true, nil
 		}
-		// Ignore asks for a reason in a modal: the scripted person gives
-		// one, for as long as the alert lasts.
-		if reasoned == nil {
-			for _, v := range d.Slack.OpenViews(who.ID) {
-				if v.CallbackID == blocks.IgnoreCallbackID {
-					reasoned = d.Slack.Submit(slacktest.ViewSubmission{User: who.ID, ViewID: v.ID, Values: ignoreReason})
-				}
-			}
-		}
-		m, ok := d.Slack.Message(Channel, c.MessageTS, who.ID)
+		m, ok := d.Slack.Message(d.channel, c.MessageTS, who.ID)
 		if !ok {
 			return true, nil
 		}
@@ -199,26 +208,54 @@ func (d *Driver) Press(ctx context.Context, who Person, c Choice) (*slacktest.De
 	return dl, d.Settle(ctx)
 }
 
-// ignoreReason is what the scripted person fills in Ignore's modal.
-var ignoreReason = map[string]map[string]slackapi.BlockAction{
-	blocks.IgnoreReason: {blocks.IgnoreReason: {Type: "plain_text_input", Value: "the demo's scripted reason"}},
-	blocks.IgnoreFor:    {blocks.IgnoreFor: {Type: "radio_buttons", SelectedOption: slackapi.OptionBlockObject{Value: blocks.IgnoreUntilResolved}}},
+// answeredInModals counts the modals the bot filled in, and those it
+// opened but for the reveal's, which answers only once it is filled in
+// (the token and the audit of its showing come after the open).
+func (d *Driver) answeredInModals() int {
+	n := len(d.Slack.Calls("views.update"))
+	for _, c := range d.Slack.Calls("views.open") {
+		if !reveal(c) {
+			n++
+		}
+	}
+	return n
 }
 
-// Runs are the runs started from the alert's offer, in its order: the
-// run under way, or the one that ended by Cancel or a rollback and gave
-// the offer its Rotate button back.
+// Runs are the runs started from the alert's offer, in its order, or
+// those in the thread of the batch the sweep started.
 func (d *Driver) Runs(ctx context.Context) ([]*flows.Run, error) {
+	if d.World.Sweep != nil {
+		return d.sweptRuns(ctx)
+	}
 	o, err := d.Records.OfferForAlert(ctx, Channel, d.alertTS)
 	if err != nil {
 		return nil, fmt.Errorf("the offer of alert %s: %w", d.alertTS, err)
 	}
-	var runs []*flows.Run
+	var ids []string
 	for _, it := range o.Items {
-		id := cmp.Or(it.RunID, it.EndedRunID)
-		if id == "" {
-			continue
+		if it.RunID != "" {
+			ids = append(ids, it.RunID)
 		}
+	}
+	// A run that ended and gave its offer the Rotate button back is no
+	// longer on the offer; it is still indexed under the thread.
+	if threads, ok := d.Records.(Threads); ok {
+		more, err := threads.RunsInThread(ctx, Channel, d.alertTS)
+		if err != nil {
+			return nil, fmt.Errorf("the runs of alert %s: %w", d.alertTS, err)
+		}
+		for _, id := range more {
+			if !slices.Contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return d.runsByID(ctx, ids)
+}
+
+func (d *Driver) runsByID(ctx context.Context, ids []string) ([]*flows.Run, error) {
+	var runs []*flows.Run
+	for _, id := range ids {
 		r, err := d.Records.Run(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("run %s: %w", id, err)

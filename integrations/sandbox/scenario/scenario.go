@@ -35,6 +35,8 @@ const (
 	Disused       = "disused"
 	LegacyToken   = "legacy-token"
 	RotateAll     = "rotate-all"
+	Autopilot     = "autopilot"
+	Superseded    = "superseded"
 )
 
 // Person is someone in the workspace. Alice and Bob may start rotations
@@ -73,17 +75,22 @@ func PersonByID(id string) (Person, bool) {
 // Info names a scenario and says in a line what it shows.
 type Info struct {
 	Name, Summary string
+	// Swept is the environment whose daily sweep starts the scenario, or
+	// "" when an alert does.
+	Swept string
 }
 
 var catalogue = []Info{
-	{Alert, "an alert for one production token: Alice rotates it and runs the sync, Bob revokes the old token"},
-	{Grouped, "a grouped alert that names no token: the bot finds three expiring tokens in Signon and Rotate all rotates them as one batch"},
-	{RotateAll, "a grouped alert: Alice presses Rotate all 3 and runs the sync once for the three, Bob confirms one revoke for all three old tokens"},
-	{AutoRenewed, "Signon's nightly auto-rotation already made and synced a newer token: no token is issued, Bob revokes the old one"},
-	{External, "no workload in the cluster reads the token: Alice alone sees the new token in a private modal and confirms its delivery"},
-	{VerifyFailure, "a consumer keeps the old token after the sync: Alice rolls back, the new token is revoked and the old one stays"},
-	{Disused, "the token has not been used for three months: Alice chooses Revoke (disused) instead of rotating, Bob confirms"},
-	{LegacyToken, "a 10-year token from before 2019 outlives any new token, so the sync job would never write one: the bot explains, offers no Rotate, and changes nothing"},
+	{Alert, "an alert for one production token: Alice rotates it and runs the sync, Bob revokes the old token", ""},
+	{Grouped, "a grouped alert that names no token: the bot finds three expiring tokens in Signon and Rotate all rotates them as one batch", ""},
+	{RotateAll, "a grouped alert: Alice presses Rotate all 3 and runs the sync once for the three, Bob confirms one revoke for all three old tokens", ""},
+	{AutoRenewed, "Signon's nightly auto-rotation already made and synced a newer token: no token is issued, Bob revokes the old one", ""},
+	{External, "no workload in the cluster reads the token: Alice alone sees the new token in a private modal and confirms its delivery", ""},
+	{VerifyFailure, "a consumer keeps the old token after the sync: Alice rolls back, the new token is revoked and the old one stays", ""},
+	{Disused, "the token has not been used for three months: Alice chooses Revoke (disused) instead of rotating, Bob confirms", ""},
+	{LegacyToken, "a 10-year token from before 2019 outlives any new token, so the sync job would never write one: the bot explains, offers no Rotate, and changes nothing", ""},
+	{Autopilot, "the clock passes 02:00 and integration's daily sweep posts its digest; under autopilot full the bot rotates a token whose renewal failed with no click, and leaves the external user's to a person", flows.Integration},
+	{Superseded, "the clock passes 02:00 and production's daily sweep finds a token Signon's renewal left unrevoked: under to-gates the clean-up verifies the consumers and stops at the revoke question, which Bob confirms", flows.Production},
 }
 
 // List returns every scenario, the default (alert) first.
@@ -119,6 +126,9 @@ type World struct {
 	// Script is what the scripted operator presses, in order.
 	Script []Press
 
+	// Sweep is set when the daily sweep, not an alert, starts the scenario.
+	Sweep *Sweep
+
 	clock   flows.Clock
 	expects []*expect
 	// jobs is how many sync Jobs the bot should have created.
@@ -146,6 +156,8 @@ type expect struct {
 	// explained: the bot must start no run and change nothing, and its
 	// offer must carry this explanation instead of buttons.
 	explained string
+	// left, with explained, says why the bot leaves the token alone.
+	left string
 }
 
 // New builds the named scenario's world with tokens dated by clock, which
@@ -240,6 +252,10 @@ func New(name string, clock flows.Clock) (*World, error) {
 		e.mode, e.phase, e.issued, e.keep = flows.ModeRevokeDisused, flows.PhaseDone, 0, ""
 		w.Alert = alertFor(e.email, flows.Parameterize(e.app))
 		w.Script = []Press{{alice, "Revoke (disused)"}, {bob, "Revoke token"}}
+	case Autopilot:
+		w.autopilot()
+	case Superseded:
+		w.superseded(bob)
 	}
 	return w, nil
 }
@@ -284,7 +300,15 @@ func (e *expect) done() {
 
 // Envs are the backends the bot is given: the scenario's environment.
 func (w *World) Envs() map[string]flows.Env {
-	return map[string]flows.Env{Environment: {Signon: w.Signon, Cluster: w.Cluster}}
+	return map[string]flows.Env{w.Environment(): {Signon: w.Signon, Cluster: w.Cluster}}
+}
+
+// Environment is where the scenario rotates: the swept one, or production.
+func (w *World) Environment() string {
+	if w.Sweep != nil {
+		return w.Sweep.Environment
+	}
+	return Environment
 }
 
 // Setup adds the people and the alert channel, with the bot in it, to the
@@ -297,6 +321,8 @@ func (w *World) Setup(fake *slacktest.Server) {
 	}
 	fake.AddChannel(Channel, ChannelName, members...)
 	fake.AddBotToChannel(Channel)
+	fake.AddChannel(DigestChannel, DigestChannelName, members...)
+	fake.AddBotToChannel(DigestChannel)
 }
 
 // alertFor is the alert for one token: Alertmanager's fallback then

@@ -20,7 +20,12 @@ func TestEveryScenarioChecksItsDesign(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if (len(w.Script) == 0 && info.Name != scenario.LegacyToken) || w.Alert.Fallback == "" {
+			switch {
+			case info.Swept != "":
+				if w.Sweep == nil || w.Sweep.Environment != info.Swept || w.Environment() != info.Swept {
+					t.Fatalf("a sweep-driven scenario that does not sweep %s: %+v", info.Swept, w.Sweep)
+				}
+			case (len(w.Script) == 0 && info.Name != scenario.LegacyToken) || w.Alert.Fallback == "":
 				t.Fatalf("no script or alert: %+v", w)
 			}
 			fake := slacktest.New(t)
