@@ -512,7 +512,7 @@ func (e *Engine) openBatchGate(b *Batch, kind GateKind, runs []*Run, now time.Ti
 	switch kind {
 	case GateSync:
 		ns, cronJob := e.envs[b.Environment].Cluster.Location()
-		title = fmt.Sprintf("Run the token sync job in %s for %d tokens?", b.Environment, len(runs))
+		title = fmt.Sprintf("Run the token sync job in %s for %s?", b.Environment, Count(len(runs), "token"))
 		g.Prompt = "Run the sync job now?"
 		lines = append(lines,
 			fmt.Sprintf("This creates a Job from CronJob %s in namespace %s (%s), as Argo CD's \"Create job\" does. One Job writes the newest token of every API user into its Secret, so it serves all of these:", Code(cronJob), Code(ns), b.Environment))
@@ -520,7 +520,7 @@ func (e *Engine) openBatchGate(b *Batch, kind GateKind, runs []*Run, now time.Ti
 			lines = append(lines, fmt.Sprintf("• %s: Secret %s, read by %s", r.Label(), Code(r.SecretName), consumerList(r.Consumers)))
 		}
 	case GateRevoke:
-		title = fmt.Sprintf("Revoke the old tokens of %d verified rotations?", len(runs))
+		title = fmt.Sprintf("Revoke the old tokens of %s?", Count(len(runs), "verified rotation"))
 		if runs[0].Mode == ModeCleanup {
 			title = cleanupRevokeTitle(runs)
 		}
