@@ -109,6 +109,9 @@ func (r Renderer) homeEnv(e HomeEnv, canAct bool, rows int) []slack.Block {
 				return r.supersededLine(p), b
 			})...)
 		}
+		if len(rep.Ignored) > 0 {
+			out = append(out, context(ignoredText(rep.Ignored)))
+		}
 		if canAct {
 			if b := r.homeButtons(rep); b != nil {
 				out = append(out, b)
@@ -179,7 +182,7 @@ func (r Renderer) homeButtons(rep *daily.Report) slack.Block {
 		}
 	}
 	for _, g := range rep.GroupsWithin(rep.HomeWithin) {
-		if g.Why != daily.WhyOtherTeam && g.Why != daily.WhyNotSynced {
+		if g.Why != daily.WhyOtherTeam && g.Why != daily.WhyNotSynced && len(g.Pairs) > 0 {
 			add(g.Why, g.Pairs, ActionDigestRotateAll, fmt.Sprintf("Rotate all %d (%s)", len(g.Pairs), g.Why))
 		}
 	}
