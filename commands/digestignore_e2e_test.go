@@ -1,6 +1,7 @@
 package commands_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -116,4 +117,63 @@ func TestDigestIgnoreWithAReasonAndUndo(t *testing.T) {
 		t.Fatalf("Undo left the snoozes, or the digest without its buttons:\n%s", m.BlocksJSON)
 	}
 	w.noPlaintext(w.fake.Transcript(ops, digestTS))
+}
+
+// TestDigestIgnoreFromTheHomeTab: a Home tab click has no response URL:
+// Ignore… opens the form with the click's trigger, and once submitted
+// the Home tab leaves the pairs out and counts them. A forged value is
+// answered in a modal and snoozes nothing.
+func TestDigestIgnoreFromTheHomeTab(t *testing.T) {
+	d := &commands.DigestPoster{Channels: map[string]string{flows.Production: ops}, Quiet: map[string]bool{}}
+	var home *commands.HomeTab
+	w := newWorld(t, worldSetup{digest: d, register: func(w *world, r *commands.Router) {
+		sched, _ := daily.ParseSchedule("02:00")
+		home = &commands.HomeTab{Slack: w.client, Render: blocks.Renderer{WorkspaceURL: "https://slacktest.slack.com/"}, Envs: []string{flows.Production},
+			Schedules: map[string]daily.Schedule{flows.Production: sched}, Reports: w.store, Runs: w.store, Clock: w.clock, Viewers: w.store,
+			MayStart: w.engine.MayStart, Ignores: w.store}
+		r.HomeOpened(home.Open)
+	}})
+	d.Views, d.Edit, d.Snoozes, d.Audit, d.Clock = w.client, w.client, w.store, w.store, w.clock
+	sched, _ := daily.ParseSchedule("02:00")
+	s, err := daily.New(daily.Config{Environment: flows.Production, Schedule: sched, Owner: "replica-1"},
+		daily.Parts{Estate: w.signon, Store: w.store, Runs: w.store, Publisher: d, Ignores: w.store, Clock: w.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Tick(w.ctx); !ok || err != nil {
+		t.Fatalf("sweep: %v %v", ok, err)
+	}
+	rep, err := daily.Last(w.ctx, w.store, flows.Production)
+	if err != nil || rep == nil || len(rep.Groups()) != 1 {
+		t.Fatalf("sweep %+v (%v), want one group", rep, err)
+	}
+	g := rep.Groups()[0]
+	target := blocks.DigestTarget{Environment: flows.Production, Day: rep.Day, Why: g.Why}
+	for _, p := range g.Pairs {
+		target.Pairs = append(target.Pairs, blocks.DigestPair{User: p.User.ID, Application: p.Application.ID})
+	}
+	action := blocks.ActionDigestIgnore + ":home-" + string(g.Why)
+	if tab := w.openHome(alice); !strings.Contains(tab, action) {
+		t.Fatalf("Alice's Home tab has no %s:\n%s", action, tab)
+	}
+
+	forged := strings.Replace(blocks.DigestValue(target), rep.Day, "2026-11-01", 1)
+	if got := w.clickHome(alice, action, forged); !strings.Contains(got, "not the latest one") {
+		t.Errorf("a forged Home click answered %s", got)
+	}
+
+	if _, err := w.fake.ClickHome(slacktest.HomeAction{User: alice, ActionID: action}).WaitAck(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+	view := w.digestIgnoreForm(t, alice)
+	w.fake.Submit(slacktest.ViewSubmission{User: alice, ViewID: view.ID, Values: ignoreValues("renewed by hand", w.clock.Now().AddDate(0, 0, 3).Format(time.DateOnly))})
+	if err := waitUntil(w.ctx, func() bool {
+		igs, _ := w.store.Ignores(w.ctx, flows.Production, w.clock.Now())
+		return len(igs) == len(g.Pairs)
+	}); err != nil {
+		t.Fatalf("the Home tab's Ignore snoozed nothing")
+	}
+	if tab := w.openHome(alice); !strings.Contains(tab, fmt.Sprintf("ignored: %d (until", len(g.Pairs))) || strings.Contains(tab, action) {
+		t.Errorf("the Home tab after the Ignore:\n%s", tab)
+	}
 }
