@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	slackapi "github.com/slack-go/slack"
 
@@ -55,25 +54,9 @@ func (d *DigestPoster) CheckIgnore(s Submission) map[string]string {
 // the digest's modal requires.
 func readDigestIgnore(s Submission, now time.Time) (string, time.Time, map[string]string) {
 	reason, _, date := blocks.IgnoreValues(s.Values)
-	reason = strings.TrimSpace(reason)
 	errs := map[string]string{}
-	switch n := utf8.RuneCountInString(reason); {
-	case n == 0:
-		errs[blocks.IgnoreReason] = "Say why the tokens can be left alone."
-	case n > flows.MaxIgnoreReason || !utf8.ValidString(reason):
-		errs[blocks.IgnoreReason] = fmt.Sprintf("Keep the reason within %d characters.", flows.MaxIgnoreReason)
-	}
-	day, err := time.Parse(blocks.DateLayout, date)
-	today := now.UTC().Truncate(24 * time.Hour)
-	switch {
-	case err != nil:
-		errs[blocks.IgnoreDate] = "Pick the day the tokens should come back."
-	case !day.After(today):
-		errs[blocks.IgnoreDate] = "Pick a day after today."
-	case day.Sub(today) > flows.MaxSnooze:
-		errs[blocks.IgnoreDate] = fmt.Sprintf("Pick a day within %d days.", int(flows.MaxSnooze.Hours()/24))
-	}
-	return reason, day, errs
+	reason = checkReason(reason, "the tokens", errs)
+	return reason, checkSnoozeDay(date, now, "the tokens", errs), errs
 }
 
 // SubmitIgnore snoozes the group's pairs once everything the click

@@ -13,24 +13,6 @@ import (
 	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
 )
 
-// digestIgnoreForm waits for user's digest Ignore modal.
-func (w *world) digestIgnoreForm(t *testing.T, user string) slacktest.View {
-	t.Helper()
-	var view slacktest.View
-	if err := waitUntil(w.ctx, func() bool {
-		for _, v := range w.fake.OpenViews(user) {
-			if v.CallbackID == blocks.DigestIgnoreCallbackID {
-				view = v
-				return true
-			}
-		}
-		return false
-	}); err != nil {
-		t.Fatalf("no digest Ignore modal open for %s", user)
-	}
-	return view
-}
-
 // TestDigestIgnoreWithAReasonAndUndo: through the real Socket Mode client
 // on a real Redis, Mallory's Ignore… is refused and opens nothing; Alice's
 // opens the modal, whose submission snoozes the group's pairs, edits the
@@ -74,7 +56,7 @@ func TestDigestIgnoreWithAReasonAndUndo(t *testing.T) {
 	}
 
 	w.click(alice, ops, digestTS, "Ignore…")
-	view := w.digestIgnoreForm(t, alice)
+	view := w.openForm(t, alice, blocks.DigestIgnoreCallbackID)
 	until := w.clock.Now().AddDate(0, 0, 10).Format(time.DateOnly)
 	// A day in the past is refused in the modal and changes nothing.
 	if ack, err := w.fake.Submit(slacktest.ViewSubmission{User: alice, ViewID: view.ID, Values: ignoreValues("retired", w.clock.Now().Format(time.DateOnly))}).WaitAck(w.ctx); err != nil || !strings.Contains(string(ack.Payload), "after today") {
@@ -165,7 +147,7 @@ func TestDigestIgnoreFromTheHomeTab(t *testing.T) {
 	if _, err := w.fake.ClickHome(slacktest.HomeAction{User: alice, ActionID: action}).WaitAck(w.ctx); err != nil {
 		t.Fatal(err)
 	}
-	view := w.digestIgnoreForm(t, alice)
+	view := w.openForm(t, alice, blocks.DigestIgnoreCallbackID)
 	w.fake.Submit(slacktest.ViewSubmission{User: alice, ViewID: view.ID, Values: ignoreValues("renewed by hand", w.clock.Now().AddDate(0, 0, 3).Format(time.DateOnly))})
 	if err := waitUntil(w.ctx, func() bool {
 		igs, _ := w.store.Ignores(w.ctx, flows.Production, w.clock.Now())
