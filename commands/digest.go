@@ -42,7 +42,16 @@ type DigestPoster struct {
 	// StartBatch starts Rotate all's batch (flows.Engine); see
 	// digestrotate.go.
 	StartBatch func(ctx context.Context, req flows.BatchRequest) (*flows.BatchStarted, error)
-	Logger     *slog.Logger
+	// Snoozes keeps Ignore…'s snoozes (state.Store); nil answers that
+	// Ignore… is not available. Audit records them, Edit shows them on
+	// the digest in place, and Clock dates them; each may be nil.
+	Snoozes Snoozes
+	Audit   Auditor
+	Edit    interface {
+		UpdateMessage(ctx context.Context, channel, ts string, opts ...slackapi.MsgOption) error
+	}
+	Clock  flows.Clock
+	Logger *slog.Logger
 }
 
 // Digest posts one message for the sweep, or nothing on a quiet day.
@@ -66,13 +75,16 @@ func (d *DigestPoster) Register(r *Router) {
 	for _, a := range []string{blocks.ActionDigestRotateAll, blocks.ActionDigestRevoke, blocks.ActionDigestIgnore} {
 		r.Action(a, d.click)
 	}
+	r.Action(blocks.ActionDigestUnignore, d.unignore)
+	r.View(blocks.DigestIgnoreCallbackID, d.SubmitIgnore)
+	r.Check(blocks.DigestIgnoreCallbackID, d.CheckIgnore)
 }
 
-// click checks a digest button as any other: a value the digest made, for
-// pairs its sweep reported, from a person who may start runs there. The
-// actions need batches of runs, which are not there yet, so every click
-// that passes is told so, privately, and nothing changes.
+// click checks a digest button as any other (checked), then acts.
+// Ignore… from the Home tab needs the click's trigger for its form, so
+// its refusals open their own modal rather than one opened at once.
 func (d *DigestPoster) click(ctx context.Context, a Action) error {
+	ignore := strings.HasPrefix(a.ActionID, blocks.ActionDigestIgnore)
 	say := func(text string) error {
 		return d.Slack.Respond(ctx, a.ResponseURL, slack.Reply{Text: text})
 	}
@@ -82,33 +94,65 @@ func (d *DigestPoster) click(ctx context.Context, a Action) error {
 		if d.Views == nil {
 			return fmt.Errorf("answer %s's click on %s: no response URL, and no Views to answer in a modal", a.UserID, a.ActionID)
 		}
-		say = homeAnswer(ctx, d.Views, a, "Looking at the group…")
+		if ignore {
+			say = homeNotice(ctx, d.Views, a)
+		} else {
+			say = homeAnswer(ctx, d.Views, a, "Looking at the group…")
+		}
 	}
+	rep, target, refusal, err := d.checked(ctx, a)
+	if refusal != "" {
+		d.logRefusal(ctx, a, err)
+		return say(refusal)
+	}
+	switch {
+	case target.Why == blocks.WhySuperseded && strings.HasPrefix(a.ActionID, blocks.ActionDigestRevoke) && d.Cleaner != nil:
+		return d.revokeSuperseded(ctx, a, rep, target, say)
+	case strings.HasPrefix(a.ActionID, blocks.ActionDigestRotateAll):
+		return d.rotateAll(ctx, a, rep, target, say)
+	case ignore:
+		return d.ignoreGroup(ctx, a, target, say)
+	}
+	return say(fmt.Sprintf(":construction: Acting on a whole group (%d tokens) is not available on this bot. Nothing was done. Meanwhile, rotate each token with `/rotate-token <api-user-email> <application> %s`.", len(target.Pairs), target.Environment))
+}
+
+// checked checks a digest button's click: a value the digest made (for
+// Ignore…, from the digest's channel or the Home tab), for pairs the
+// latest sweep reported and nobody has ignored since, from a person who
+// may start runs there. A refusal says privately why nothing was done;
+// err, if any, is for the log.
+func (d *DigestPoster) checked(ctx context.Context, a Action) (*daily.Report, blocks.DigestTarget, string, error) {
 	target, ok := blocks.ParseDigestValue(a.Value)
-	if !ok || d.Channels[target.Environment] == "" {
-		return say(":warning: That button was not made by the bot's daily digest. Nothing was done.")
+	channel := d.Channels[target.Environment]
+	forged := !ok || channel == "" || (strings.HasPrefix(a.ActionID, blocks.ActionDigestIgnore) && a.ChannelID != "" && a.ChannelID != channel)
+	if forged {
+		d.log().WarnContext(ctx, "audit: forged digest button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS)
+		return nil, target, ":warning: That button was not made by the bot's daily digest. Nothing was done.", nil
 	}
 	rep, err := daily.Last(ctx, d.Reports, target.Environment)
+	if err == nil && rep != nil {
+		err = d.withIgnores(ctx, rep)
+	}
 	if err != nil {
-		return say(fmt.Sprintf(":warning: The bot cannot read the last sweep of %s right now. Nothing was done; try again shortly.", target.Environment))
+		return nil, target, fmt.Sprintf(":warning: The bot cannot read the last sweep of %s right now. Nothing was done; try again shortly.", target.Environment), err
 	}
 	if rep == nil || rep.Day != target.Day || !reported(rep, target) {
-		return say(":warning: That digest is not the latest one, or names tokens its sweep did not report. Nothing was done: use the latest digest or the Home tab.")
+		return nil, target, ":warning: That digest is not the latest one, or names tokens its sweep did not report or that are ignored. Nothing was done: use the latest digest or the Home tab.", nil
 	}
-	may, err := d.MayStart(ctx, target.Environment, a.UserID)
+	refusal, err := d.mayAct(ctx, target.Environment, a.UserID)
+	return rep, target, refusal, err
+}
+
+// mayAct refuses a person who may not start runs in env.
+func (d *DigestPoster) mayAct(ctx context.Context, env, user string) (string, error) {
+	may, err := d.MayStart(ctx, env, user)
 	if err != nil {
-		return say(fmt.Sprintf(":warning: The bot cannot check who may act in %s right now. Nothing was done.", target.Environment))
+		return fmt.Sprintf(":warning: The bot cannot check who may act in %s right now. Nothing was done.", env), err
 	}
 	if !may {
-		return say(fmt.Sprintf(":no_entry: You are not among the configured starters for %s. Nothing was done.", target.Environment))
+		return fmt.Sprintf(":no_entry: You are not among the configured starters for %s. Nothing was done.", env), nil
 	}
-	if target.Why == blocks.WhySuperseded && strings.HasPrefix(a.ActionID, blocks.ActionDigestRevoke) && d.Cleaner != nil {
-		return d.revokeSuperseded(ctx, a, rep, target, say)
-	}
-	if strings.HasPrefix(a.ActionID, blocks.ActionDigestRotateAll) {
-		return d.rotateAll(ctx, a, rep, target, say)
-	}
-	return say(fmt.Sprintf(":construction: Acting on a whole group (%d tokens) needs batches of runs, which the bot does not have yet. Nothing was done. Meanwhile, rotate each token with `/rotate-token <api-user-email> <application> %s`.", len(target.Pairs), target.Environment))
+	return "", nil
 }
 
 // reported reports whether every pair of the target is in the report's

@@ -43,7 +43,10 @@ type HomeTab struct {
 		SawHomeViewer(ctx context.Context, user string, at time.Time) error
 		HomeViewers(ctx context.Context, since time.Time, most int) ([]string, error)
 	}
-	Logger *slog.Logger
+	// Ignores, when set, leaves out the pairs snoozed now rather than at
+	// the last sweep (state.Store).
+	Ignores daily.Ignores
+	Logger  *slog.Logger
 
 	once    sync.Once
 	changed chan struct{}
@@ -134,6 +137,13 @@ func (h *HomeTab) publish(ctx context.Context, user string) error {
 		}
 		if e.Last, err = daily.Last(ctx, h.Reports, name); err != nil {
 			return fmt.Errorf("home tab: %w", err)
+		}
+		if e.Last != nil && h.Ignores != nil {
+			igs, err := h.Ignores.Ignores(ctx, name, now)
+			if err != nil {
+				return fmt.Errorf("home tab: %w", err)
+			}
+			e.Last.Ignore(igs)
 		}
 		e.Runs = daily.RunRefs(runs, name)
 		if ok, err := h.MayStart(ctx, name, user); err == nil && ok {

@@ -87,33 +87,46 @@ func (b *Bot) checkIgnore(s Submission) map[string]string {
 // the ignore (zero: when the alert resolves).
 func readIgnore(s Submission, now time.Time) (string, time.Time, map[string]string) {
 	reason, duration, date := blocks.IgnoreValues(s.Values)
-	reason = strings.TrimSpace(reason)
 	errs := map[string]string{}
-	switch n := utf8.RuneCountInString(reason); {
-	case n == 0:
-		errs[blocks.IgnoreReason] = "Say why the token can be left alone."
-	case n > flows.MaxIgnoreReason || !utf8.ValidString(reason):
-		errs[blocks.IgnoreReason] = fmt.Sprintf("Keep the reason within %d characters.", flows.MaxIgnoreReason)
-	}
+	reason = checkReason(reason, "the token", errs)
 	var until time.Time
 	switch duration {
 	case blocks.IgnoreUntilResolved:
 	case blocks.IgnoreUntilDate:
-		day, err := time.Parse(blocks.DateLayout, date)
-		today := now.UTC().Truncate(24 * time.Hour)
-		switch {
-		case err != nil:
-			errs[blocks.IgnoreDate] = "Pick the day the buttons should come back."
-		case !day.After(today):
-			errs[blocks.IgnoreDate] = "Pick a day after today."
-		case day.Sub(today) > flows.MaxSnooze:
-			errs[blocks.IgnoreDate] = fmt.Sprintf("Pick a day within %d days.", int(flows.MaxSnooze.Hours()/24))
-		}
-		until = day
+		until = checkSnoozeDay(date, now, "the buttons", errs)
 	default:
 		errs[blocks.IgnoreFor] = "Choose how long to ignore it for."
 	}
 	return reason, until, errs
+}
+
+// checkReason trims an Ignore's reason, noting in errs what is wrong
+// with it.
+func checkReason(reason, what string, errs map[string]string) string {
+	reason = strings.TrimSpace(reason)
+	switch n := utf8.RuneCountInString(reason); {
+	case n == 0:
+		errs[blocks.IgnoreReason] = "Say why " + what + " can be left alone."
+	case n > flows.MaxIgnoreReason || !utf8.ValidString(reason):
+		errs[blocks.IgnoreReason] = fmt.Sprintf("Keep the reason within %d characters.", flows.MaxIgnoreReason)
+	}
+	return reason
+}
+
+// checkSnoozeDay reads the day a snooze ends, noting in errs what is
+// wrong with it: a day after today, within MaxSnooze.
+func checkSnoozeDay(date string, now time.Time, what string, errs map[string]string) time.Time {
+	day, err := time.Parse(blocks.DateLayout, date)
+	today := now.UTC().Truncate(24 * time.Hour)
+	switch {
+	case err != nil:
+		errs[blocks.IgnoreDate] = "Pick the day " + what + " should come back."
+	case !day.After(today):
+		errs[blocks.IgnoreDate] = "Pick a day after today."
+	case day.Sub(today) > flows.MaxSnooze:
+		errs[blocks.IgnoreDate] = fmt.Sprintf("Pick a day within %d days.", int(flows.MaxSnooze.Hours()/24))
+	}
+	return day
 }
 
 // submitIgnore ignores the offer item the modal was opened for, once

@@ -16,17 +16,23 @@ import (
 // ignoreForm waits for user's Ignore modal.
 func (w *world) ignoreForm(t *testing.T, user string) slacktest.View {
 	t.Helper()
+	return w.openForm(t, user, blocks.IgnoreCallbackID)
+}
+
+// openForm waits for user's modal of callbackID.
+func (w *world) openForm(t *testing.T, user, callbackID string) slacktest.View {
+	t.Helper()
 	var view slacktest.View
 	if err := waitUntil(w.ctx, func() bool {
 		for _, v := range w.fake.OpenViews(user) {
-			if v.CallbackID == blocks.IgnoreCallbackID {
+			if v.CallbackID == callbackID {
 				view = v
 				return true
 			}
 		}
 		return false
 	}); err != nil {
-		t.Fatalf("no Ignore modal open for %s", user)
+		t.Fatalf("no %s modal open for %s", callbackID, user)
 	}
 	return view
 }

@@ -62,6 +62,9 @@ type Report struct {
 	OpenRuns []RunRef `json:"open_runs,omitempty"`
 	// Next is the next sweep's slot.
 	Next time.Time `json:"next"`
+	// Ignored are the snoozes of the report's pairs (Ignore): those
+	// pairs are in no group, counted apart.
+	Ignored []flows.Ignore `json:"ignored,omitempty"`
 }
 
 // RunRef is a run under way, as the digest and the Home tab link to it.
@@ -74,10 +77,12 @@ type RunRef struct {
 	StatusTS string    `json:"status_ts,omitempty"`
 }
 
-// Group is the pairs expiring within the digest's window for one reason.
+// Group is the pairs expiring within the digest's window for one reason;
+// Ignored those of them people snoozed, which Pairs leaves out.
 type Group struct {
-	Why   Why
-	Pairs []flows.EstatePair
+	Why     Why
+	Pairs   []flows.EstatePair
+	Ignored []flows.EstatePair
 }
 
 // Groups are the pairs whose synced token expires within the digest's
@@ -92,35 +97,54 @@ func (r *Report) GroupsWithin(d time.Duration) []Group {
 	for _, why := range Whys {
 		g := Group{Why: why}
 		for i, p := range r.Pairs {
-			if r.Whys[i] == why && p.Token.ExpiresBefore(limit) {
+			switch {
+			case r.Whys[i] != why || !p.Token.ExpiresBefore(limit):
+			case r.ignored(p):
+				g.Ignored = append(g.Ignored, p)
+			default:
 				g.Pairs = append(g.Pairs, p)
 			}
 		}
-		if len(g.Pairs) > 0 {
+		if len(g.Pairs)+len(g.Ignored) > 0 {
 			out = append(out, g)
 		}
 	}
 	return out
 }
 
-// Superseded are the synced pairs holding tokens a renewal left behind.
+// Superseded are the synced pairs holding tokens a renewal left behind,
+// but for those people snoozed (SupersededIgnored).
 func (r *Report) Superseded() []flows.EstatePair {
-	var out []flows.EstatePair
+	sup, _ := r.superseded()
+	return sup
+}
+
+// SupersededIgnored are the snoozed pairs Superseded leaves out.
+func (r *Report) SupersededIgnored() []flows.EstatePair {
+	_, ign := r.superseded()
+	return ign
+}
+
+func (r *Report) superseded() (sup, ign []flows.EstatePair) {
 	for _, p := range r.Pairs {
-		if p.Synced && len(p.Superseded) > 0 {
-			out = append(out, p)
+		switch {
+		case !p.Synced || len(p.Superseded) == 0:
+		case r.ignored(p):
+			ign = append(ign, p)
+		default:
+			sup = append(sup, p)
 		}
 	}
-	return out
+	return sup, ign
 }
 
 // Expiring are the pairs whose synced token expires within the Home tab's
-// window, soonest first.
+// window, soonest first, but for those people snoozed.
 func (r *Report) Expiring() []flows.EstatePair {
 	limit := r.SignonNow.Add(r.HomeWithin)
 	var out []flows.EstatePair
 	for _, p := range r.Pairs {
-		if p.Token.ExpiresBefore(limit) {
+		if p.Token.ExpiresBefore(limit) && !r.ignored(p) {
 			out = append(out, p)
 		}
 	}
@@ -152,9 +176,11 @@ func (r *Report) index(user, application int64) int {
 	return slices.IndexFunc(r.Pairs, func(p flows.EstatePair) bool { return p.User.ID == user && p.Application.ID == application })
 }
 
-// Empty reports whether the digest has nothing to say.
+// Empty reports whether the digest has nothing to say, not even that
+// something is ignored.
 func (r *Report) Empty() bool {
-	return len(r.Groups()) == 0 && len(r.Superseded()) == 0 && len(r.OpenRuns) == 0
+	sup, ign := r.superseded()
+	return len(r.Groups()) == 0 && len(sup)+len(ign) == 0 && len(r.OpenRuns) == 0
 }
 
 // Rules are an environment's classification settings.

@@ -104,15 +104,18 @@ type Sweeper struct {
 	publisher Publisher
 	actor     Actor
 	workloads Workloads
+	ignores   Ignores
 	clock     flows.Clock
 	log       *slog.Logger
 }
 
-// Parts are what a Sweeper uses. Workloads, Actor, Clock and Logger may
-// be nil; without Workloads the report has no consumers.
+// Parts are what a Sweeper uses. Workloads, Ignores, Actor, Clock and
+// Logger may be nil; without Workloads the report has no consumers, and
+// without Ignores no pair is left out as snoozed.
 type Parts struct {
 	Estate    Estate
 	Workloads Workloads
+	Ignores   Ignores
 	Store     Store
 	Runs      Runs
 	Publisher Publisher
@@ -144,7 +147,7 @@ func New(cfg Config, p Parts) (*Sweeper, error) {
 	if p.Logger == nil {
 		p.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Sweeper{cfg: cfg, estate: p.Estate, store: p.Store, runs: p.Runs, publisher: p.Publisher, actor: p.Actor, workloads: p.Workloads, clock: p.Clock, log: p.Logger}, nil
+	return &Sweeper{cfg: cfg, estate: p.Estate, store: p.Store, runs: p.Runs, publisher: p.Publisher, actor: p.Actor, workloads: p.Workloads, ignores: p.Ignores, clock: p.Clock, log: p.Logger}, nil
 }
 
 // Environment is the environment swept.
@@ -238,6 +241,13 @@ func (s *Sweeper) report(ctx context.Context, now time.Time) (*Report, error) {
 		return nil, fmt.Errorf("list the runs under way: %w", err)
 	}
 	r := Build(s.cfg, est, runs, now)
+	if s.ignores != nil {
+		igs, err := s.ignores.Ignores(ctx, s.cfg.Environment, now)
+		if err != nil {
+			return nil, fmt.Errorf("read the snoozed tokens: %w", err)
+		}
+		r.Ignore(igs)
+	}
 	s.readConsumers(ctx, r)
 	return r, nil
 }

@@ -132,7 +132,7 @@ func (r Renderer) Digest(rep *daily.Report, quiet bool) (Message, bool) {
 		countOf(expiring, "token expires", "tokens expire"), flows.Span(rep.Within), countOf(old, "superseded token", "superseded tokens"), countOf(len(rep.OpenRuns), "run under way", "runs under way"))
 	blocks := []slack.Block{section(head)}
 	// Each group takes at most three blocks; the last four are the
-	// superseded group, the runs and the note on what is not there yet.
+	// superseded group, the runs and the note on what the buttons do.
 	budget := maxBlocks - 5
 	left := 0
 	for _, g := range groups {
@@ -140,23 +140,24 @@ func (r Renderer) Digest(rep *daily.Report, quiet bool) (Message, bool) {
 			left += len(g.Pairs)
 			continue
 		}
-		blocks = append(blocks, r.digestGroup(rep, g.Why, g.Pairs, func(p flows.EstatePair) string { return r.expiringLine(p, rep.SignonNow) })...)
+		blocks = append(blocks, r.digestGroup(rep, g.Why, g.Pairs, g.Ignored, func(p flows.EstatePair) string { return r.expiringLine(p, rep.SignonNow) })...)
 	}
 	if left > 0 {
 		blocks = append(blocks, context(fmt.Sprintf("%s more in other groups: see the Home tab.", countOf(left, "token", "tokens"))))
 	}
-	if len(superseded) > 0 {
-		blocks = append(blocks, r.digestGroup(rep, WhySuperseded, superseded, r.supersededLine)...)
+	if ign := rep.SupersededIgnored(); len(superseded)+len(ign) > 0 {
+		blocks = append(blocks, r.digestGroup(rep, WhySuperseded, superseded, ign, r.supersededLine)...)
 	}
 	if len(rep.OpenRuns) > 0 {
 		blocks = append(blocks, section(r.openRuns(rep.OpenRuns, digestLines)))
 	}
-	blocks = append(blocks, context("Revoke superseded checks every consumer of each pair before one question asks to revoke. Rotate all needs batches of runs, which are not there yet: its button says so. Next sweep "+flows.Date(rep.Next)+"."))
+	blocks = append(blocks, context("Revoke superseded checks every consumer of each pair before one question asks to revoke. Ignore… leaves a group's tokens out of the digests until a day you pick. Next sweep "+flows.Date(rep.Next)+"."))
 	return Message{Text: truncate(fmt.Sprintf("Daily sweep of %s: %d expiring, %d superseded", rep.Environment, expiring, old), maxNotificationText), Blocks: blocks}, true
 }
 
-// digestGroup is a group's heading and lines, and its buttons.
-func (r Renderer) digestGroup(rep *daily.Report, why daily.Why, pairs []flows.EstatePair, line func(flows.EstatePair) string) []slack.Block {
+// digestGroup is a group's heading and lines, who ignored which of its
+// pairs, and its buttons.
+func (r Renderer) digestGroup(rep *daily.Report, why daily.Why, pairs, ignored []flows.EstatePair, line func(flows.EstatePair) string) []slack.Block {
 	title := whyTitle[why]
 	if why == WhySuperseded {
 		title = "*Superseded*: older unrevoked tokens a renewal left behind, waiting to be revoked once every consumer holds the synced one"
@@ -170,15 +171,25 @@ func (r Renderer) digestGroup(rep *daily.Report, why daily.Why, pairs []flows.Es
 		lines = append(lines, line(p))
 	}
 	out := []slack.Block{section(fitLines(lines))}
+	suffix := ":" + string(why)
+	var undo []slack.BlockElement
+	if len(ignored) > 0 {
+		out = append(out, context(ignoredText(ignoredOf(rep, ignored))))
+		if b := unignoreButton(rep, why, ignored, suffix); b != nil {
+			undo = append(undo, b)
+		}
+	}
 	target := DigestTarget{Environment: rep.Environment, Day: rep.Day, Why: why}
 	for _, p := range pairs {
 		target.Pairs = append(target.Pairs, DigestPair{User: p.User.ID, Application: p.Application.ID})
 	}
 	value := DigestValue(target)
-	if value == "" || why == daily.WhyOtherTeam || why == daily.WhyNotSynced {
-		return out
+	if value == "" || len(pairs) == 0 || why == daily.WhyOtherTeam || why == daily.WhyNotSynced {
+		if len(undo) == 0 {
+			return out
+		}
+		return append(out, slack.NewActionBlock("digest-"+string(why), undo...))
 	}
-	suffix := ":" + string(why)
 	var buttons []slack.BlockElement
 	if why == WhySuperseded {
 		buttons = append(buttons, button(ActionDigestRevoke+suffix, value, fmt.Sprintf("Revoke %d superseded", supersededCount(pairs)), "", nil))
@@ -186,7 +197,7 @@ func (r Renderer) digestGroup(rep *daily.Report, why daily.Why, pairs []flows.Es
 		buttons = append(buttons, button(ActionDigestRotateAll+suffix, value, fmt.Sprintf("Rotate all %d", len(pairs)), slack.StylePrimary, nil))
 	}
 	buttons = append(buttons, button(ActionDigestIgnore+suffix, value, "Ignore…", "", nil))
-	return append(out, slack.NewActionBlock("digest-"+string(why), buttons...))
+	return append(out, slack.NewActionBlock("digest-"+string(why), append(buttons, undo...)...))
 }
 
 func supersededCount(pairs []flows.EstatePair) int {

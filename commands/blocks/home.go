@@ -109,6 +109,9 @@ func (r Renderer) homeEnv(e HomeEnv, canAct bool, rows int) []slack.Block {
 				return r.supersededLine(p), b
 			})...)
 		}
+		if len(rep.Ignored) > 0 {
+			out = append(out, context(ignoredText(rep.Ignored)))
+		}
 		if canAct {
 			if b := r.homeButtons(rep); b != nil {
 				out = append(out, b)
@@ -165,8 +168,8 @@ func homeValue(rep *daily.Report, p flows.EstatePair) string {
 	return HomeValue(HomeTarget{Environment: rep.Environment, Pair: DigestPair{User: p.User.ID, Application: p.Application.ID}})
 }
 
-// homeButtons are one Rotate all per group in the Home window and the
-// superseded clean-up, with the digest's values (and so its checks).
+// homeButtons are one Rotate all and one Ignore… per group in the Home
+// window and the superseded clean-up, with the digest's values (and so its checks).
 func (r Renderer) homeButtons(rep *daily.Report) slack.Block {
 	var buttons []slack.BlockElement
 	add := func(why daily.Why, pairs []flows.EstatePair, action, label string) {
@@ -179,8 +182,9 @@ func (r Renderer) homeButtons(rep *daily.Report) slack.Block {
 		}
 	}
 	for _, g := range rep.GroupsWithin(rep.HomeWithin) {
-		if g.Why != daily.WhyOtherTeam && g.Why != daily.WhyNotSynced {
+		if g.Why != daily.WhyOtherTeam && g.Why != daily.WhyNotSynced && len(g.Pairs) > 0 {
 			add(g.Why, g.Pairs, ActionDigestRotateAll, fmt.Sprintf("Rotate all %d (%s)", len(g.Pairs), g.Why))
+			add(g.Why, g.Pairs, ActionDigestIgnore, fmt.Sprintf("Ignore… (%s)", g.Why))
 		}
 	}
 	if sup := rep.Superseded(); len(sup) > 0 {

@@ -31,8 +31,6 @@ const DateLayout = "2006-01-02"
 // IgnoreModal asks why a token (or a group of them, what) is left alone,
 // and for how long. untilResolved names what ends the default duration.
 func IgnoreModal(what, untilResolved, metadata string, today time.Time) slack.ModalViewRequest {
-	reason := slack.NewPlainTextInputBlockElement(plain("The consumer is retired on 1 March"), IgnoreReason)
-	reason.Multiline, reason.MinLength, reason.MaxLength = true, 1, flows.MaxIgnoreReason
 	resolved := slack.NewOptionBlockObject(IgnoreUntilResolved, plain(untilResolved), nil)
 	date := slack.NewOptionBlockObject(IgnoreUntilDate, plain("Until a date (snooze)"), nil)
 	duration := slack.NewRadioButtonsBlockElement(IgnoreFor, resolved, date)
@@ -50,7 +48,7 @@ func IgnoreModal(what, untilResolved, metadata string, today time.Time) slack.Mo
 		Close:           plain("Cancel"),
 		Blocks: slack.Blocks{BlockSet: []slack.Block{
 			section(fmt.Sprintf("Leave %s alone. Everyone in the thread sees the reason, and anyone who may rotate can undo it.", what)),
-			slack.NewInputBlock(IgnoreReason, plain("Why?"), nil, reason),
+			slack.NewInputBlock(IgnoreReason, plain("Why?"), nil, reasonInput()),
 			slack.NewInputBlock(IgnoreFor, plain("For how long?"), nil, duration),
 			pick,
 		}},

@@ -211,6 +211,7 @@ func Assemble(ctx context.Context, cfg *Config, log *slog.Logger, w Wiring) (*Ap
 	var homeClicks *commands.HomeClicks
 	if digest != nil {
 		digest.Cleaner, digest.Views = a.engine, client
+		digest.Snoozes, digest.Audit, digest.Edit, digest.Clock = store, store, client, clock
 		homeClicks = &commands.HomeClicks{Bot: bot, Reports: store, Channels: digest.Channels, CleanUp: digest.CleanUpPair}
 	}
 	router := buildRouter(routerDeps{Slack: client, Dedup: store, Self: self, Log: log, Bot: bot, Digest: digest, Home: a.home, HomeClicks: homeClicks})

@@ -56,7 +56,7 @@ func sweeps(cfg *Config, envs map[string]flows.Env, store *state.Store, slack in
 		}
 		s, err := daily.New(daily.Config{Environment: name, Schedule: sched, Within: ec.Sweep.Within, HomeWithin: ec.Sweep.HomeWithin,
 			Rules: daily.Rules{Staging: name == "staging", OtherTeam: other}, Owner: owner},
-			daily.Parts{Estate: estateOf(envs[name].Signon), Workloads: workloadsOf(envs[name].Cluster), Store: store, Runs: store, Publisher: poster, Clock: clock, Logger: log,
+			daily.Parts{Estate: estateOf(envs[name].Signon), Workloads: workloadsOf(envs[name].Cluster), Ignores: store, Store: store, Runs: store, Publisher: poster, Clock: clock, Logger: log,
 				Actor: daily.Steps{
 					&daily.Rotations{Mode: policy.Environments[name].Autopilot, Batches: batches, Channel: ec.Sweep.Channel, Within: policy.ExpiryWindow, Logger: log},
 					&daily.Cleanup{Mode: policy.Environments[name].Autopilot, Batches: batches, Channel: ec.Sweep.Channel},
@@ -99,7 +99,7 @@ func homeTab(cfg *Config, store *state.Store, slack interface {
 	PublishView(ctx context.Context, userID string, view slackapi.HomeTabViewRequest) error
 }, render blocks.Renderer, mayStart func(context.Context, string, string) (bool, error), clock flows.Clock, log *slog.Logger) *commands.HomeTab {
 	h := &commands.HomeTab{Slack: slack, Render: render, Schedules: map[string]daily.Schedule{}, Reports: store, Runs: store, MayStart: mayStart,
-		Clock: clock, Viewers: store, Logger: log}
+		Clock: clock, Viewers: store, Ignores: store, Logger: log}
 	for name, ec := range cfg.Environments {
 		if !ec.Rotate {
 			continue
