@@ -44,7 +44,8 @@ type cleanupPair struct {
 }
 
 // cleanupPhase runs a clean-up a "day" on one bot with a daily sweep of
-// production under to-gates, its default: the sweep starts one batch for
+// production under to-gates (production's default, set here since the
+// sweep part sets off): the sweep starts one batch for
 // the superseded pairs, which stops at the revoke question that Bob
 // answers. The bot is killed once a day at each point in turn. Each day
 // must end every clean-up run, revoke each verified pair's superseded
@@ -53,7 +54,9 @@ type cleanupPair struct {
 // one; nothing is issued.
 func (h *harness) cleanupPhase(ctx context.Context) error {
 	h.sweeping.Store(true)
+	h.cleaning.Store(true)
 	defer h.sweeping.Store(false)
+	defer h.cleaning.Store(false)
 	w := h.watchCleanup(ctx)
 	defer w.stop()
 	rounds := 2

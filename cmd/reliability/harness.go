@@ -69,8 +69,9 @@ type harness struct {
 	bots    *supervisor
 	scan    *scanner
 
-	// sweeping starts bots with a daily sweep (the sweep phase).
-	sweeping atomic.Bool
+	// sweeping starts bots with a daily sweep (the sweep phase), and
+	// cleaning with production's autopilot at to-gates (the clean-up's).
+	sweeping, cleaning atomic.Bool
 
 	stopWatch context.CancelFunc
 	watching  sync.WaitGroup
