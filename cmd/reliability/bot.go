@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -40,7 +41,13 @@ func (h *harness) config() (string, error) {
 	name, sweep := "config.yaml", ""
 	if h.sweeping.Load() {
 		// Due at once, whatever the time: the day is the last slot past.
-		name, sweep = "config-sweep.yaml", fmt.Sprintf("    sweep: {channel: %s, at: \"01:15\"}\n", ops)
+		// The sweep part's days only report: what the crash part left
+		// to rotate or clean up is not theirs to start.
+		name, sweep = "config-sweep.yaml", fmt.Sprintf("    sweep: {channel: %s, at: \"01:15\"}\n    autopilot: \"off\"\n", ops)
+		if h.cleaning.Load() {
+			name = "config-cleanup.yaml"
+			sweep = strings.Replace(sweep, `autopilot: "off"`, "autopilot: to-gates", 1)
+		}
 	}
 	path := filepath.Join(h.dir, name)
 	if _, err := os.Stat(path); err == nil {

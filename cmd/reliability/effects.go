@@ -37,6 +37,8 @@ type effects struct {
 	early map[string][]string
 	// repeatRevokes are revokes Signon refused as done already.
 	repeatRevokes int
+	// runRevokes counts the successful revokes of each run.
+	runRevokes map[string]int
 }
 
 func (e *effects) enter(method string) {
@@ -74,6 +76,9 @@ func (e *effects) guardRevoke(req flows.RevokeRequest) {
 		}
 	}
 }
+
+// errKilled answers a call the bot was killed during: no one reads it.
+var errKilled = errors.New("the bot was killed before Signon acted")
 
 // tokenID finds a token's id by its fingerprint.
 func tokenID(s *signontest.Signon, spec *tokenSpec, fp token.Fingerprint) int64 {
@@ -150,12 +155,21 @@ func (s signonSide) Issue(ctx context.Context, req flows.IssueRequest) (flows.Is
 
 func (s signonSide) Revoke(ctx context.Context, req flows.RevokeRequest) (flows.Revoked, error) {
 	s.e.enter("Revoke")
+	s.e.mu.Lock()
+	second := s.e.runRevokes[req.RunID] > 0
+	s.e.mu.Unlock()
+	// A run revoking its second token has recorded its first: a kill
+	// here falls between two revokes, before Signon does the second.
+	if second && s.e.h.killer.point("before a second revoke") {
+		return flows.Revoked{}, fmt.Errorf("revoke token %d: %w", req.TokenID, errKilled)
+	}
 	s.e.guardRevoke(req)
 	res, err := s.e.signon.Revoke(ctx, req)
 	s.e.mu.Lock()
 	switch {
 	case err == nil:
 		s.e.revoked[req.TokenID]++
+		s.e.runRevokes[req.RunID]++
 	case errors.Is(err, flows.ErrAlreadyRevoked):
 		s.e.repeatRevokes++
 	}

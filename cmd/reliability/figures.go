@@ -80,6 +80,22 @@ type figures struct {
 	DuplicateDigests  int `json:"duplicate_digests"`
 	SweepSignonWrites int `json:"sweep_signon_writes"`
 
+	// Kills during a superseded clean-up: the days (one clean-up each),
+	// the SIGKILLs through them, the days whose kill point never came,
+	// the superseded tokens revoked, and what must not happen: a verified
+	// pair's superseded token not revoked exactly once, a synced
+	// token revoked, a token of a pair that failed verification revoked,
+	// a token issued, a clean-up run or batch that did not end.
+	CleanupDays         int `json:"cleanup_days"`
+	CleanupKills        int `json:"cleanup_kills"`
+	CleanupPointsMissed int `json:"cleanup_points_missed"`
+	SupersededRevoked   int `json:"superseded_revoked"`
+	SupersededLeft      int `json:"superseded_left"`
+	SyncedRevokes       int `json:"synced_revokes"`
+	FailedPairRevokes   int `json:"failed_pair_revokes"`
+	CleanupIssues       int `json:"cleanup_issues"`
+	StuckCleanups       int `json:"stuck_cleanups"`
+
 	// Leak scan.
 	ScannedBytes       int64 `json:"scanned_bytes"`
 	ScannedSources     int   `json:"scanned_sources"`
@@ -117,6 +133,8 @@ func (f *figures) mustBeZero() map[string]int {
 		"lost_messages": f.LostMessages, "tokens_leaked": f.TokensLeaked, "fuzz_panics": f.FuzzPanics,
 		"mentions_injected": f.MentionsInjected, "stuck_batches": f.StuckBatches,
 		"missing_digests": f.MissingDigests, "sweep_signon_writes": f.SweepSignonWrites,
+		"synced_revokes": f.SyncedRevokes, "failed_pair_revokes": f.FailedPairRevokes, "cleanup_issues": f.CleanupIssues,
+		"stuck_cleanups": f.StuckCleanups, "superseded_left": f.SupersededLeft,
 	}
 }
 
@@ -185,6 +203,15 @@ func (f *figures) report(o options) string {
 	row("sweep", "days without a digest", f.MissingDigests, "0")
 	row("sweep", "digests beyond one a day", f.DuplicateDigests, "at least once (documented)")
 	row("sweep", "Signon writes by a sweep", f.SweepSignonWrites, "0")
+	row("cleanup", "days with a clean-up", f.CleanupDays, "")
+	row("cleanup", "SIGKILLs during a clean-up", f.CleanupKills, "1 per day")
+	row("cleanup", "days whose kill point never came", f.CleanupPointsMissed, "0")
+	row("cleanup", "superseded tokens revoked", f.SupersededRevoked, "3 per day")
+	row("cleanup", "superseded tokens of verified pairs not revoked once", f.SupersededLeft, "0")
+	row("cleanup", "synced tokens revoked", f.SyncedRevokes, "0")
+	row("cleanup", "tokens revoked of a pair that failed verification", f.FailedPairRevokes, "0")
+	row("cleanup", "tokens issued by a clean-up", f.CleanupIssues, "0")
+	row("cleanup", "clean-ups stuck", f.StuckCleanups, "0")
 	row("all", "runs completed", f.RunsCompleted, "")
 	row("all", "runs failed or broke a rule", f.FailedRuns, "0")
 	row("all", "new tokens beyond one per run", f.DoubleIssues, "0")

@@ -69,8 +69,9 @@ type harness struct {
 	bots    *supervisor
 	scan    *scanner
 
-	// sweeping starts bots with a daily sweep (the sweep phase).
-	sweeping atomic.Bool
+	// sweeping starts bots with a daily sweep (the sweep phase), and
+	// cleaning with production's autopilot at to-gates (the clean-up's).
+	sweeping, cleaning atomic.Bool
 
 	stopWatch context.CancelFunc
 	watching  sync.WaitGroup
@@ -146,7 +147,7 @@ func newHarness(ctx context.Context, o options, out io.Writer) (h *harness, err 
 	h.signon.AddHumanUser("Alice", aliceEmail)
 	h.signon.AddApplication(appName)
 	h.cluster = &clustertest.Cluster{Tokens: h.signon}
-	h.effects = &effects{h: h, signon: h.signon, cluster: h.cluster, jobs: map[string]map[string]bool{}, revoked: map[int64]int{}, early: map[string][]string{}}
+	h.effects = &effects{h: h, signon: h.signon, cluster: h.cluster, jobs: map[string]map[string]bool{}, revoked: map[int64]int{}, runRevokes: map[string]int{}, early: map[string][]string{}}
 	h.sandbox = httptest.NewServer(&sandbox.Server{Envs: map[string]flows.Env{env: {Signon: signonSide{h.effects}, Cluster: clusterSide{h.effects}}}})
 
 	wctx, stop := context.WithCancel(context.Background())

@@ -2,7 +2,8 @@
 // a real redis-server, the fake Slack and the sandboxed Signon and cluster
 // doubles, and breaks things under it: it kills the bot at random points
 // of many rotations, stops Redis mid-run and brings it back empty, runs
-// two replicas on one Redis, fuzzes the parsers and scans everything the
+// two replicas on one Redis, kills it during a daily sweep and a
+// superseded clean-up, fuzzes the parsers and scans everything the
 // bot wrote for a token. It prints a table of what it counted and, as its
 // last line, one JSON object of the figures; it exits non-zero when a
 // figure that must be zero is not.

@@ -39,7 +39,8 @@ func TestShortRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &got); err != nil {
 		t.Fatalf("the last line is not the JSON summary: %v", err)
 	}
-	for _, k := range []string{"double_issues", "early_revokes", "stuck_runs", "lost_messages", "tokens_leaked", "fuzz_panics", "stuck_batches"} {
+	for _, k := range []string{"double_issues", "early_revokes", "stuck_runs", "lost_messages", "tokens_leaked", "fuzz_panics", "stuck_batches",
+		"synced_revokes", "failed_pair_revokes", "cleanup_issues", "stuck_cleanups", "superseded_left"} {
 		if v, ok := got[k].(float64); !ok || v != 0 {
 			t.Errorf("%s = %v, want 0", k, got[k])
 		}
@@ -47,6 +48,7 @@ func TestShortRun(t *testing.T) {
 	// A run that injected nothing would pass the checks above.
 	for k, least := range map[string]float64{
 		"crash_kills": 11, "runs_completed": 30, "batch_runs": 20, "batch_kills": 1, "batch_sync_jobs": 1, "redis_outages": 2, "replica_runs": 3, "replica_kills": 1,
+		"cleanup_kills": 4, "superseded_revoked": 12,
 		"known_tokens": 50, "scanned_bytes": 100_000, "fuzz_targets": 1, "faults_injected": 15,
 	} {
 		if v, _ := got[k].(float64); v < least {

@@ -267,9 +267,12 @@ func hasButton(m slacktest.Message, actionID string) bool {
 }
 
 // again: a press long enough ago, or before a restart, to try again.
-func (r *rotation) again(p press) bool {
+func (r *rotation) again(p press) bool { return r.h.pressAgain(p) }
+
+// pressAgain: a press long enough ago, or before a restart, to try again.
+func (h *harness) pressAgain(p press) bool {
 	since := time.Since(p.at)
-	return since > pressAgain || (r.h.botStarts() != p.start && since > pressAgainRestart)
+	return since > pressAgain || (h.botStarts() != p.start && since > pressAgainRestart)
 }
 
 // gateMessage is the ts of the message that shows the run's open gate,

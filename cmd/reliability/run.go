@@ -13,8 +13,8 @@ import (
 const usage = `Usage: reliability [-short] [-kills N] [-fuzztime D] [-seed N] [-skip parts] [-keep] [-v]
 
 Runs the bot as a child process and breaks things under it: crash
-injection, Redis outages, two replicas, kills during a daily sweep, a
-leak scan, fuzzing. Prints a
+injection, Redis outages, two replicas, kills during a daily sweep and
+a superseded clean-up, a leak scan, fuzzing. Prints a
 table and, last, one JSON line of figures; exits 1 when a figure that
 must be zero is not.
 `
@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Int64Var(&o.seed, "seed", 0, "seed of the kill points (0: from the clock; the run prints it)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (bot logs, Redis dumps, test output)")
 	fs.BoolVar(&o.verbose, "v", false, "say what happens as it happens")
-	skip := fs.String("skip", "", "parts to leave out, comma-separated: crash, outage, replicas, sweep, leaks, fuzz (their figures stay 0)")
+	skip := fs.String("skip", "", "parts to leave out, comma-separated: crash, outage, replicas, sweep, cleanup, leaks, fuzz (their figures stay 0)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -89,6 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		{"outage", "redis outage", h.outagePhase},
 		{"replicas", "two replicas", h.replicaPhase},
 		{"sweep", "kills during a sweep", h.sweepPhase},
+		{"cleanup", "kills during a clean-up", h.cleanupPhase},
 		{"leaks", "leak scan", h.leakPhase},
 		{"fuzz", "fuzzing and in-process faults", h.fuzzPhase},
 	}

@@ -54,26 +54,15 @@ func (h *harness) sweepPhase(ctx context.Context) error {
 
 // sweepDay is one day: the bot killed at point.
 func (h *harness) sweepDay(ctx context.Context, point string) error {
-	const name = "sweep"
-	h.bots.stopRunning()
-	if err := h.rdb.Del(ctx, sweepKey("sweep"), sweepKey("sweep-lease")).Err(); err != nil {
-		return fmt.Errorf("forget the last sweep: %w", err)
-	}
 	digests, writes := h.digests(), h.signonWrites()
-	killed := make(chan struct{})
-	kill := h.bots.killer(name)
-	h.killer.arm(1, point, func(p string) {
-		kill(p)
-		h.count(func(f *figures) { f.SweepKills++ })
-		close(killed)
-	})
+	killed, err := h.startDay(ctx, "sweep", point, func(f *figures) { f.SweepKills++ })
 	defer h.killer.disarm()
-	if _, err := h.bots.start(name); err != nil {
+	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, sweepLimit)
 	defer cancel()
-	err := waitFor(ctx, "the day's sweep, killed "+point, func() bool {
+	err = waitFor(ctx, "the day's sweep, killed "+point, func() bool {
 		select {
 		case <-killed:
 		default:
@@ -106,6 +95,27 @@ func (h *harness) sweepDay(ctx context.Context, point string) error {
 	})
 	h.debug("day swept, killed %s: %d digests", point, posted)
 	return nil
+}
+
+// startDay starts a "day" of the named bot with a daily sweep: the last
+// day's sweep forgotten while no bot runs, the killer armed at point
+// (counted by kill, and closing killed), the bot started.
+func (h *harness) startDay(ctx context.Context, name, point string, kill func(*figures)) (killed chan struct{}, err error) {
+	h.bots.stopRunning()
+	if err := h.rdb.Del(ctx, sweepKey("sweep"), sweepKey("sweep-lease")).Err(); err != nil {
+		return nil, fmt.Errorf("forget the last sweep: %w", err)
+	}
+	killed = make(chan struct{})
+	stop := h.bots.killer(name)
+	h.killer.arm(1, point, func(p string) {
+		stop(p)
+		h.count(kill)
+		close(killed)
+	})
+	if _, err := h.bots.start(name); err != nil {
+		return nil, err
+	}
+	return killed, nil
 }
 
 // digests counts the daily digests in the sweep's channel.
