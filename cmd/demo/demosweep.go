@@ -19,7 +19,7 @@ func sweepingEnv(s *scenario.Sweep, people bot.Principals) bot.Environment {
 	env := bot.EnvironmentDefaults(s.Environment)
 	env.Starters, env.Approvers = people, people
 	env.Sweep = bot.Sweep{At: scenario.SweepAt, Channel: scenario.DigestChannel}
-	env.Autopilot = string(s.Autopilot)
+	env.Autopilot = bot.AutopilotSetting(s.Autopilot)
 	return env
 }
 

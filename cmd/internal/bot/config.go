@@ -151,7 +151,7 @@ type Environment struct {
 	// Autopilot is how far the sweep goes by itself: off, to-gates or
 	// full; "" is the environment's default (configautopilot.go).
 	// AutopilotAcknowledgement is the text production's full needs.
-	Autopilot                string `json:"autopilot"`
+	Autopilot                AutopilotSetting `json:"autopilot"`
 	AutopilotAcknowledgement string `json:"autopilotAcknowledgement"`
 }
 

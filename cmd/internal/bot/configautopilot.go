@@ -2,6 +2,7 @@ package bot
 
 import (
 	"fmt"
+	"reflect"
 
 	"github.com/alphagov/signon-token-bot/flows"
 )
@@ -23,7 +24,7 @@ func defaultAutopilot(name string) flows.Autopilot {
 // configuration that set it. An environment the bot does not rotate in
 // is off whatever its default.
 func (e Environment) autopilot(name, file string) (flows.Autopilot, bool, string) {
-	mode, err := flows.ParseAutopilot(e.Autopilot)
+	mode, err := flows.ParseAutopilot(string(e.Autopilot))
 	source := fmt.Sprintf("environments.%s.autopilot: %s", name, mode)
 	if e.Autopilot == "" || err != nil {
 		mode = defaultAutopilot(name)
@@ -46,9 +47,9 @@ func (e Environment) autopilot(name, file string) (flows.Autopilot, bool, string
 // production without the acknowledgement's exact text.
 func (e Environment) validateAutopilot(p *problems, name string) {
 	key := "environments." + name
-	mode, err := flows.ParseAutopilot(e.Autopilot)
+	mode, err := flows.ParseAutopilot(string(e.Autopilot))
 	if err != nil {
-		p.errorf("%s.autopilot: %s is not off, to-gates or full", key, excerpt(e.Autopilot))
+		p.errorf("%s.autopilot: %s is not off, to-gates or full", key, excerpt(string(e.Autopilot)))
 		return
 	}
 	if e.Autopilot == "" {
@@ -62,5 +63,27 @@ func (e Environment) validateAutopilot(p *problems, name string) {
 	}
 	if mode == flows.AutopilotFull && name == flows.Production && e.AutopilotAcknowledgement == "" {
 		p.errorf("%s.autopilot: full revokes in production with no second person; it needs %s.autopilotAcknowledgement: %q", key, key, flows.AutopilotAcknowledgement)
+	}
+}
+
+// AutopilotSetting is an environment's autopilot as the file writes it.
+// The file's YAML 1.1 reads a bare off as false, so false is off; a bare
+// on, yes or true is refused, since none of them names a mode.
+type AutopilotSetting string
+
+var autopilotType = reflect.TypeFor[AutopilotSetting]()
+
+func decodeAutopilot(p *problems, path string, node any, v reflect.Value) {
+	switch n := node.(type) {
+	case string:
+		v.SetString(n)
+	case bool:
+		if n {
+			p.errorf("%s: %s is not off, to-gates or full", path, show(node))
+			return
+		}
+		v.SetString(string(flows.AutopilotOff))
+	default:
+		p.errorf("%s: want off, to-gates or full, not %s", path, show(node))
 	}
 }

@@ -54,3 +54,23 @@ func TestAutopilotConfig(t *testing.T) {
 		t.Errorf("the policy names %q, want %q", p.AutopilotSource(flows.Production), want)
 	}
 }
+
+// YAML 1.1, which the configuration's parser reads, takes a bare off for
+// false: `autopilot: off` must still mean off, as the README writes it.
+func TestAutopilotOffUnquoted(t *testing.T) {
+	path := writeFile(t, "environments:\n  production:\n    autopilot: off\n")
+	cfg, err := loadConfig(getenv(validEnv()), path)
+	if err != nil {
+		t.Fatalf("autopilot: off: %v", err)
+	}
+	if got := policyOf(cfg).Environments[flows.Production].Autopilot; got != flows.AutopilotOff {
+		t.Errorf("autopilot: off reads as %q, want off", got)
+	}
+}
+
+func TestAutopilotOnUnquotedIsRefused(t *testing.T) {
+	path := writeFile(t, "environments:\n  production:\n    autopilot: on\n")
+	if _, err := loadConfig(getenv(validEnv()), path); err == nil || !strings.Contains(err.Error(), "environments.production.autopilot: true is not off, to-gates or full") {
+		t.Errorf("autopilot: on: %v, want it refused", err)
+	}
+}

@@ -84,6 +84,9 @@ func decodeValue(p *problems, path string, node any, v reflect.Value) {
 	case v.Type() == liveCheckType:
 		decodeLiveCheck(p, path, node, v.Addr().Interface().(*LiveCheck))
 		return
+	case v.Type() == autopilotType:
+		decodeAutopilot(p, path, node, v)
+		return
 	}
 	switch v.Kind() {
 	case reflect.Struct:
