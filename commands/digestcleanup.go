@@ -63,7 +63,7 @@ func supersededKeys(rep *daily.Report, pairs []blocks.DigestPair) []flows.Key {
 	var keys []flows.Key
 	for _, p := range rep.Superseded() {
 		if slices.Contains(pairs, blocks.DigestPair{User: p.User.ID, Application: p.Application.ID}) {
-			keys = append(keys, daily.SupersededKey(rep.Environment, p))
+			keys = append(keys, daily.PairKey(rep.Environment, p))
 		}
 	}
 	return keys

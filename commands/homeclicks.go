@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/daily"
@@ -44,7 +43,7 @@ func (h *HomeClicks) rotate(ctx context.Context, a Action) error {
 	if err != nil || rep == nil {
 		return err
 	}
-	key := flows.Key{Environment: rep.Environment, APIUser: strings.ToLower(p.User.Email), Application: p.Application.Slug}
+	key := daily.PairKey(rep.Environment, p)
 	return h.Bot.startRotation(ctx, a.UserID, h.Channels[rep.Environment], key, false, say)
 }
 

@@ -82,7 +82,7 @@ func TestHomeTabCleanUp(t *testing.T) {
 		t.Fatalf("Alice's Clean up answered %s; batches %v, want one, named in the answer", got, ids)
 	}
 	b := w.waitBatch(t, ids[0], "its thread", func(b *flows.Batch) bool { return b.Thread.TS != "" })
-	want := daily.SupersededKey(flows.Production, sup)
+	want := daily.PairKey(flows.Production, sup)
 	if len(b.Members) != 1 || b.StartedBy != alice || b.Thread.Channel != ops || b.Thread.TS == "" || b.Thread.TS == digestTS {
 		t.Errorf("batch %+v, want Alice's of one pair in a new thread in %s", b, ops)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/alphagov/signon-token-bot/flows"
 )
@@ -55,14 +54,9 @@ func (c *Cleanup) Act(ctx context.Context, r *Report) error {
 func SupersededKeys(r *Report) []flows.Key {
 	var keys []flows.Key
 	for _, p := range r.Superseded() {
-		keys = append(keys, SupersededKey(r.Environment, p))
+		keys = append(keys, PairKey(r.Environment, p))
 	}
 	return keys
-}
-
-// SupersededKey is the run key of a pair of Signon's estate report.
-func SupersededKey(env string, p flows.EstatePair) flows.Key {
-	return flows.Key{Environment: env, APIUser: strings.ToLower(p.User.Email), Application: flows.Parameterize(p.Application.Name)}
 }
 
 var _ Actor = (*Cleanup)(nil)
