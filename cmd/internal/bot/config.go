@@ -152,7 +152,7 @@ type Environment struct {
 	// full; "" is the environment's default (configautopilot.go).
 	// AutopilotAcknowledgement is the text production's full needs.
 	Autopilot                AutopilotSetting `json:"autopilot"`
-	AutopilotAcknowledgement string `json:"autopilotAcknowledgement"`
+	AutopilotAcknowledgement string           `json:"autopilotAcknowledgement"`
 }
 
 // Principals are Slack users and user groups.
