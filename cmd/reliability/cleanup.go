@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/flows"
-	"github.com/alphagov/signon-token-bot/integrations/signon"
 	"github.com/alphagov/signon-token-bot/integrations/slack/slacktest"
 )
 
@@ -109,7 +109,6 @@ func (h *harness) newCleanupPair(n int, stale bool) *cleanupPair {
 // the revoke question answered and the paused runs cancelled as people
 // would, until every clean-up run and batch has ended.
 func (h *harness) cleanupDay(ctx context.Context, w *cleanupWatch, point string, day, all []*cleanupPair) error {
-	issues := h.signon.Calls(signon.OpIssue)
 	killed, err := h.startDay(ctx, "cleanup", point, func(f *figures) { f.CleanupKills++ })
 	defer h.killer.disarm()
 	if err != nil {
@@ -133,7 +132,7 @@ func (h *harness) cleanupDay(ctx context.Context, w *cleanupWatch, point string,
 		fired = true
 	default:
 	}
-	h.judgeCleanup(point, day, all, issues, fired, err)
+	h.judgeCleanup(point, day, all, fired, err)
 	return nil
 }
 
@@ -210,9 +209,9 @@ func (h *harness) pressIn(channel string, receipts map[string]flows.Receipt, use
 // ever made here keeps its synced token, a stale pair keeps every token,
 // a verified pair of the day has each superseded token revoked once, and
 // nothing was issued.
-func (h *harness) judgeCleanup(point string, day, all []*cleanupPair, issues int, fired bool, err error) {
+func (h *harness) judgeCleanup(point string, day, all []*cleanupPair, fired bool, err error) {
 	var problems []string
-	synced, heldBack, revoked, left := 0, 0, 0, 0
+	synced, heldBack, revoked, left, issued := 0, 0, 0, 0, 0
 	for _, p := range all {
 		ts, terr := h.signon.Tokens(context.Background(), p.spec.email, appName)
 		if terr != nil {
@@ -222,6 +221,15 @@ func (h *harness) judgeCleanup(point string, day, all []*cleanupPair, issues int
 		gone := map[int64]bool{}
 		for _, t := range ts.Tokens {
 			gone[t.ID] = t.Revoked()
+			// A token of the pair's that the part did not make: the
+			// autopilot's rotations of other pairs, which the same sweep
+			// may start under to-gates, do not count.
+			made := t.ID == p.synced.ID || slices.ContainsFunc(p.superseded, func(s flows.Token) bool { return s.ID == t.ID })
+			if !made && !p.counted[t.ID] {
+				p.counted[t.ID] = true
+				issued++
+				problems = append(problems, fmt.Sprintf("%s: token #%d issued during a clean-up", p.spec.email, t.ID))
+			}
 		}
 		if gone[p.synced.ID] && !p.counted[p.synced.ID] {
 			p.counted[p.synced.ID] = true
@@ -245,10 +253,6 @@ func (h *harness) judgeCleanup(point string, day, all []*cleanupPair, issues int
 	var early []string
 	for _, p := range day {
 		early = append(early, h.effects.earlyRevokes(p.spec.email)...)
-	}
-	issued := h.signon.Calls(signon.OpIssue) - issues
-	if issued != 0 {
-		problems = append(problems, fmt.Sprintf("%d tokens issued", issued))
 	}
 	if err != nil {
 		problems = append(problems, err.Error())

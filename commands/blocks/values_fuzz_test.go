@@ -73,7 +73,11 @@ func FuzzParseOfferValue(f *testing.F) {
 // (<https://…|label>).
 func FuzzEscape(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
-		for _, out := range []string{blocks.Escape(s), blocks.Text(s), blocks.Plain(s)} {
+		// Text and Plain turn flows' own @{S…} and @{t…} markup into a
+		// group mention and a date (checked below); nothing else of s may
+		// become Slack markup.
+		own := func(out string) string { return dateIn.ReplaceAllString(groupIn.ReplaceAllString(out, ""), "") }
+		for _, out := range []string{blocks.Escape(s), own(blocks.Text(s)), own(blocks.Plain(s))} {
 			if strings.Contains(out, "<!") || strings.Contains(out, "<http") || strings.Contains(out, "<#") || strings.Contains(out, "<mailto") {
 				t.Fatalf("escaped %q to %q", s, out)
 			}
@@ -81,8 +85,9 @@ func FuzzEscape(f *testing.F) {
 		if e := blocks.Escape(s); strings.ContainsAny(e, "<>") {
 			t.Fatalf("Escape(%q) = %q", s, e)
 		}
-		// Text makes mentions only of flows' own @{U…} markup, whole:
-		// never of a <@U…> that was typed.
+		// (Text and Plain make a group mention only of flows' own markup: below.)
+		// Text makes mentions only of flows' own @{U…} and @{S…} markup,
+		// whole: never of a <@U…> or <!subteam^S…> that was typed.
 		text := blocks.Text(s)
 		mentions := mentionIn.FindAllString(text, -1)
 		for _, m := range mentions {
@@ -90,10 +95,32 @@ func FuzzEscape(f *testing.F) {
 				t.Fatalf("Text(%q) made the mention %s", s, m)
 			}
 		}
+		groups := groupIn.FindAllString(text, -1)
+		for _, g := range groups {
+			if !strings.Contains(s, "@{"+g[len("<!subteam^"):len(g)-1]+"}") {
+				t.Fatalf("Text(%q) made the group mention %s", s, g)
+			}
+		}
+		mentions = append(mentions, groups...)
+		marked := map[string]bool{}
+		for _, m := range dateMarkIn.FindAllStringSubmatch(s, -1) {
+			marked[strings.TrimLeft(m[1], "0")] = true
+		}
+		for _, d := range dateIn.FindAllStringSubmatch(text, -1) {
+			if !marked[strings.TrimLeft(d[1], "0")] {
+				t.Fatalf("Text(%q) made the date %s", s, d[0])
+			}
+			mentions = append(mentions, d[0])
+		}
 		if strings.Count(text, "<") != len(mentions) {
 			t.Fatalf("Text(%q) = %q has a < that is not a mention", s, text)
 		}
 	})
 }
 
-var mentionIn = regexp.MustCompile(`<@[UW][A-Z0-9]{2,20}>`)
+var (
+	mentionIn  = regexp.MustCompile(`<@[UW][A-Z0-9]{2,20}>`)
+	groupIn    = regexp.MustCompile(`<!subteam\^S[A-Z0-9]{2,20}>`)
+	dateMarkIn = regexp.MustCompile(`@\{t(\d{1,12})\}`)
+	dateIn     = regexp.MustCompile(`<!date\^(\d{1,12})\^\{date_short_pretty\} \{time\}\|[^<>]*>`)
+)
