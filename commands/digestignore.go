@@ -190,21 +190,6 @@ func (d *DigestPoster) submitAnswer(ctx context.Context, a Action) func(string) 
 	return homeNotice(ctx, d.Views, a)
 }
 
-// homeNotice answers a Home tab click or submission in a modal opened
-// with its trigger once the answer is known, for a click whose trigger
-// the answer may need for a modal of its own.
-func homeNotice(ctx context.Context, s views, a Action) func(string) error {
-	return func(text string) error {
-		if text == "" {
-			return nil
-		}
-		if _, err := s.OpenView(ctx, a.TriggerID, blocks.HomeAnswer(text)); err != nil {
-			return fmt.Errorf("answer %s on the Home tab: open a modal: %w", a.UserID, err)
-		}
-		return nil
-	}
-}
-
 func (d *DigestPoster) now() time.Time {
 	if d.Clock == nil {
 		return time.Now()

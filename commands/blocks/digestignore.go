@@ -23,21 +23,31 @@ const (
 // DigestIgnoreModal asks why a group's pairs (what) are left alone, and
 // until which day.
 func DigestIgnoreModal(what, metadata string, today time.Time) slack.ModalViewRequest {
-	picker := slack.NewDatePickerBlockElement(IgnoreDate)
-	picker.InitialDate = today.AddDate(0, 0, 7).Format(DateLayout)
+	return ignoreModal(DigestIgnoreCallbackID, metadata,
+		section(fmt.Sprintf("Leave %s alone until a day you pick: the daily digests and the Home tab count them apart, and the autopilot leaves them out. Everyone in the digest's channel sees the reason, and anyone who may rotate can undo it.", what)),
+		slack.NewInputBlock(IgnoreReason, plain("Why?"), nil, reasonInput()),
+		slack.NewInputBlock(IgnoreDate, plain("Until"), plain(fmt.Sprintf("A day after today, within %d days.", int(flows.MaxSnooze.Hours()/24))), snoozePicker(today)),
+	)
+}
+
+// ignoreModal is the frame both Ignore modals share.
+func ignoreModal(callbackID, metadata string, body ...slack.Block) slack.ModalViewRequest {
 	return slack.ModalViewRequest{
 		Type:            slack.VTModal,
-		CallbackID:      DigestIgnoreCallbackID,
+		CallbackID:      callbackID,
 		PrivateMetadata: metadata,
 		Title:           plain("Ignore"),
 		Submit:          plain("Ignore"),
 		Close:           plain("Cancel"),
-		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			section(fmt.Sprintf("Leave %s alone until a day you pick: the daily digests and the Home tab count them apart, and the autopilot leaves them out. Everyone in the digest's channel sees the reason, and anyone who may rotate can undo it.", what)),
-			slack.NewInputBlock(IgnoreReason, plain("Why?"), nil, reasonInput()),
-			slack.NewInputBlock(IgnoreDate, plain("Until"), plain(fmt.Sprintf("A day after today, within %d days.", int(flows.MaxSnooze.Hours()/24))), picker),
-		}},
+		Blocks:          slack.Blocks{BlockSet: body},
 	}
+}
+
+// snoozePicker is the Ignore modals' day, a week from today at first.
+func snoozePicker(today time.Time) *slack.DatePickerBlockElement {
+	picker := slack.NewDatePickerBlockElement(IgnoreDate)
+	picker.InitialDate = today.AddDate(0, 0, 7).Format(DateLayout)
+	return picker
 }
 
 // reasonInput is the Ignore modals' "Why?".

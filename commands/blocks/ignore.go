@@ -35,24 +35,14 @@ func IgnoreModal(what, untilResolved, metadata string, today time.Time) slack.Mo
 	date := slack.NewOptionBlockObject(IgnoreUntilDate, plain("Until a date (snooze)"), nil)
 	duration := slack.NewRadioButtonsBlockElement(IgnoreFor, resolved, date)
 	duration.InitialOption = resolved
-	picker := slack.NewDatePickerBlockElement(IgnoreDate)
-	picker.InitialDate = today.AddDate(0, 0, 7).Format(DateLayout)
-	pick := slack.NewInputBlock(IgnoreDate, plain("Snooze until"), plain(fmt.Sprintf("With \"Until a date\": a day after today, within %d days. The buttons come back on the first alert after it.", int(flows.MaxSnooze.Hours()/24))), picker)
+	pick := slack.NewInputBlock(IgnoreDate, plain("Snooze until"), plain(fmt.Sprintf("With \"Until a date\": a day after today, within %d days. The buttons come back on the first alert after it.", int(flows.MaxSnooze.Hours()/24))), snoozePicker(today))
 	pick.Optional = true
-	return slack.ModalViewRequest{
-		Type:            slack.VTModal,
-		CallbackID:      IgnoreCallbackID,
-		PrivateMetadata: metadata,
-		Title:           plain("Ignore"),
-		Submit:          plain("Ignore"),
-		Close:           plain("Cancel"),
-		Blocks: slack.Blocks{BlockSet: []slack.Block{
-			section(fmt.Sprintf("Leave %s alone. Everyone in the thread sees the reason, and anyone who may rotate can undo it.", what)),
-			slack.NewInputBlock(IgnoreReason, plain("Why?"), nil, reasonInput()),
-			slack.NewInputBlock(IgnoreFor, plain("For how long?"), nil, duration),
-			pick,
-		}},
-	}
+	return ignoreModal(IgnoreCallbackID, metadata,
+		section(fmt.Sprintf("Leave %s alone. Everyone in the thread sees the reason, and anyone who may rotate can undo it.", what)),
+		slack.NewInputBlock(IgnoreReason, plain("Why?"), nil, reasonInput()),
+		slack.NewInputBlock(IgnoreFor, plain("For how long?"), nil, duration),
+		pick,
+	)
 }
 
 // IgnoreValues reads a submitted Ignore modal: the reason as typed, and
