@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -43,6 +44,8 @@ type bench struct {
 	dir    string
 	keep   bool
 	stderr io.Writer
+	// profiles is where each bot writes its CPU profile, if anywhere.
+	profiles string
 }
 
 func newBench(ctx context.Context, sz sizes, stderr io.Writer, keep bool, botBin string) (*bench, error) {
@@ -92,7 +95,7 @@ func (e *bench) bot(ctx context.Context, name string, fake *slacktest.Server, w 
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := startBot(ctx, e.bins.Bot, botSetup{Name: name, Fake: fake, Redis: e.redis.Addr(), Prefix: prefix, Sandbox: w.URL(), Dir: e.dir})
+	b, err := startBot(ctx, e.bins.Bot, botSetup{Name: name, Fake: fake, Redis: e.redis.Addr(), Prefix: prefix, Sandbox: w.URL(), Dir: e.dir, Env: e.profileEnv(name)})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -182,4 +185,13 @@ func (e *bench) runOne(ctx context.Context, name string, rep *report) error {
 		return err
 	}
 	return fmt.Errorf("unknown benchmark %q", name)
+}
+
+// profileEnv asks the bot called name for its CPU profile (sandboxbot's
+// SANDBOXBOT_CPUPROFILE) when -cpuprofile is given.
+func (e *bench) profileEnv(name string) []string {
+	if e.profiles == "" {
+		return nil
+	}
+	return []string{"SANDBOXBOT_CPUPROFILE=" + filepath.Join(e.profiles, name+".pprof")}
 }

@@ -67,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&sz.ResumeActive, "resume-running", 100, "of those, runs interrupted mid-step (the rest wait at a gate)")
 	only := fs.String("only", "", "run only these benchmarks, comma-separated: ack,rotation,storm,rotateall,syncjobs,memory,resume,restart,redis,sweep")
 	keep := fs.Bool("keep", false, "keep the work directory (the bot's logs) and print where it is")
+	profile := fs.String("cpuprofile", "", "write each bot process's CPU profile into this directory as NAME.pprof (NAME as in its log's name)")
 	botBin := fs.String("bot", "", "benchmark this bot binary instead of building ./cmd/sandboxbot (to compare two versions; it reads SANDBOX_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -79,6 +80,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	e, err := newBench(ctx, sz, stderr, *keep, *botBin)
+	if err == nil {
+		e.profiles = *profile
+	}
 	if err != nil {
 		return err
 	}

@@ -95,7 +95,7 @@ func (e *bench) benchResume(ctx context.Context) (resumeResult, error) {
 		}
 	}
 
-	bot, err := startBot(ctx, e.bins.Bot, botSetup{Name: "resume", Fake: fake, Redis: e.redis.Addr(), Prefix: prefix, Sandbox: w.URL(), Dir: e.dir})
+	bot, err := startBot(ctx, e.bins.Bot, botSetup{Name: "resume", Fake: fake, Redis: e.redis.Addr(), Prefix: prefix, Sandbox: w.URL(), Dir: e.dir, Env: e.profileEnv("resume")})
 	if err != nil {
 		return res, err
 	}

@@ -1,7 +1,8 @@
 // Command sandboxbot is the bot with every rotating environment's Signon
 // and cluster served by an integrations/sandbox server at SANDBOX_URL,
 // for cmd/bench and cmd/reliability, which kill and restart it as a
-// process. It is not the bot's binary: cmd/bot has no setting that points
+// process. SANDBOXBOT_CPUPROFILE names a file for its CPU profile (make
+// bench's -cpuprofile). It is not the bot's binary: cmd/bot has no setting that points
 // an environment at a stand-in.
 package main
 
@@ -11,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
+	"runtime/pprof"
 
 	"github.com/alphagov/signon-token-bot/cmd/internal/bot"
 	"github.com/alphagov/signon-token-bot/integrations/sandbox"
@@ -26,6 +29,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("SANDBOX_URL: %q is not an http(s) URL", base)
+	}
+	if path := getenv("SANDBOXBOT_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("SANDBOXBOT_CPUPROFILE: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("SANDBOXBOT_CPUPROFILE: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	p := bot.Program{Version: "sandbox", Wiring: bot.Wiring{Backend: sandbox.Backend(base)}}
 	return p.Run(ctx, args, getenv, stdin, stdout, stderr)
