@@ -148,6 +148,7 @@ func (b *Bot) Register(r *Router) {
 		Expiring:  b.expiringCommand,
 	}
 	r.Command(CommandName, rt.Handle)
+	r.CommandAnswer(CommandName, rt.Immediate)
 	r.View(blocks.FormCallbackID, b.submitForm)
 	r.Check(blocks.FormCallbackID, checkForm)
 	r.Action(blocks.ActionRotate, b.offerClick(flows.ModeRotate))

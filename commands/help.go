@@ -3,6 +3,7 @@ package commands
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/alphagov/signon-token-bot/commands/blocks"
 	"github.com/alphagov/signon-token-bot/flows"
@@ -38,8 +39,15 @@ func unknownSubcommand(word string) string {
 // edits (or word is a prefix of it), else "".
 func suggest(word string, candidates []string) string {
 	best, bestDist := "", 3
+	n := utf8.RuneCountInString(word)
 	for _, c := range candidates {
-		d := editDistance(word, c)
+		d := bestDist
+		if n-len(c) < bestDist && len(c)-n < bestDist {
+			// Lengths further apart are further apart in edits: a long
+			// word (commands are answered before their ack) costs no
+			// distance table.
+			d = editDistance(word, c)
+		}
 		if len(word) >= 2 && strings.HasPrefix(c, word) {
 			d = min(d, 1)
 		}

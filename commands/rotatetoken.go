@@ -29,41 +29,60 @@ var subcommandNames = []string{"status", "list", "cancel", "audit", "expiring", 
 
 // Handle routes one /rotate-token.
 func (rt *RotateToken) Handle(ctx context.Context, c Command) error {
+	h, sub, text := rt.pick(c)
+	if text != "" {
+		return rt.reply(ctx, c, text)
+	}
+	return h(ctx, sub)
+}
+
+// Immediate is the answer to a /rotate-token that its words alone decide
+// (help, a mistake, a sub-command not available), for the router to send
+// in the ack: no worker, Redis round trip or response_url post.
+func (rt *RotateToken) Immediate(c Command) (string, bool) {
+	_, _, text := rt.pick(c)
+	return text, text != ""
+}
+
+// pick finds the handler a /rotate-token asks for and the command as it
+// sees it (a sub-command's handler, the words after its name), or, as
+// text, the answer itself.
+func (rt *RotateToken) pick(c Command) (CommandHandler, Command, string) {
 	if len(c.Args) == 0 {
-		return rt.run(ctx, rt.Form, "", c)
+		return rt.available(rt.Form, "", c)
 	}
 	word := strings.ToLower(c.Args[0])
 	sub := c
 	sub.Args = c.Args[1:]
 	switch {
 	case word == "help":
-		return rt.reply(ctx, c, Usage)
+		return nil, c, Usage
 	case word == "status":
-		return rt.run(ctx, rt.Status, word, sub)
+		return rt.available(rt.Status, word, sub)
 	case word == "list":
-		return rt.run(ctx, rt.List, word, sub)
+		return rt.available(rt.List, word, sub)
 	case word == "cancel":
-		return rt.run(ctx, rt.Cancel, word, sub)
+		return rt.available(rt.Cancel, word, sub)
 	case word == "audit":
-		return rt.run(ctx, rt.Audit, word, sub)
+		return rt.available(rt.Audit, word, sub)
 	case word == "expiring":
-		return rt.run(ctx, rt.Expiring, word, sub)
+		return rt.available(rt.Expiring, word, sub)
 	case strings.Contains(word, "@"):
-		return rt.run(ctx, rt.Start, "", c)
+		return rt.available(rt.Start, "", c)
 	default:
-		return rt.reply(ctx, c, unknownSubcommand(c.Args[0]))
+		return nil, c, unknownSubcommand(c.Args[0])
 	}
 }
 
-func (rt *RotateToken) run(ctx context.Context, h CommandHandler, name string, c Command) error {
+func (rt *RotateToken) available(h CommandHandler, name string, c Command) (CommandHandler, Command, string) {
 	if h == nil {
 		what := CommandName
 		if name != "" {
 			what += " " + name
 		}
-		return rt.reply(ctx, c, fmt.Sprintf("`%s` is not available yet.", what))
+		return nil, c, fmt.Sprintf("`%s` is not available yet.", what)
 	}
-	return h(ctx, c)
+	return h, c, ""
 }
 
 func (rt *RotateToken) reply(ctx context.Context, c Command, text string) error {

@@ -108,6 +108,10 @@ type (
 	// ViewCheck finds the mistakes in a submission that the person can
 	// fix in the modal, by block_id. It runs before the ack: no I/O.
 	ViewCheck func(s Submission) map[string]string
+	// CommandAnswer is the private answer to a slash command that its
+	// words alone decide (help, a typo), if it is one. It runs before the
+	// ack: no I/O.
+	CommandAnswer func(c Command) (text string, ok bool)
 )
 
 // RouterConfig configures a Router.
@@ -132,6 +136,7 @@ type Router struct {
 	actions  map[string]ActionHandler
 	views    map[string]ViewHandler
 	checks   map[string]ViewCheck
+	answers  map[string]CommandAnswer
 	messages []MessageHandler
 	home     HomeHandler
 }
@@ -151,6 +156,7 @@ func NewRouter(cfg RouterConfig) *Router {
 		actions:  map[string]ActionHandler{},
 		views:    map[string]ViewHandler{},
 		checks:   map[string]ViewCheck{},
+		answers:  map[string]CommandAnswer{},
 	}
 }
 
@@ -173,9 +179,37 @@ func (r *Router) View(callbackID string, h ViewHandler) { r.views[callbackID] = 
 // errors goes on to the view's handler.
 func (r *Router) Check(callbackID string, c ViewCheck) { r.checks[callbackID] = c }
 
-// AnswerInAck answers a modal submission that fails its check in the ack,
-// the only place Slack takes field errors from.
+// CommandAnswer has the slash command name answered in its ack when a
+// says its words decide the answer. Slack shows an ack's payload as the
+// command's reply, so the person sees it as soon as the bot has read the
+// command, and the answer costs no worker, Redis round trip or post.
+func (r *Router) CommandAnswer(name string, a CommandAnswer) { r.answers[name] = a }
+
+// ackReply is a slash command's answer in its ack: the fields of a
+// response_url post.
+type ackReply struct {
+	Text         string `json:"text"`
+	ResponseType string `json:"response_type"`
+}
+
+// AnswerInAck answers in the ack a slash command whose words decide the
+// answer, one the bot does not know, and a modal submission that fails its
+// check (the only place Slack takes field errors from).
 func (r *Router) AnswerInAck(e slack.Envelope) (any, bool) {
+	if sc := e.Command; sc != nil {
+		if _, known := r.commands[sc.Command]; !known {
+			return ackReply{Text: Answer(unknownCommand(sc.Command), ""), ResponseType: slackapi.ResponseTypeEphemeral}, true
+		}
+		a, ok := r.answers[sc.Command]
+		if !ok {
+			return nil, false
+		}
+		text, ok := a(commandOf(sc))
+		if !ok {
+			return nil, false
+		}
+		return ackReply{Text: text, ResponseType: slackapi.ResponseTypeEphemeral}, true
+	}
 	ic := e.Interaction
 	if ic == nil || ic.Type != slackapi.InteractionTypeViewSubmission {
 		return nil, false
@@ -241,11 +275,19 @@ func (r *Router) memoOnce(log *slog.Logger, key string) func(context.Context) bo
 	}
 }
 
-func (r *Router) command(ctx context.Context, log *slog.Logger, sc *slackapi.SlashCommand) {
-	c := Command{
+func commandOf(sc *slackapi.SlashCommand) Command {
+	return Command{
 		Name: sc.Command, Text: sc.Text, Args: strings.Fields(sc.Text), UserID: sc.UserID,
 		ChannelID: sc.ChannelID, ResponseURL: sc.ResponseURL, TriggerID: sc.TriggerID,
 	}
+}
+
+func unknownCommand(name string) error {
+	return fmt.Errorf("%w: I do not know the command %s", flows.ErrBadInput, name)
+}
+
+func (r *Router) command(ctx context.Context, log *slog.Logger, sc *slackapi.SlashCommand) {
+	c := commandOf(sc)
 	log = log.With("command", c.Name, "user", c.UserID)
 	// A trigger_id is unique to one invocation and repeated in a redelivery.
 	if !r.once(ctx, log, "slash:"+sc.TriggerID) {
@@ -253,7 +295,7 @@ func (r *Router) command(ctx context.Context, log *slog.Logger, sc *slackapi.Sla
 	}
 	h, ok := r.commands[c.Name]
 	if !ok {
-		r.fail(ctx, log, c.ResponseURL, fmt.Errorf("%w: I do not know the command %s", flows.ErrBadInput, c.Name))
+		r.fail(ctx, log, c.ResponseURL, unknownCommand(c.Name))
 		return
 	}
 	if err := h(ctx, c); err != nil {

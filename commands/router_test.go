@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -412,5 +414,49 @@ func TestMessagesAskTheStoreOnlyWhenTheyConcernAHandler(t *testing.T) {
 	case k := <-h.dedup.asked:
 		t.Fatalf("the store was asked again, about %q", k)
 	default:
+	}
+}
+
+// A command whose words decide its answer is answered in the ack: Slack
+// shows it at once, and no worker, de-duplication or post is spent on it.
+// So is a command the bot does not know.
+func TestWordsAloneAreAnsweredInTheAck(t *testing.T) {
+	handled := make(chan commands.Command, 10)
+	h := newHarness(t, 0, func(h *harness) {
+		h.rt.Status = func(_ context.Context, c commands.Command) error { handled <- c; return nil }
+		h.router.CommandAnswer(commands.CommandName, h.rt.Immediate)
+	})
+	for _, c := range []struct{ command, text, want string }{
+		{commands.CommandName, "help", commands.Usage},
+		{commands.CommandName, "lsit", "Did you mean `/rotate-token list`?"},
+		{commands.CommandName, "audit", "`/rotate-token audit` is not available yet."},
+		{"/rotate-tokens", "help", "I do not know the command /rotate-tokens"},
+	} {
+		d := h.fake.SendSlashCommand(slacktest.SlashCommand{Command: c.command, Text: c.text, User: "U0ALICE", Channel: "C0RANDOM"})
+		ack, err := d.WaitAck(h.ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := d.Responses()
+		if len(got) != 1 || !got[0].InAck || got[0].ResponseType != "ephemeral" || !strings.Contains(got[0].Text, c.want) {
+			t.Errorf("%s %s: replies %+v (ack payload %s), want one private reply in the ack containing %q", c.command, c.text, got, ack.Payload, c.want)
+		}
+	}
+	if calls := h.fake.Calls("chat.postMessage", "chat.postEphemeral"); len(calls) != 0 {
+		t.Errorf("Web API calls %v, want none", calls)
+	}
+	// A command that needs its handler still goes to a worker, once.
+	d := h.slash("U0ALICE", "C0ALERTS", "status r-1")
+	if c := <-handled; strings.Join(c.Args, " ") != "r-1" {
+		t.Errorf("status handler got %+v", c)
+	}
+	if ack, err := d.WaitAck(h.ctx); err != nil || len(ack.Payload) != 0 {
+		t.Errorf("status acked with %s, %v; want an empty ack", ack.Payload, err)
+	}
+	h.dedup.mu.Lock()
+	keys := slices.Sorted(maps.Keys(h.dedup.seen))
+	h.dedup.mu.Unlock()
+	if len(keys) != 1 || keys[0] != "slash:"+d.TriggerID {
+		t.Errorf("de-duplication keys %q, want only the status command's", keys)
 	}
 }

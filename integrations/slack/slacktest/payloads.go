@@ -77,7 +77,7 @@ func (d *Delivery) Redeliver() *Delivery {
 	s.enqueueLocked(e)
 	nd := &Delivery{s: s, e: e, EnvelopeID: e.id, EventID: d.EventID, TriggerID: d.TriggerID, ResponseURL: d.ResponseURL}
 	if ru, ok := s.responses[responseID(d.ResponseURL)]; ok {
-		ru.envelope = e
+		ru.envelope, e.reply = e, ru
 	}
 	s.mu.Unlock()
 	s.dispatch()

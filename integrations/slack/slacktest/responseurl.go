@@ -35,11 +35,15 @@ type Response struct {
 	DeleteOriginal  bool
 	// TS is the message the post made or changed.
 	TS string
+	// InAck is a slash command's reply sent in its ack, not posted.
+	InAck bool
 }
 
 func (s *Server) newResponseURLLocked(e *envelope, channel, messageTS, threadTS, user string) string {
 	id := s.newIDLocked("r")
-	s.responses[id] = &responseURL{envelope: e, channel: channel, messageTS: messageTS, threadTS: threadTS, user: user, issued: s.now()}
+	ru := &responseURL{envelope: e, channel: channel, messageTS: messageTS, threadTS: threadTS, user: user, issued: s.now()}
+	s.responses[id] = ru
+	e.reply = ru
 	return s.srv.URL + "/response/" + id
 }
 
@@ -51,6 +55,42 @@ func responseID(u string) string {
 var responseKeys = []string{"text", "blocks", "attachments", "response_type", "replace_original", "delete_original",
 	"thread_ts", "metadata", "mrkdwn", "unfurl_links", "unfurl_media"}
 
+// responsePost is a message sent back for an envelope: a post to its
+// response_url, or a slash command's ack payload, which Slack reads alike.
+type responsePost struct {
+	Text            string          `json:"text"`
+	Blocks          json.RawMessage `json:"blocks"`
+	ResponseType    string          `json:"response_type"`
+	ReplaceOriginal bool            `json:"replace_original"`
+	DeleteOriginal  bool            `json:"delete_original"`
+	ThreadTS        string          `json:"thread_ts"`
+}
+
+// readResponse reads a response post as Slack does; where names it in a
+// violation.
+func (s *Server) readResponse(where string, body []byte) (responsePost, bool) {
+	var p responsePost
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		s.violation("%s: want a JSON object, got %q", where, body)
+		return p, false
+	}
+	for k := range fields {
+		if !contains(responseKeys, k) {
+			s.violation("%s: unknown field %q", where, k)
+			return p, false
+		}
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		s.violation("%s: malformed field: %v", where, err)
+		return p, false
+	}
+	if string(p.Blocks) == "null" {
+		p.Blocks = nil
+	}
+	return p, true
+}
+
 func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, "/response/")
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -58,34 +98,15 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "read body", http.StatusBadRequest)
 		return
 	}
-	var fields map[string]json.RawMessage
-	if r.Method != http.MethodPost || json.Unmarshal(body, &fields) != nil {
-		s.violation("response_url: want a POST of a JSON object, got %s %q", r.Method, body)
+	if r.Method != http.MethodPost {
+		s.violation("response_url: want a POST, got %s", r.Method)
 		writeJSON(w, http.StatusBadRequest, map[string]any{"ok": false, "error": "invalid_payload"})
 		return
 	}
-	for k := range fields {
-		if !contains(responseKeys, k) {
-			s.violation("response_url: unknown field %q", k)
-			writeJSON(w, http.StatusBadRequest, map[string]any{"ok": false, "error": "invalid_payload"})
-			return
-		}
-	}
-	var p struct {
-		Text            string          `json:"text"`
-		Blocks          json.RawMessage `json:"blocks"`
-		ResponseType    string          `json:"response_type"`
-		ReplaceOriginal bool            `json:"replace_original"`
-		DeleteOriginal  bool            `json:"delete_original"`
-		ThreadTS        string          `json:"thread_ts"`
-	}
-	if err := json.Unmarshal(body, &p); err != nil {
-		s.violation("response_url: malformed field: %v", err)
+	p, ok := s.readResponse("response_url", body)
+	if !ok {
 		writeJSON(w, http.StatusBadRequest, map[string]any{"ok": false, "error": "invalid_payload"})
 		return
-	}
-	if string(p.Blocks) == "null" {
-		p.Blocks = nil
 	}
 
 	s.mu.Lock()
@@ -103,13 +124,23 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"ok": false, "error": "used_url"})
 		return
 	}
-	if aerr := s.checkResponseLocked(ru, p.ResponseType, p.Text, p.Blocks, p.DeleteOriginal, p.ReplaceOriginal); aerr != nil {
+	if aerr := s.respondLocked(ru, p, false); aerr != nil {
 		writeJSON(w, http.StatusBadRequest, errorBody(aerr))
 		return
 	}
 	ru.uses++
+	s.logf("slacktest: response_url %s", id)
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+}
+
+// respondLocked checks a response post and makes its message as Slack
+// does, recording it among the envelope's responses.
+func (s *Server) respondLocked(ru *responseURL, p responsePost, inAck bool) *apiError {
+	if aerr := s.checkResponseLocked(ru, p.ResponseType, p.Text, p.Blocks, p.DeleteOriginal, p.ReplaceOriginal); aerr != nil {
+		return aerr
+	}
 	ch := s.channels[ru.channel]
-	resp := Response{Text: p.Text, Blocks: p.Blocks, ResponseType: p.ResponseType, ReplaceOriginal: p.ReplaceOriginal, DeleteOriginal: p.DeleteOriginal}
+	resp := Response{Text: p.Text, Blocks: p.Blocks, ResponseType: p.ResponseType, ReplaceOriginal: p.ReplaceOriginal, DeleteOriginal: p.DeleteOriginal, InAck: inAck}
 	if resp.ResponseType == "" {
 		resp.ResponseType = "ephemeral"
 	}
@@ -127,8 +158,7 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 		if p.ThreadTS != "" {
 			root, aerr := threadRootLocked(ch, p.ThreadTS)
 			if aerr != nil {
-				writeJSON(w, http.StatusBadRequest, errorBody(aerr))
-				return
+				return aerr
 			}
 			m.threadTS = root.ts
 		}
@@ -140,8 +170,38 @@ func (s *Server) serveResponseURL(w http.ResponseWriter, r *http.Request) {
 	}
 	ru.envelope.responses = append(ru.envelope.responses, resp)
 	s.notifyLocked()
-	s.logf("slacktest: response_url %s: %s", id, resp.ResponseType)
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	return nil
+}
+
+// ackPayloadLocked takes a slash command's ack payload as the command's
+// reply, as Slack takes the body of an HTTP app's answer: the same fields
+// as a response_url post, without using one of the URL's five posts. A
+// click's ack payload is a mistake Slack does not report: it shows no
+// reply from it. Events ignore theirs; a modal's is its response_action.
+func (s *Server) ackPayloadLocked(e *envelope, payload json.RawMessage) {
+	if e.typ == "interactive" {
+		var p struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(e.payload, &p) == nil && p.Type == "block_actions" {
+			s.violation("socket: ack payload for a click (block_actions): Slack shows no reply from it; answer through the response_url")
+		}
+	}
+	if e.typ != "slash_commands" {
+		return
+	}
+	p, ok := s.readResponse("slash command ack", payload)
+	if !ok {
+		return
+	}
+	ru := e.reply
+	if ru == nil {
+		s.violation("slash command ack: envelope %s has no response_url", e.id)
+		return
+	}
+	if aerr := s.respondLocked(ru, p, true); aerr != nil {
+		s.logf("slacktest: slash command ack refused: %s", aerr.code)
+	}
 }
 
 // checkResponseLocked validates a response_url post as Slack does.

@@ -38,8 +38,11 @@ type envelope struct {
 	sentAt time.Time
 	acked  bool
 	ack    Ack
-	// responses are the posts to this envelope's response_url.
+	// responses are the posts to this envelope's response_url, and a
+	// slash command's reply in its ack.
 	responses []Response
+	// reply is the envelope's response_url, if it has one.
+	reply *responseURL
 }
 
 // Ack is the app's acknowledgement of an envelope.
@@ -202,6 +205,9 @@ func (s *Server) acked(id string, payload json.RawMessage) {
 		payload = nil
 	}
 	e.ack = Ack{Payload: payload, Latency: time.Since(e.sentAt), Attempt: e.attempt}
+	if len(payload) > 0 {
+		s.ackPayloadLocked(e, payload)
+	}
 	if e.typ == "interactive" {
 		s.viewSubmissionAckedLocked(e)
 	}
