@@ -120,7 +120,8 @@ func TestUnauthorisedClicksChangeNothing(t *testing.T) {
 	alertTS, _ := w.sendAlert(1, alertAttachment(flows.Production))
 	offer := w.fake.Thread(alerts, alertTS, "")[1].TS
 	before := w.snapshot()
-	if got := w.privateAnswer(w.click(mallory, alerts, offer, "Rotate")); !strings.Contains(got, "You may not rotate tokens in production") {
+	// Mallory holds no role anywhere: refused before the offer is read.
+	if got := w.privateAnswer(w.click(mallory, alerts, offer, "Rotate")); !strings.Contains(got, "You may not rotate tokens: you are not among the configured starters or approvers of any environment") {
 		t.Errorf("Mallory's Rotate: %q", got)
 	}
 	if got := w.privateAnswer(w.click(mallory, alerts, offer, "Ignore")); !strings.Contains(got, "You may not ignore this token") {
@@ -320,4 +321,27 @@ func TestClickOnALostRun(t *testing.T) {
 		}
 	}
 	before.check("a click on a lost run")
+}
+
+// Someone who holds no role in any environment is refused before the
+// offer is read: with its record gone, they are still told they may not,
+// while a starter learns the offer is gone.
+func TestAClickWithoutARoleReadsNoOffer(t *testing.T) {
+	w := newWorld(t, worldSetup{})
+	alertTS, _ := w.sendAlert(1, alertAttachment(flows.Production))
+	offer := w.fake.Thread(alerts, alertTS, "")[1].TS
+	rdb := w.redis.Client()
+	keys, err := rdb.Keys(w.ctx, "*offer:*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("offer records %q (%v), want one", keys, err)
+	}
+	if err := rdb.Del(w.ctx, keys...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.privateAnswer(w.click(mallory, alerts, offer, "Ignore")); !strings.Contains(got, "You may not ignore this token: you are not among the configured starters or approvers of any environment") {
+		t.Errorf("Mallory's Ignore: %q", got)
+	}
+	if got := w.privateAnswer(w.click(alice, alerts, offer, "Ignore")); strings.Contains(got, "may not") {
+		t.Errorf("Alice's Ignore of a lost offer: %q, want it to say the offer is gone", got)
+	}
 }

@@ -15,7 +15,11 @@ import (
 // (disused). The run talks in the alert's thread.
 func (b *Bot) offerClick(mode flows.Mode) ActionHandler {
 	return func(ctx context.Context, a Action) error {
-		o, it, err := b.clickedItem(ctx, a)
+		what := "rotate tokens"
+		if mode == flows.ModeRevokeDisused {
+			what = "revoke tokens"
+		}
+		o, it, err := b.clickedItem(ctx, a, what)
 		if err != nil {
 			return b.answer(ctx, a.ResponseURL, a.UserID, err, "")
 		}
@@ -43,13 +47,24 @@ func (b *Bot) offerClick(mode flows.Mode) ActionHandler {
 
 // clickedItem finds the offer item a button names, and checks that the
 // button is on one of that offer's own messages: a value copied onto
-// another message (forged) names nothing.
-func (b *Bot) clickedItem(ctx context.Context, a Action) (*flows.Offer, flows.OfferItem, error) {
+// another message (forged) names nothing. What is what the button does,
+// for the refusal of someone who holds no role.
+func (b *Bot) clickedItem(ctx context.Context, a Action, what string) (*flows.Offer, flows.OfferItem, error) {
 	forged := fmt.Errorf("%w: that button does not belong to this message, so I did nothing", flows.ErrBadInput)
 	offerID, itemID, ok := blocks.ParseOfferValue(a.Value)
 	if !ok {
 		b.log.WarnContext(ctx, "audit: forged offer button", "user", a.UserID, "channel", a.ChannelID, "message", a.MessageTS)
 		return nil, flows.OfferItem{}, forged
+	}
+	// An offer's buttons are each for a role in the item's environment:
+	// someone who holds none anywhere is refused before the offer is read,
+	// so that their clicks cost no Redis round trip.
+	may, err := b.engine.MaySee(ctx, a.UserID)
+	if err != nil {
+		return nil, flows.OfferItem{}, fmt.Errorf("check who may use an offer's buttons: %w", err)
+	}
+	if !may {
+		return nil, flows.OfferItem{}, &flows.DeniedError{User: a.UserID, What: what, Reason: "you are not among the configured starters or approvers of any environment"}
 	}
 	o, err := b.cfg.Offers.Offer(ctx, offerID)
 	if err != nil {

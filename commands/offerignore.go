@@ -43,7 +43,7 @@ type ignoreMeta struct {
 // for a person who may start runs there. Nothing changes until the modal
 // is submitted.
 func (b *Bot) ignoreClick(ctx context.Context, a Action) error {
-	o, it, err := b.clickedItem(ctx, a)
+	o, it, err := b.clickedItem(ctx, a, "ignore this token")
 	if err == nil {
 		err = b.mayIgnore(ctx, o, it, a.UserID)
 	}
@@ -184,7 +184,7 @@ func (b *Bot) submitIgnore(ctx context.Context, s Submission) error {
 
 // undoClick brings an ignored item's buttons back.
 func (b *Bot) undoClick(ctx context.Context, a Action) error {
-	o, it, err := b.clickedItem(ctx, a)
+	o, it, err := b.clickedItem(ctx, a, "undo this Ignore")
 	if err != nil {
 		return b.answer(ctx, a.ResponseURL, a.UserID, err, "")
 	}

@@ -208,26 +208,10 @@ const (
 // allowed reports whether user may act in env. It asks the Directory for
 // group members; an error there is returned, never taken as a yes.
 func (a authoriser) allowed(ctx context.Context, env, user string, r role) (bool, error) {
-	e, ok := a.policy.Environments[env]
-	if !ok {
-		return false, nil
+	if ok, decided := a.named(env, user, r); decided {
+		return ok, nil
 	}
-	if penv, ok := PolicyEnvironment(user); ok {
-		// The policy starts where its sweep may, and approves only
-		// under full.
-		if penv != env {
-			return false, nil
-		}
-		return (r == roleStart && e.autopilotMode().Starts()) || (r == roleApprove && e.autopilotMode() == AutopilotFull), nil
-	}
-	who := e.Starters
-	if r == roleApprove && !e.Approvers.Empty() {
-		who = e.Approvers
-	}
-	if slices.Contains(who.Users, user) {
-		return true, nil
-	}
-	for _, g := range who.Groups {
+	for _, g := range a.who(env, r).Groups {
 		members, err := a.dir.GroupMembers(ctx, g)
 		if err != nil {
 			return false, fmt.Errorf("members of user group %s: %w", g, err)
@@ -239,10 +223,49 @@ func (a authoriser) allowed(ctx context.Context, env, user string, r role) (bool
 	return false, nil
 }
 
+// named decides what allowed would without asking about groups, where it
+// can: an unknown environment, the policy's own actor, a user named in
+// the configuration.
+func (a authoriser) named(env, user string, r role) (ok, decided bool) {
+	e, known := a.policy.Environments[env]
+	if !known {
+		return false, true
+	}
+	if penv, ok := PolicyEnvironment(user); ok {
+		// The policy starts where its sweep may, and approves only
+		// under full.
+		if penv != env {
+			return false, true
+		}
+		return (r == roleStart && e.autopilotMode().Starts()) || (r == roleApprove && e.autopilotMode() == AutopilotFull), true
+	}
+	if slices.Contains(a.who(env, r).Users, user) {
+		return true, true
+	}
+	return false, false
+}
+
+// who are the principals that hold role r in env.
+func (a authoriser) who(env string, r role) Principals {
+	e := a.policy.Environments[env]
+	if r == roleApprove && !e.Approvers.Empty() {
+		return e.Approvers
+	}
+	return e.Starters
+}
+
 // MaySee reports whether user may see the runs under way (`list`,
 // `status`), whose threads may be in private channels: the starters and
 // approvers of any environment may.
 func (e *Engine) MaySee(ctx context.Context, user string) (bool, error) {
+	// Named users first: they cost no group lookup.
+	for _, env := range e.policy.EnvironmentNames() {
+		for _, r := range []role{roleStart, roleApprove} {
+			if ok, _ := e.auth.named(env, user, r); ok {
+				return true, nil
+			}
+		}
+	}
 	for _, env := range e.policy.EnvironmentNames() {
 		for _, r := range []role{roleStart, roleApprove} {
 			if ok, err := e.auth.allowed(ctx, env, user, r); err != nil || ok {

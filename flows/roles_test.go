@@ -89,3 +89,38 @@ func TestProductionRollbackNeedsASecondPerson(t *testing.T) {
 		t.Fatalf("phase %s, want rolled-back", run.Phase)
 	}
 }
+
+// MaySee, asked at every click on an offer, takes a user named in any
+// environment's configuration without asking Slack about groups, and
+// still finds a member of a group.
+func TestMaySeeTakesNamedUsersBeforeGroups(t *testing.T) {
+	w := newWorld(t, setup{})
+	e := newEnv(t, w)
+	for _, env := range []string{flows.Integration, flows.Production} {
+		p := e.policy.Environments[env]
+		p.Starters = flows.Principals{Groups: []string{starters}}
+		p.Approvers = flows.Principals{}
+		e.policy.Environments[env] = p
+	}
+	// Bob is named once, in the environment asked about last.
+	prod := e.policy.Environments[flows.Production]
+	prod.Approvers = flows.Principals{Users: []string{bob}}
+	e.policy.Environments[flows.Production] = prod
+	const carol = "U0CAROL"
+	e.dir.SetGroup(starters, carol)
+	eng, _ := e.engine("replica-1", nil)
+
+	e.dir.SetErr(errors.New("usergroups.users.list: ratelimited"))
+	if ok, err := eng.MaySee(t.Context(), bob); !ok || err != nil {
+		t.Errorf("MaySee(bob, named) with groups unreadable = %v, %v; want yes without asking", ok, err)
+	}
+	if ok, err := eng.MaySee(t.Context(), carol); ok || err == nil {
+		t.Errorf("MaySee(carol, a group member) with groups unreadable = %v, %v; want the error, never a yes", ok, err)
+	}
+	e.dir.SetErr(nil)
+	for user, want := range map[string]bool{carol: true, bob: true, "U0MALLORY": false} {
+		if ok, err := eng.MaySee(t.Context(), user); ok != want || err != nil {
+			t.Errorf("MaySee(%s) = %v, %v; want %v", user, ok, err, want)
+		}
+	}
+}

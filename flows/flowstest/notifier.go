@@ -235,6 +235,13 @@ func (d *Directory) GroupMembers(ctx context.Context, group string) ([]string, e
 	return d.Groups[group], nil
 }
 
+// SetErr fails every call with err from now on (nil: none).
+func (d *Directory) SetErr(err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.Err = err
+}
+
 // SetGroup replaces a user group's members, as an admin editing the group
 // in Slack would while runs are open.
 func (d *Directory) SetGroup(group string, members ...string) {
