@@ -94,7 +94,7 @@ type Engine struct {
 	changed chan struct{} // closed and replaced on every save
 	// known is this replica's last view of each active run, so that a run
 	// the store loses (Redis restarted empty) can still be reported.
-	known  map[string]*Run
+	known  map[string]*knownRun
 	drives sync.WaitGroup
 	// syncLocks queue this replica's runs for an environment's sync lock
 	// (environment: chan struct{}), so that they do not poll Redis for it.
@@ -136,7 +136,7 @@ func New(cfg Config) (*Engine, error) {
 		slots:    make(chan struct{}, 64),
 		driving:  map[string]bool{},
 		changed:  make(chan struct{}),
-		known:    map[string]*Run{},
+		known:    map[string]*knownRun{},
 	}
 	e.auth = authoriser{policy: cfg.Policy, dir: cfg.Directory}
 	e.batches, _ = cfg.Store.(BatchStore)

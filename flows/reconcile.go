@@ -4,30 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"time"
 )
 
-// remember keeps a copy of an active run, and forgets an ended one. Two
-// goroutines saving the same run (a handler's publish and the driver) can
-// call it out of order, so an older version never replaces a newer one.
+// remember keeps what the engine needs of an active run (knownRun), and
+// forgets an ended one. Two goroutines saving the same run (a handler's
+// publish and the driver) can call it out of order, so an older version
+// never replaces a newer one; the same version is the same run, already
+// kept.
 func (e *Engine) remember(run *Run) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if had, ok := e.known[run.ID]; ok && had.Version > run.Version {
+	if had, ok := e.known[run.ID]; ok && had.version >= run.Version {
 		return
 	}
 	if !run.Phase.Active() {
 		delete(e.known, run.ID)
 		return
 	}
-	cp := *run
-	cp.Posts = slices.Clone(run.Posts)
-	cp.Steps = slices.Clone(run.Steps)
-	cp.Intents = slices.Clone(run.Intents)
-	cp.Receipts = maps.Clone(run.Receipts)
-	e.known[run.ID] = &cp
+	e.known[run.ID] = knowRun(run)
 }
 
 // reconcileLost finds the runs this replica knew to be active that the
@@ -40,41 +35,47 @@ func (e *Engine) reconcileLost(ctx context.Context, active []*Run) {
 		still[r.ID] = true
 	}
 	e.mu.Lock()
-	var gone []*Run
-	for id, r := range e.known {
+	gone := map[string]*knownRun{}
+	for id, k := range e.known {
 		if !still[id] {
-			gone = append(gone, r)
+			gone[id] = k
 		}
 	}
 	e.mu.Unlock()
-	for _, last := range gone {
-		_, err := e.store.Run(ctx, last.ID)
+	for id, last := range gone {
+		_, err := e.store.Run(ctx, id)
 		switch {
 		case err == nil:
 			// Ended meanwhile, or listed late: nothing was lost.
 		case errors.Is(err, ErrRunNotFound):
-			if first, err := e.store.Once(ctx, "lost:"+last.ID, 24*time.Hour); err != nil || !first {
+			if first, err := e.store.Once(ctx, "lost:"+id, 24*time.Hour); err != nil || !first {
 				continue
 			}
-			e.reportLost(ctx, last)
+			e.reportLost(ctx, id, last)
 		default:
 			continue
 		}
 		e.mu.Lock()
-		delete(e.known, last.ID)
+		delete(e.known, id)
 		e.mu.Unlock()
 	}
 }
 
-// reportLost posts what is true now for a run whose record is gone.
-func (e *Engine) reportLost(ctx context.Context, last *Run) {
+// reportLost posts what is true now for a run whose record is gone, and
+// shows it failed. last is the run as the engine kept it (knownRun): its
+// status message renders the checklist without the steps' times and
+// notes, and its earlier posts, which the engine no longer has, stay as
+// they are (a click on their buttons is answered that the run is gone).
+func (e *Engine) reportLost(ctx context.Context, id string, k *knownRun) {
+	last := k.ended(id, "state store lost the run")
 	log := e.runLog(last)
 	log.Error("run lost from the state store: reconciling from Signon and the cluster")
 	now := e.clock.Now()
 	lines := []string{"The state store lost this run's record (Redis restarted empty?). The bot will do nothing more here. What Signon and the cluster show now:"}
-	// The copy may be a sweep behind the run (another replica drove it),
-	// so the report rests on what Signon and the cluster say, and takes
-	// from the copy only when the run started and the names it classified.
+	// What the engine kept may be a sweep behind the run (another replica
+	// drove it), so the report rests on what Signon and the cluster say,
+	// and takes from it only when the run started and the names it
+	// classified.
 	env, ok := e.envs[last.Key.Environment]
 	if ok {
 		lines = append(lines, e.reconcileSignon(ctx, env.Signon, last)...)
@@ -89,7 +90,9 @@ func (e *Engine) reportLost(ctx context.Context, last *Run) {
 	}
 	lines = append(lines, fmt.Sprintf("To finish, start again with `/rotate-token %s %s %s`: a token made by this run is found and used, not issued twice.", last.Key.APIUser, last.Key.Application, last.Key.Environment))
 	last.post(Post{Step: last.Step, At: now, Title: "State lost: reconciled from Signon and the cluster", Lines: lines, Outcome: "error"})
-	last.Phase, last.EndAs, last.Reason, last.Gate = PhaseFailed, "", "state store lost the run", nil
+	// Posts are numbered: a name none has is new to the thread's receipts
+	// whatever the engine kept of the run.
+	last.Posts[0].ID = "lost"
 	if _, err := e.notifier.Sync(ctx, last); err != nil {
 		log.Error("report lost run", "err", err)
 	}

@@ -108,8 +108,8 @@ func (e *Engine) startSyncLocked(ctx context.Context, run *Run, id string, after
 func (e *Engine) syncedWith(run *Run, job string) []string {
 	ids := []string{run.ID}
 	e.mu.Lock()
-	for id, r := range e.known {
-		if id != run.ID && r.Key.Environment == run.Key.Environment && r.SyncJob != nil && r.SyncJob.Name == job && !r.SyncJob.Earlier {
+	for id, k := range e.known {
+		if id != run.ID && k.sharesJob(run.Key.Environment, job) {
 			ids = append(ids, id)
 		}
 	}

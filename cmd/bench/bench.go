@@ -44,8 +44,9 @@ type bench struct {
 	dir    string
 	keep   bool
 	stderr io.Writer
-	// profiles is where each bot writes its CPU profile, if anywhere.
-	profiles string
+	// profiles is where each bot writes its CPU profile, if anywhere;
+	// memProfiles where it writes its heap profile.
+	profiles, memProfiles string
 }
 
 func newBench(ctx context.Context, sz sizes, stderr io.Writer, keep bool, botBin string) (*bench, error) {
@@ -188,10 +189,23 @@ func (e *bench) runOne(ctx context.Context, name string, rep *report) error {
 }
 
 // profileEnv asks the bot called name for its CPU profile (sandboxbot's
-// SANDBOXBOT_CPUPROFILE) when -cpuprofile is given.
+// SANDBOXBOT_CPUPROFILE) when -cpuprofile is given, and for its heap
+// profile when it is stopped (SANDBOXBOT_MEMPROFILE) when -memprofile is.
 func (e *bench) profileEnv(name string) []string {
-	if e.profiles == "" {
-		return nil
+	var env []string
+	if e.profiles != "" {
+		env = append(env, "SANDBOXBOT_CPUPROFILE="+filepath.Join(e.profiles, name+".pprof"))
 	}
-	return []string{"SANDBOXBOT_CPUPROFILE=" + filepath.Join(e.profiles, name+".pprof")}
+	if e.memProfiles != "" {
+		// One sample per KiB allocated instead of per 512 KiB, so that a
+		// profile of a few MB live tells its parts apart. The samples'
+		// records cost memory of their own: a profiled run's figures are
+		// not the bot's.
+		debug := "memprofilerate=1024"
+		if old := os.Getenv("GODEBUG"); old != "" {
+			debug = old + "," + debug
+		}
+		env = append(env, "SANDBOXBOT_MEMPROFILE="+filepath.Join(e.memProfiles, name+".heap.pprof"), "GODEBUG="+debug)
+	}
+	return env
 }

@@ -68,6 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	only := fs.String("only", "", "run only these benchmarks, comma-separated: ack,rotation,storm,rotateall,syncjobs,memory,resume,restart,redis,sweep")
 	keep := fs.Bool("keep", false, "keep the work directory (the bot's logs) and print where it is")
 	profile := fs.String("cpuprofile", "", "write each bot process's CPU profile into this directory as NAME.pprof (NAME as in its log's name)")
+	memProfile := fs.String("memprofile", "", "write each bot process's heap profile, taken after a collection when it is stopped, into this directory as NAME.heap.pprof (its figures then include the profiler's own memory)")
 	botBin := fs.String("bot", "", "benchmark this bot binary instead of building ./cmd/sandboxbot (to compare two versions; it reads SANDBOX_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	e, err := newBench(ctx, sz, stderr, *keep, *botBin)
 	if err == nil {
-		e.profiles = *profile
+		e.profiles, e.memProfiles = *profile, *memProfile
 	}
 	if err != nil {
 		return err

@@ -2,7 +2,8 @@
 // and cluster served by an integrations/sandbox server at SANDBOX_URL,
 // for cmd/bench and cmd/reliability, which kill and restart it as a
 // process. SANDBOXBOT_CPUPROFILE names a file for its CPU profile (make
-// bench's -cpuprofile). It is not the bot's binary: cmd/bot has no setting that points
+// bench's -cpuprofile), SANDBOXBOT_MEMPROFILE one for a heap profile
+// taken when it is told to stop (-memprofile). It is not the bot's binary: cmd/bot has no setting that points
 // an environment at a stand-in.
 package main
 
@@ -42,5 +43,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		defer pprof.StopCPUProfile()
 	}
 	p := bot.Program{Version: "sandbox", Wiring: bot.Wiring{Backend: sandbox.Backend(base)}}
+	if path := getenv("SANDBOXBOT_MEMPROFILE"); path != "" {
+		botCtx, profiled := stopAfterHeapProfile(ctx, path)
+		err := p.Run(botCtx, args, getenv, stdin, stdout, stderr)
+		return errors.Join(err, profiled())
+	}
 	return p.Run(ctx, args, getenv, stdin, stdout, stderr)
 }

@@ -2,10 +2,13 @@ package bot
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/integrations/prom"
@@ -115,5 +118,40 @@ func TestAFreshRedisCountsNoServerErrors(t *testing.T) {
 	_ = rdb.Do(ctx, "NOSUCHCOMMAND").Err()
 	if n := promtest.Scrape(t, reg).Sum("signon_token_bot_redis_errors_total", map[string]string{"kind": "server"}); n != 1 {
 		t.Errorf("server errors after an unknown command = %v, want 1", n)
+	}
+}
+
+// The bot's Redis connections buffer 8 KiB each way, not go-redis' 32
+// KiB, and still read a batch of runs far larger than that intact.
+func TestRedisConnectionsBufferLittle(t *testing.T) {
+	srv := redistest.New(t)
+	c, err := newRedis(RedisConfig{URL: "redis://" + srv.Addr()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	opt := c.(*redis.Client).Options()
+	if opt.ReadBufferSize != 8<<10 || opt.WriteBufferSize != 8<<10 {
+		t.Errorf("buffers %d and %d bytes, want 8 KiB each way", opt.ReadBufferSize, opt.WriteBufferSize)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	keys := make([]string, 500)
+	want := map[string]string{}
+	for i := range keys {
+		keys[i] = fmt.Sprintf("run-%03d", i)
+		want[keys[i]] = strings.Repeat(fmt.Sprintf("%03d", i), 1000) // 3 KB, as a run's record
+		if err := c.Set(ctx, keys[i], want[keys[i]], 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := c.MGet(ctx, keys...).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range got {
+		if v != want[keys[i]] {
+			t.Fatalf("%s read back %d bytes, not the %d written", keys[i], len(fmt.Sprint(v)), len(want[keys[i]]))
+		}
 	}
 }

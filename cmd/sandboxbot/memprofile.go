@@ -1,0 +1,51 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+)
+
+// stopAfterHeapProfile returns a context for the bot that ends only once
+// a heap profile of the live bot has been written to path, after a
+// collection, when ctx ends (the benchmark's SIGTERM). Taken then, before
+// the bot lets go of anything, the profile shows what the bot held in the
+// state the benchmark left it in: after the bot returned it would show
+// nothing. wait returns the profile's error once the bot has stopped.
+// Sampling is the runtime's (GODEBUG=memprofilerate=N for finer).
+func stopAfterHeapProfile(ctx context.Context, path string) (botCtx context.Context, wait func() error) {
+	botCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() {
+		defer cancel()
+		select {
+		case <-ctx.Done():
+		case <-botCtx.Done():
+			done <- nil
+			return
+		}
+		done <- writeHeapProfile(path)
+	}()
+	return botCtx, func() error {
+		cancel()
+		return <-done
+	}
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("SANDBOXBOT_MEMPROFILE: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("SANDBOXBOT_MEMPROFILE: write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("SANDBOXBOT_MEMPROFILE: %w", err)
+	}
+	return nil
+}
