@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strings"
 )
@@ -60,12 +59,6 @@ problem and exits 1, or prints a summary, what it could not check here,
 and warnings about what can never happen.
 `,
 }
-
-// gcPercent is the garbage collector's target when GOGC does not set one:
-// half Go's default holds 1,000 runs parked at a gate in 41 MB resident
-// instead of 48 (docs/benchmarks.md). The bot waits on people most of the
-// time, so collecting twice as often costs next to nothing.
-const gcPercent = 50
 
 // Program is the bot as a main runs it.
 type Program struct {
@@ -135,9 +128,6 @@ func (p Program) Run(ctx context.Context, args []string, getenv func(string) str
 		_, err = fmt.Fprint(stdout, checkReport(cfg, notes))
 		return err
 	case "serve":
-		if getenv("GOGC") == "" {
-			debug.SetGCPercent(gcPercent)
-		}
 		cfg, err := loadConfig(getenv, *configPath)
 		if err != nil {
 			return err

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -294,20 +293,5 @@ func TestSubcommands(t *testing.T) {
 				t.Errorf("stderr = %q, want it to begin %q", errOut.String(), c.wantErrOut)
 			}
 		})
-	}
-}
-
-// serve halves Go's garbage collection target unless GOGC sets one.
-func TestServeSetsGCPercentUnlessGOGC(t *testing.T) {
-	for _, c := range []struct {
-		gogc string
-		want int
-	}{{"", gcPercent}, {"200", 100}} {
-		old := debug.SetGCPercent(100)
-		err := Program{}.Run(context.Background(), []string{"serve"}, getenv(map[string]string{"GOGC": c.gogc}), strings.NewReader(""), io.Discard, io.Discard)
-		got := debug.SetGCPercent(old)
-		if err == nil || got != c.want {
-			t.Errorf("GOGC=%q: GC percent %d (err %v), want %d and an error for the missing Slack tokens", c.gogc, got, err, c.want)
-		}
 	}
 }
