@@ -92,8 +92,9 @@ type Engine struct {
 	// again when done": a kick that came while the drive was finishing.
 	driving map[string]bool
 	changed chan struct{} // closed and replaced on every save
-	// known is this replica's last view of each active run, so that a run
-	// the store loses (Redis restarted empty) can still be reported.
+	// known is what this replica keeps of each active run (knownRun), so
+	// that a run the store loses (Redis restarted empty) can still be
+	// reported.
 	known  map[string]*knownRun
 	drives sync.WaitGroup
 	// syncLocks queue this replica's runs for an environment's sync lock

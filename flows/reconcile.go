@@ -64,7 +64,7 @@ func (e *Engine) reconcileLost(ctx context.Context, active []*Run) {
 // reportLost posts what is true now for a run whose record is gone, and
 // shows it failed. last is the run as the engine kept it (knownRun): its
 // status message renders the checklist without the steps' times and
-// notes, and its earlier posts, which the engine no longer has, stay as
+// notes, and its earlier posts, which the engine does not keep, stay as
 // they are (a click on their buttons is answered that the run is gone).
 func (e *Engine) reportLost(ctx context.Context, id string, k *knownRun) {
 	last := k.ended(id, "state store lost the run")
