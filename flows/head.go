@@ -51,3 +51,32 @@ type HeadStore interface {
 	// to the result, as ActiveRuns returns them.
 	ActiveHeads(ctx context.Context) ([]*Head, error)
 }
+
+// activeHeads lists the active runs' heads, from the heads the store
+// keeps if it keeps them, else from the whole runs (whose Head then holds
+// the whole run: nothing is lost by listing it so).
+func (e *Engine) activeHeads(ctx context.Context) ([]*Head, error) {
+	if hs, ok := e.store.(HeadStore); ok {
+		return hs.ActiveHeads(ctx)
+	}
+	runs, err := e.store.ActiveRuns(ctx)
+	heads := make([]*Head, len(runs))
+	for i, r := range runs {
+		heads[i] = &Head{Run: *r, Unpublished: unpublished(r)}
+	}
+	return heads, err
+}
+
+// rememberListed keeps a copy of a listed run unless this replica knows
+// the run at that version or later already (it saved it, or an earlier
+// sweep listed it): a head would only replace a fuller copy of the same
+// run, and a sweep every few seconds would copy every parked run again.
+func (e *Engine) rememberListed(h *Head) {
+	e.mu.Lock()
+	had, ok := e.known[h.ID]
+	e.mu.Unlock()
+	if ok && had.Version >= h.Version {
+		return
+	}
+	e.remember(&h.Run)
+}
