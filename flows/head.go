@@ -20,6 +20,8 @@ type Head struct {
 }
 
 // Head is the run's head, as a store keeps it beside the run's record.
+// It shares the run's gate, sync Job and receipts, so it is for
+// encoding at once, not for keeping while the run changes.
 func (r *Run) Head() *Head {
 	h := &Head{Unpublished: unpublished(r)}
 	h.Schema, h.ID, h.Version, h.Key, h.Mode = r.Schema, r.ID, r.Version, r.Key, r.Mode

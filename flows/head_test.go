@@ -2,12 +2,7 @@ package flows_test
 
 import (
 	"context"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/state"
@@ -33,63 +28,32 @@ func TestSweepReadsParkedRunsHeads(t *testing.T) {
 		return true
 	})
 
-	// Replica b, and only b, reads through a client that notes what it
-	// reads; its Run sweeps at start-up, and the test sweeps once more.
-	rdb := e.redis.Client()
-	reads := &runReads{}
-	rdb.AddHook(reads)
-	st, err := state.New(rdb, state.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Replica b, and only b, reads through a store that notes what it
+	// reads whole; its Run sweeps at start-up, and the test once more.
+	st := &wholeReads{Store: e.store}
 	b, _ := e.engine("replica-b", func(p ports, _ func()) ports { p.store = st; return p })
 	if err := b.Sweep(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if got := reads.records(); len(got) > 0 {
-		t.Errorf("a sweep read parked runs' records: %q", got)
-	}
-}
-
-// runReads is a go-redis hook that notes the run records read (GET, MGET).
-type runReads struct {
-	mu   sync.Mutex
-	keys []string
-}
-
-func (r *runReads) records() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.keys)
-}
-
-func (r *runReads) note(cmd redis.Cmder) {
-	if n := cmd.Name(); n != "get" && n != "mget" {
-		return
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, a := range cmd.Args()[1:] {
-		if k, ok := a.(string); ok && strings.Contains(k, ":run:") {
-			r.keys = append(r.keys, k)
+	for _, read := range []string{"every active run", "run " + run.ID} {
+		if st.tl.index(read) >= 0 {
+			t.Errorf("a sweep read %s whole", read)
 		}
 	}
 }
 
-func (r *runReads) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (r *runReads) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		r.note(cmd)
-		return next(ctx, cmd)
-	}
+// wholeReads is the state store, noting each run it loads whole.
+type wholeReads struct {
+	*state.Store
+	tl timeline
 }
 
-func (r *runReads) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, c := range cmds {
-			r.note(c)
-		}
-		return next(ctx, cmds)
-	}
+func (s *wholeReads) Run(ctx context.Context, id string) (*flows.Run, error) {
+	s.tl.add("run " + id)
+	return s.Store.Run(ctx, id)
+}
+
+func (s *wholeReads) ActiveRuns(ctx context.Context) ([]*flows.Run, error) {
+	s.tl.add("every active run")
+	return s.Store.ActiveRuns(ctx)
 }

@@ -1,15 +1,10 @@
 package state_test
 
 import (
-	"context"
 	"fmt"
 	"reflect"
-	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/alphagov/signon-token-bot/flows"
 	"github.com/alphagov/signon-token-bot/state"
@@ -66,8 +61,8 @@ func TestActiveHeadsFollowTheRuns(t *testing.T) {
 		want[i] = r.Head()
 	}
 	counted := srv.Client()
-	var reads commandNames
-	counted.AddHook(&reads)
+	rec := &keyRecorder{}
+	counted.AddHook(rec)
 	got, err := newStore(t, counted, state.Options{}).ActiveHeads(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -75,8 +70,10 @@ func TestActiveHeadsFollowTheRuns(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("ActiveHeads listed %d heads (%q), want the %d runs' heads (%q), or they differ", len(got), headIDs(got), len(want), headIDs(want))
 	}
-	if r := reads.of("mget", "get"); len(r) > 0 {
-		t.Errorf("ActiveHeads read records: %q", r)
+	for _, g := range rec.groups {
+		if g.cmd == "get" || g.cmd == "mget" {
+			t.Fatalf("ActiveHeads read records: %s %q", g.cmd, g.keys)
+		}
 	}
 	unpublished := 0
 	for _, h := range got {
@@ -181,49 +178,4 @@ func headIDs(hs []*flows.Head) []string {
 		ids = append(ids, h.ID)
 	}
 	return ids
-}
-
-// commandNames is a go-redis hook that records each command sent, alone
-// or in a pipeline, with its first key.
-type commandNames struct {
-	mu   sync.Mutex
-	sent []string
-}
-
-func (c *commandNames) of(names ...string) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
-	for _, s := range c.sent {
-		for _, n := range names {
-			if strings.HasPrefix(s, n+" ") {
-				out = append(out, s)
-			}
-		}
-	}
-	return out
-}
-
-func (c *commandNames) DialHook(next redis.DialHook) redis.DialHook { return next }
-
-func (c *commandNames) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		c.note(cmd)
-		return next(ctx, cmd)
-	}
-}
-
-func (c *commandNames) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return func(ctx context.Context, cmds []redis.Cmder) error {
-		for _, cmd := range cmds {
-			c.note(cmd)
-		}
-		return next(ctx, cmds)
-	}
-}
-
-func (c *commandNames) note(cmd redis.Cmder) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sent = append(c.sent, fmt.Sprintf("%s %v", cmd.Name(), cmd.Args()[min(1, len(cmd.Args())-1)]))
 }
