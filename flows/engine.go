@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alphagov/signon-token-bot/flows/token"
@@ -99,6 +100,9 @@ type Engine struct {
 	// syncLocks queue this replica's runs for an environment's sync lock
 	// (environment: chan struct{}), so that they do not poll Redis for it.
 	syncLocks sync.Map
+	// sweeps counts the sweeps, for the ones that read runs whole
+	// (head.go).
+	sweeps atomic.Int64
 }
 
 // New checks the configuration and builds an Engine. Call Run to start it.
@@ -232,7 +236,8 @@ func (e *Engine) kick(id string) {
 // Sweep drives every active run that nobody drives (a resumed or orphaned
 // run), expires gates whose time is up, and brings threads in line with
 // their runs. Run calls it at start-up and then periodically. It reads
-// each run's head; what it acts on, it loads whole.
+// each run's head (every wholeEvery sweeps, the whole runs); what it acts
+// on, it loads whole.
 func (e *Engine) Sweep(ctx context.Context) error {
 	heads, err := e.activeHeads(ctx)
 	runs := make([]*Run, len(heads))

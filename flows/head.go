@@ -54,11 +54,19 @@ type HeadStore interface {
 	ActiveHeads(ctx context.Context) ([]*Head, error)
 }
 
+// wholeEvery is how often, in sweeps, a sweep reads the runs whole even
+// from a store that keeps heads. A bot from before heads (beside this one
+// during a rollout, or back for a while after a rollback) writes runs and
+// leaves their heads as they were, and a head left behind could hide a
+// run that needs a drive; every sixth sweep (a minute, at the default
+// SweepEvery) bounds how long. The start-up sweep reads heads.
+const wholeEvery = 6
+
 // activeHeads lists the active runs' heads, from the heads the store
-// keeps if it keeps them, else from the whole runs (whose Head then holds
-// the whole run: nothing is lost by listing it so).
+// keeps if it keeps them, else, and every wholeEvery sweeps, from the
+// whole runs (whose Head then holds the whole run).
 func (e *Engine) activeHeads(ctx context.Context) ([]*Head, error) {
-	if hs, ok := e.store.(HeadStore); ok {
+	if hs, ok := e.store.(HeadStore); ok && e.sweeps.Add(1)%wholeEvery != 0 {
 		return hs.ActiveHeads(ctx)
 	}
 	runs, err := e.store.ActiveRuns(ctx)
