@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alphagov/signon-token-bot/flows/token"
@@ -100,6 +101,9 @@ type Engine struct {
 	// syncLocks queue this replica's runs for an environment's sync lock
 	// (environment: chan struct{}), so that they do not poll Redis for it.
 	syncLocks sync.Map
+	// sweeps counts the sweeps, for the ones that read runs whole
+	// (head.go).
+	sweeps atomic.Int64
 }
 
 // New checks the configuration and builds an Engine. Call Run to start it.
@@ -232,15 +236,21 @@ func (e *Engine) kick(id string) {
 
 // Sweep drives every active run that nobody drives (a resumed or orphaned
 // run), expires gates whose time is up, and brings threads in line with
-// their runs. Run calls it at start-up and then periodically.
+// their runs. Run calls it at start-up and then periodically. It reads
+// each run's head (every wholeEvery sweeps, the whole runs); what it acts
+// on, it loads whole.
 func (e *Engine) Sweep(ctx context.Context) error {
-	runs, err := e.store.ActiveRuns(ctx)
+	heads, err := e.activeHeads(ctx)
+	runs := make([]*Run, len(heads))
+	for i, h := range heads {
+		runs[i] = &h.Run
+	}
 	if err == nil {
 		e.reconcileLost(ctx, runs)
 		e.countActive(runs)
 	}
-	for _, r := range runs {
-		e.remember(r)
+	for _, h := range heads {
+		r := &h.Run
 		if r.Phase == PhaseWaiting && r.Gate != nil && r.Gate.Batch == "" && !r.Gate.Expired && !r.Gate.ExpiresAt.IsZero() && !e.clock.Now().Before(r.Gate.ExpiresAt) {
 			e.expireGate(ctx, r.ID)
 			continue
@@ -248,9 +258,15 @@ func (e *Engine) Sweep(ctx context.Context) error {
 		if e.remindDue(r, e.clock.Now()) {
 			e.remind(ctx, r.ID)
 		}
-		if needsDrive(r) {
+		// A step to execute, or a thread behind its run.
+		if r.Phase == PhaseRunning || h.Unpublished {
 			e.startDrive(ctx, r.ID)
 		}
+	}
+	// After the drives have started: a resume's last run waits for none
+	// of the copies, and a run saved meanwhile is not copied twice.
+	for _, h := range heads {
+		e.rememberListed(h)
 	}
 	if err == nil {
 		err = e.sweepBatches(ctx, runs)
@@ -274,23 +290,6 @@ func (e *Engine) countActive(runs []*Run) {
 			e.obs.Active(env, p, n[k{env, p}])
 		}
 	}
-}
-
-// needsDrive: the run has a step to execute, or its thread is behind it
-// (a post or the status message never made it to Slack).
-func needsDrive(r *Run) bool {
-	if r.Phase == PhaseRunning {
-		return true
-	}
-	if _, ok := r.Receipts[StatusPostID]; !ok {
-		return true
-	}
-	for _, p := range r.Posts {
-		if _, ok := r.Receipts[p.ID]; !ok {
-			return true
-		}
-	}
-	return false
 }
 
 // startDrive drives the run in its own goroutine unless this replica is

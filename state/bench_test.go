@@ -73,9 +73,9 @@ func BenchmarkRunStep(b *testing.B) {
 	})
 }
 
-// BenchmarkActiveRuns lists 10,000 active runs. The baselines fetch the
-// same records with a bare pipeline of GETs, given the ids, without and
-// with decoding them.
+// BenchmarkActiveRuns lists 10,000 active runs, whole and by their heads
+// (what a sweep reads). The baselines fetch the same records with a bare
+// pipeline of GETs, given the ids, without and with decoding them.
 func BenchmarkActiveRuns(b *testing.B) {
 	const n = 10_000
 	srv := redistest.New(b)
@@ -121,6 +121,14 @@ func BenchmarkActiveRuns(b *testing.B) {
 			runs, err := s.ActiveRuns(ctx)
 			if err != nil || len(runs) != n {
 				b.Fatal(len(runs), err)
+			}
+		})
+	})
+	b.Run("heads", func(b *testing.B) {
+		measure(b, rt, func() {
+			heads, err := s.ActiveHeads(ctx)
+			if err != nil || len(heads) != n {
+				b.Fatal(len(heads), err)
 			}
 		})
 	})

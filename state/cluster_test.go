@@ -109,7 +109,7 @@ func (r *keyRecorder) record(cmd redis.Cmder) {
 	case "evalsha", "eval", "evalsha_ro", "eval_ro":
 		n, _ := strconv.Atoi(args[2])
 		keys = args[3 : 3+n]
-	case "mget":
+	case "mget", "exists":
 		keys = args[1:]
 	case "cluster", "ping", "hello", "client", "info", "script", "command":
 		return

@@ -9,6 +9,7 @@
 //	stb:{stb}:run:<id>                   run record (JSON)      no TTL while active, then Retention
 //	stb:{stb}:lock:<env>:<user>:<app>    id of the active run   deleted when the run ends
 //	stb:{stb}:active                     set of active run ids  index for listing, no KEYS
+//	stb:{stb}:heads                      hash: id → run's head  an active run's head (flows.Head), for sweeps
 //	stb:{stb}:thread:<channel>:<ts>      zset of run ids        no TTL while a run in it is active
 //	stb:{stb}:audit:<run id>             stream: run's trail    lives as long as its run
 //	stb:{stb}:audit                      stream: every entry    capped, Retention after last entry

@@ -60,6 +60,11 @@ func exercise(t *testing.T, s *state.Store, raw redis.UniversalClient) {
 	if !reflect.DeepEqual(runIDs(active), []string{"run-b"}) {
 		t.Fatalf("ActiveRuns = %q", runIDs(active))
 	}
+	heads, err := s.ActiveHeads(ctx)
+	must("ActiveHeads", err)
+	if !reflect.DeepEqual(headIDs(heads), []string{"run-b"}) {
+		t.Fatalf("ActiveHeads = %q", headIDs(heads))
+	}
 	// The lock of a deleted run is taken over: the create script reads a
 	// key it was not given, which Cluster allows only in the same slot.
 	must("delete run-b", raw.Del(ctx, "stb:{stb}:run:run-b").Err())

@@ -29,6 +29,10 @@ func (k keys) lock(key flows.Key) string {
 
 func (k keys) active() string { return k.tagged + "active" }
 
+// heads holds each active run's head (flows.Head) by run id, written by
+// the scripts that write the run.
+func (k keys) heads() string { return k.tagged + "heads" }
+
 func (k keys) thread(t flows.Thread) string {
 	return k.tagged + "thread:" + part(t.Channel) + ":" + part(t.TS)
 }

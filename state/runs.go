@@ -1,21 +1,15 @@
 package state
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alphagov/signon-token-bot/flows"
 )
-
-// listBatch is how many runs one MGET of ActiveRuns loads.
-const listBatch = 500
 
 // CreateRun stores a new active run at version 1 and, in the same script,
 // takes its key's lock, adds it to the active set and indexes its thread.
@@ -35,16 +29,16 @@ func (s *Store) CreateRun(ctx context.Context, run *flows.Run) error {
 	}
 	prevSchema, prevVersion := run.Schema, run.Version
 	run.Schema, run.Version = flows.Schema, 1
-	raw, err := json.Marshal(run)
+	raw, head, err := encodeRun(run)
 	if err != nil {
 		run.Schema, run.Version = prevSchema, prevVersion
-		return fmt.Errorf("%s: encode: %w", what, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	status, args, err := result(createRunScript.Run(ctx, s.rdb,
-		[]string{s.k.run(run.ID), s.k.lock(run.Key), s.k.active(), s.k.thread(run.Thread)},
-		run.ID, raw, run.CreatedAt.UnixMilli(), flag(run.Thread.Channel != "" && run.Thread.TS != ""), s.k.run("")))
+		[]string{s.k.run(run.ID), s.k.lock(run.Key), s.k.active(), s.k.thread(run.Thread), s.k.heads()},
+		run.ID, raw, run.CreatedAt.UnixMilli(), flag(run.Thread.Channel != "" && run.Thread.TS != ""), s.k.run(""), head))
 	if err != nil || status != "ok" {
 		run.Schema, run.Version = prevSchema, prevVersion
 	}
@@ -83,6 +77,17 @@ func (s *Store) Run(ctx context.Context, id string) (*flows.Run, error) {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return run, nil
+}
+
+// encodeRun is a run's record and its head (see ActiveHeads).
+func encodeRun(run *flows.Run) (raw, head []byte, err error) {
+	if raw, err = json.Marshal(run); err != nil {
+		return nil, nil, fmt.Errorf("encode: %w", err)
+	}
+	if head, err = json.Marshal(run.Head()); err != nil {
+		return nil, nil, fmt.Errorf("encode head: %w", err)
+	}
+	return raw, head, nil
 }
 
 func decodeRun(key, id string, raw []byte) (*flows.Run, error) {
@@ -134,19 +139,19 @@ func (s *Store) UpdateRun(ctx context.Context, run *flows.Run) error {
 	}
 	prevSchema, prevVersion := run.Schema, run.Version
 	run.Schema, run.Version = flows.Schema, prevVersion+1
-	raw, err := json.Marshal(run)
+	raw, head, err := encodeRun(run)
 	if err != nil {
 		run.Schema, run.Version = prevSchema, prevVersion
-		return fmt.Errorf("%s: encode: %w", what, err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	ctx, cancel := s.op(ctx)
 	defer cancel()
 	key := s.k.run(run.ID)
 	status, args, err := result(updateRunScript.Run(ctx, s.rdb,
-		[]string{key, s.k.lock(run.Key), s.k.active(), s.k.thread(run.Thread), s.k.runAudit(run.ID)},
+		[]string{key, s.k.lock(run.Key), s.k.active(), s.k.thread(run.Thread), s.k.runAudit(run.ID), s.k.heads()},
 		run.ID, raw, prevVersion, flows.Schema, flag(run.Phase.Active()), s.opt.Retention.Milliseconds(),
 		run.Thread.Channel, run.Thread.TS, run.CreatedAt.UnixMilli(),
-		run.Key.Environment, run.Key.APIUser, run.Key.Application))
+		run.Key.Environment, run.Key.APIUser, run.Key.Application, head))
 	if err != nil || status != "ok" {
 		run.Schema, run.Version = prevSchema, prevVersion
 	}
@@ -169,106 +174,6 @@ func (s *Store) UpdateRun(ctx context.Context, run *flows.Run) error {
 		return corrupt(what, args[0])
 	}
 	return fmt.Errorf("%s: unexpected answer %q %q", what, status, args)
-}
-
-// ActiveRuns loads every run in the active set, oldest first: one SMEMBERS,
-// then MGETs of listBatch runs, listReaders of them at once, each decoded
-// as it arrives. A bot resuming 10,000 runs thus decodes one batch while
-// Redis sends the next, on as many cores as it has, and each batch has
-// its own OpTimeout: one deadline over the whole list would fail a
-// start-up on a busy host once the list outgrew it.
-func (s *Store) ActiveRuns(ctx context.Context) ([]*flows.Run, error) {
-	const what = "list active runs"
-	opCtx, cancel := s.op(ctx)
-	ids, err := s.rdb.SMembers(opCtx, s.k.active()).Result()
-	cancel()
-	if err != nil {
-		return nil, fail(what, s.k.active(), err)
-	}
-	batches := slices.Collect(slices.Chunk(ids, listBatch))
-	got := make([]listed, len(batches))
-	next := make(chan int, len(batches))
-	for b := range batches {
-		next <- b
-	}
-	close(next)
-	var wg sync.WaitGroup
-	for range min(listReaders, len(batches)) {
-		wg.Go(func() {
-			var buf []byte
-			for b := range next {
-				if ctx.Err() != nil {
-					got[b].err = ctx.Err()
-					continue
-				}
-				got[b], buf = s.listBatch(ctx, batches[b], buf)
-			}
-		})
-	}
-	wg.Wait()
-	runs := make([]*flows.Run, 0, len(ids))
-	var errs []error
-	for _, l := range got {
-		if l.err != nil {
-			return nil, fail(what, s.k.active(), l.err)
-		}
-		runs = append(runs, l.runs...)
-		errs = append(errs, l.corrupt...)
-	}
-	slices.SortFunc(runs, func(a, b *flows.Run) int {
-		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
-	})
-	if len(errs) > 0 {
-		return runs, fmt.Errorf("%s: %w", what, errors.Join(errs...))
-	}
-	return runs, nil
-}
-
-// listReaders is how many batches of ActiveRuns are read at once: enough
-// to keep Redis sending while the bot decodes, few enough to leave the
-// pool's connections to the drives.
-const listReaders = 4
-
-// listed is one batch of ActiveRuns: its active runs, the records that
-// did not decode, or the error that kept it from being read.
-type listed struct {
-	runs    []*flows.Run
-	corrupt []error
-	err     error
-}
-
-// listBatch reads and decodes the runs of ids with one MGET. buf is
-// reused from batch to batch: go-redis hands back strings, and a fresh
-// []byte for each of thousands of records costs as much again as reading
-// them.
-func (s *Store) listBatch(ctx context.Context, ids []string, buf []byte) (listed, []byte) {
-	ks := make([]string, len(ids))
-	for i, id := range ids {
-		ks[i] = s.k.run(id)
-	}
-	opCtx, cancel := s.op(ctx)
-	vals, err := s.rdb.MGet(opCtx, ks...).Result()
-	cancel()
-	if err != nil {
-		return listed{err: err}, buf
-	}
-	var l listed
-	for i, v := range vals {
-		raw, ok := v.(string)
-		if !ok {
-			continue // gone since SMEMBERS, or a lock whose run was deleted
-		}
-		buf = append(buf[:0], raw...)
-		run, err := decodeRun(ks[i], ids[i], buf)
-		if err != nil {
-			l.corrupt = append(l.corrupt, err)
-			continue
-		}
-		if run.Phase.Active() {
-			l.runs = append(l.runs, run)
-		}
-	}
-	return l, buf
 }
 
 // RunsInThread lists the ids of the runs indexed under a thread, oldest

@@ -97,7 +97,13 @@ func (r Renderer) Status(run *flows.Run) Message {
 	if run.Reason != "" && run.Outcome() != flows.PhaseDone {
 		meta += " · " + Text(run.Reason)
 	}
-	blocks := []slack.Block{section(title), section(strings.Join(list, "\n")), context(meta)}
+	blocks := []slack.Block{section(title)}
+	if len(list) > 0 {
+		// Slack refuses an empty section; a run the engine knows only by
+		// its head (a lost run's report) has no checklist.
+		blocks = append(blocks, section(strings.Join(list, "\n")))
+	}
+	blocks = append(blocks, context(meta))
 	if links := r.linkLine(run); links != "" {
 		blocks = append(blocks, context(links))
 	}

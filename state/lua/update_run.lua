@@ -1,8 +1,9 @@
--- KEYS: run, lock of its key, active set, thread index, run's audit stream
+-- KEYS: run, lock of its key, active set, thread index, run's audit
+--       stream, heads
 -- ARGV: run id, record, expected version, schema, "1" if the new phase is
 --       active, retention ms, thread channel, thread ts, thread score,
---       environment, api user, application
-local bad = mistyped({KEYS[1], 'string', KEYS[2], 'string', KEYS[3], 'set', KEYS[4], 'zset', KEYS[5], 'stream'})
+--       environment, api user, application, head
+local bad = mistyped({KEYS[1], 'string', KEYS[2], 'string', KEYS[3], 'set', KEYS[4], 'zset', KEYS[5], 'stream', KEYS[6], 'hash'})
 if bad then return {'corrupt', bad} end
 local cur = redis.call('GET', KEYS[1])
 if not cur then return {'missing'} end
@@ -33,11 +34,13 @@ if hasThread and oldt == '' then
 end
 if active then
   redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('HSET', KEYS[6], ARGV[1], ARGV[13])
   if hasThread then redis.call('PERSIST', KEYS[4]) end
   return {'ok'}
 end
 
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[6])
+redis.call('HDEL', KEYS[6], ARGV[1])
 if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('PEXPIRE', KEYS[5], ARGV[6]) end
 if wasActive then
   if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end

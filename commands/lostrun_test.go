@@ -1,0 +1,67 @@
+package commands_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alphagov/signon-token-bot/commands"
+	"github.com/alphagov/signon-token-bot/commands/blocks"
+	"github.com/alphagov/signon-token-bot/flows"
+)
+
+// TestLostRunReportedBySweptReplica: a replica that knows a run only from
+// its sweeps (a restarted bot, or the other replica: sweeps read the
+// runs' heads, not their records) reports the run's loss when Redis
+// restarts empty, in the run's thread, through the real notifier to a
+// Slack that refuses what Slack refuses: the status message says the run
+// failed, and a reply says what Signon and the cluster show now.
+func TestLostRunReportedBySweptReplica(t *testing.T) {
+	w := newWorld(t, worldSetup{})
+	alertTS, _ := w.sendAlert(1, alertAttachment(flows.Production))
+	w.click(alice, alerts, w.fake.Thread(alerts, alertTS, "")[1].TS, "Rotate")
+	run := w.waitRun(w.runOf(alertTS).ID, "the sync gate", atGate(flows.GateSync))
+
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	notifier := commands.NewNotifier(commands.NotifierConfig{
+		Slack: w.client, Render: blocks.Renderer{WorkspaceURL: "https://slacktest.slack.com/"}, Offers: w.store, Runs: w.store,
+		Clock: w.clock, Logger: log, Coalesce: time.Hour, AfterFunc: w.timer.AfterFunc,
+	})
+	t.Cleanup(notifier.Close)
+	backends := flows.Env{Signon: w.signon, Cluster: w.cluster}
+	other, err := flows.New(flows.Config{
+		Policy: w.engine.Policy(), Envs: map[string]flows.Env{flows.Production: backends, flows.Integration: backends},
+		Store: w.store, Notifier: notifier, Directory: &commands.CachedDirectory{Directory: w.client, Clock: w.clock},
+		Clock: w.clock, Logger: log, Owner: "replica-2", LeaseTTL: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := other.Sweep(ctx); err != nil { // replica-2 learns of the run
+		t.Fatal(err)
+	}
+	w.redis.Flush()
+	calls := len(w.fake.Calls())
+	if err := other.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, c := range w.fake.Calls()[calls:] {
+		if c.Error != "" {
+			t.Errorf("%s refused: %s", c.Method, c.Error)
+		}
+	}
+	thread := w.fake.Transcript(alerts, alertTS)
+	report := thread[max(strings.LastIndex(thread, "State lost"), 0):]
+	for _, want := range []string{"State lost: reconciled from Signon and the cluster", "Made during the run: token #", "Old: token #"} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the report lacks %q:\n%s", want, thread)
+		}
+	}
+	if status, ok := w.fake.Message(alerts, run.Receipts[flows.StatusPostID].TS, ""); !ok || !strings.Contains(status.Text, "Failed") {
+		t.Errorf("the status message does not say the run failed: %+v", status)
+	}
+}
