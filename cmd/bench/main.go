@@ -80,13 +80,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	e, err := newBench(ctx, sz, stderr, *keep, *botBin)
-	if err == nil {
-		e.profiles, e.memProfiles = *profile, *memProfile
+	for _, dir := range []string{*profile, *memProfile} {
+		if dir == "" {
+			continue
+		}
+		// A bot that cannot write its profile exits before it listens.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("profile directory: %w", err)
+		}
 	}
+	e, err := newBench(ctx, sz, stderr, *keep, *botBin)
 	if err != nil {
 		return err
 	}
+	e.profiles, e.memProfiles = *profile, *memProfile
 	defer e.close()
 	// The figures measured print even when a benchmark fails: a missed
 	// target is data.
