@@ -23,6 +23,9 @@ func (b *Bot) offerClick(mode flows.Mode) ActionHandler {
 		if err != nil {
 			return b.answer(ctx, a.ResponseURL, a.UserID, err, "")
 		}
+		if !a.First(ctx) {
+			return nil
+		}
 		if err := b.itemOpen(ctx, o, it); err != nil {
 			return b.answer(ctx, a.ResponseURL, a.UserID, err, b.itemLink(ctx, it))
 		}
@@ -48,7 +51,8 @@ func (b *Bot) offerClick(mode flows.Mode) ActionHandler {
 // clickedItem finds the offer item a button names, and checks that the
 // button is on one of that offer's own messages: a value copied onto
 // another message (forged) names nothing. What is what the button does,
-// for the refusal of someone who holds no role.
+// for the refusal of someone who holds no role. Its refusals come before
+// the click's de-duplication (Action.First), which its callers ask next.
 func (b *Bot) clickedItem(ctx context.Context, a Action, what string) (*flows.Offer, flows.OfferItem, error) {
 	forged := fmt.Errorf("%w: that button does not belong to this message, so I did nothing", flows.ErrBadInput)
 	offerID, itemID, ok := blocks.ParseOfferValue(a.Value)

@@ -44,6 +44,9 @@ type ignoreMeta struct {
 // is submitted.
 func (b *Bot) ignoreClick(ctx context.Context, a Action) error {
 	o, it, err := b.clickedItem(ctx, a, "ignore this token")
+	if err == nil && !a.First(ctx) {
+		return nil
+	}
 	if err == nil {
 		err = b.mayIgnore(ctx, o, it, a.UserID)
 	}
@@ -187,6 +190,9 @@ func (b *Bot) undoClick(ctx context.Context, a Action) error {
 	o, it, err := b.clickedItem(ctx, a, "undo this Ignore")
 	if err != nil {
 		return b.answer(ctx, a.ResponseURL, a.UserID, err, "")
+	}
+	if !a.First(ctx) {
+		return nil
 	}
 	switch {
 	case it.IgnoredBy == "":

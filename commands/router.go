@@ -62,6 +62,20 @@ type Action struct {
 	Ephemeral   bool
 	ResponseURL string
 	TriggerID   string
+	// once is the router's de-duplication of this click for a handler
+	// registered with ActionFirst; nil: the router asked already.
+	once func(ctx context.Context) bool
+}
+
+// First reports whether this is the first delivery of the click that
+// takes effect, for a handler registered with ActionFirst, which asks it
+// once its checks pass and before its first side effect. Elsewhere the
+// router has asked already, and First is true.
+func (a Action) First(ctx context.Context) bool {
+	if a.once == nil {
+		return true
+	}
+	return a.once(ctx)
 }
 
 // Submission is a submitted modal.
@@ -134,6 +148,8 @@ type Router struct {
 	log      *slog.Logger
 	commands map[string]CommandHandler
 	actions  map[string]ActionHandler
+	// firsts are the actions whose handlers ask Action.First themselves.
+	firsts   map[string]bool
 	views    map[string]ViewHandler
 	checks   map[string]ViewCheck
 	answers  map[string]CommandAnswer
@@ -154,6 +170,7 @@ func NewRouter(cfg RouterConfig) *Router {
 		cfg: cfg, log: log,
 		commands: map[string]CommandHandler{},
 		actions:  map[string]ActionHandler{},
+		firsts:   map[string]bool{},
 		views:    map[string]ViewHandler{},
 		checks:   map[string]ViewCheck{},
 		answers:  map[string]CommandAnswer{},
@@ -169,6 +186,16 @@ func (r *Router) Action(name string, h ActionHandler) {
 		panic("commands: an action name cannot contain ':': " + name)
 	}
 	r.actions[name] = h
+}
+
+// ActionFirst routes clicks as Action does, and leaves their
+// de-duplication to h, which asks a.First before its first side effect:
+// a click h refuses on its first checks (someone with no role, a forged
+// button) then costs no Redis round trip, and a redelivery of it is
+// refused again, which changes nothing.
+func (r *Router) ActionFirst(name string, h ActionHandler) {
+	r.Action(name, h)
+	r.firsts[name] = true
 }
 
 // View routes submissions of modals with this callback_id.
@@ -328,10 +355,13 @@ func (r *Router) action(ctx context.Context, log *slog.Logger, ic *slackapi.Inte
 		a.ChannelID = ic.Channel.ID
 	}
 	log = log.With("action", a.ActionID)
-	if !r.once(ctx, log, "action:"+a.UserID+":"+a.ActionTS+":"+a.ActionID) {
+	key := "action:" + a.UserID + ":" + a.ActionTS + ":" + a.ActionID
+	name, _, _ := strings.Cut(a.ActionID, ":")
+	if r.firsts[name] {
+		a.once = r.memoOnce(log, key)
+	} else if !r.once(ctx, log, key) {
 		return
 	}
-	name, _, _ := strings.Cut(a.ActionID, ":")
 	h, ok := r.actions[name]
 	if !ok {
 		r.fail(ctx, log, a.ResponseURL, fmt.Errorf("%w: that button no longer does anything", flows.ErrBadInput))

@@ -460,3 +460,44 @@ func TestWordsAloneAreAnsweredInTheAck(t *testing.T) {
 		t.Errorf("de-duplication keys %q, want only the status command's", keys)
 	}
 }
+
+// A handler registered with ActionFirst de-duplicates its clicks itself:
+// a click it refuses costs no de-duplication, and a redelivered click it
+// takes is taken once.
+func TestActionFirstLeavesDeduplicationToTheHandler(t *testing.T) {
+	firsts := make(chan bool, 10)
+	h := newHarness(t, 0, func(h *harness) {
+		h.router.ActionFirst("press", func(ctx context.Context, a commands.Action) error {
+			if a.UserID == "U0BOB" {
+				return fmt.Errorf("%w: not for you", flows.ErrBadInput)
+			}
+			firsts <- a.First(ctx)
+			return nil
+		})
+	})
+	ts, err := h.client.PostMessage(h.ctx, "C0ALERTS", slackapi.MsgOptionText("press", false), slackapi.MsgOptionBlocks(
+		slackapi.NewActionBlock("", slackapi.NewButtonBlockElement("press", "v", slackapi.NewTextBlockObject(slackapi.PlainTextType, "Press", false, false)))))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	refused := h.fake.Click(slacktest.BlockAction{User: "U0BOB", Channel: "C0ALERTS", MessageTS: ts, ActionID: "press"})
+	if got, err := refused.WaitResponses(h.ctx, 1); err != nil || !strings.Contains(got[0].Text, "Not for you") {
+		t.Fatalf("refusal %+v, %v", got, err)
+	}
+	h.dedup.mu.Lock()
+	n := len(h.dedup.seen)
+	h.dedup.mu.Unlock()
+	if n != 0 {
+		t.Errorf("a refused click was de-duplicated (%d keys)", n)
+	}
+
+	d := h.fake.Click(slacktest.BlockAction{User: "U0ALICE", Channel: "C0ALERTS", MessageTS: ts, ActionID: "press"})
+	if !<-firsts {
+		t.Error("the first delivery of a click was not first")
+	}
+	d.Redeliver()
+	if <-firsts {
+		t.Error("the redelivered click was taken again")
+	}
+}
