@@ -23,8 +23,12 @@ func stopAfterHeapProfile(ctx context.Context, path string) (botCtx context.Cont
 		select {
 		case <-ctx.Done():
 		case <-botCtx.Done():
-			done <- nil
-			return
+			// The bot returned by itself; if the stop came too (select
+			// picks either when both are ready), the profile is still due.
+			if ctx.Err() == nil {
+				done <- nil
+				return
+			}
 		}
 		done <- writeHeapProfile(path)
 	}()
