@@ -44,7 +44,11 @@ func TestAnswersReuseTheirConnections(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	if n := dialled.Load(); n > workers {
-		t.Errorf("%d answers in rounds of %d dialled %d connections, want at most %d", workers*rounds, workers, n, workers)
+	// A connection goes back to the pool just after its answer is read,
+	// so a round can start before the last one's is back and dial again:
+	// a few more than the workers. net/http's two idle connections per
+	// host dialled 45 here.
+	if n, most := dialled.Load(), int64(2*workers); n > most {
+		t.Errorf("%d answers in rounds of %d dialled %d connections, want at most %d", workers*rounds, workers, n, most)
 	}
 }
