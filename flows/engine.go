@@ -265,8 +265,13 @@ func (e *Engine) Sweep(ctx context.Context) error {
 	}
 	// After the drives have started: a resume's last run waits for none
 	// of the copies, and a run saved meanwhile is not copied twice.
+	// remember skips a version it knows already (saved here, or listed by
+	// an earlier sweep), so a head never replaces what a save kept; of a
+	// run known only from heads the engine keeps no checklist or
+	// consumers, which a head lacks, and a lost run's report shows it
+	// failed without them.
 	for _, h := range heads {
-		e.rememberListed(h)
+		e.remember(&h.Run)
 	}
 	if err == nil {
 		err = e.sweepBatches(ctx, runs)

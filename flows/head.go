@@ -76,11 +76,3 @@ func (e *Engine) activeHeads(ctx context.Context) ([]*Head, error) {
 	}
 	return heads, err
 }
-
-// rememberListed keeps what the engine needs of a listed run. remember
-// skips a run it knows at that version or later (it saved it, or an
-// earlier sweep listed it), so a head never replaces what a save kept of
-// the same version; of a run known only from heads the engine keeps no
-// checklist or consumers (a head has neither), and a lost run's report
-// shows it failed without them.
-func (e *Engine) rememberListed(h *Head) { e.remember(&h.Run) }

@@ -13,8 +13,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
-	"runtime/pprof"
 
 	"github.com/alphagov/signon-token-bot/cmd/internal/bot"
 	"github.com/alphagov/signon-token-bot/integrations/sandbox"
@@ -32,15 +30,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return fmt.Errorf("SANDBOX_URL: %q is not an http(s) URL", base)
 	}
 	if path := getenv("SANDBOXBOT_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
+		stop, err := startCPUProfile(path)
 		if err != nil {
-			return fmt.Errorf("SANDBOXBOT_CPUPROFILE: %w", err)
+			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("SANDBOXBOT_CPUPROFILE: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+		defer stop()
 	}
 	p := bot.Program{Version: "sandbox", Wiring: bot.Wiring{Backend: sandbox.Backend(base)}}
 	if path := getenv("SANDBOXBOT_MEMPROFILE"); path != "" {
