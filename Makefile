@@ -8,6 +8,8 @@ TESTFLAGS ?=
 
 test: check
 	@eval "$$(scripts/test-deps.sh)" && $(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
+	@# sandboxbot's profiling hooks build only with this tag (make bench's -cpuprofile, -memprofile).
+	@$(GO) test -race -count=1 -tags profile $(TESTFLAGS) ./cmd/sandboxbot
 	@$(MAKE) --no-print-directory fuzz
 
 # A short run of every fuzz target, on top of its committed seed corpus.

@@ -49,7 +49,7 @@ type bench struct {
 	profiles, memProfiles string
 }
 
-func newBench(ctx context.Context, sz sizes, stderr io.Writer, keep bool, botBin string) (*bench, error) {
+func newBench(ctx context.Context, sz sizes, stderr io.Writer, keep bool, botBin string, profiled bool) (*bench, error) {
 	if os.Getenv(redistest.EnvServer) == "" {
 		return nil, fmt.Errorf("%s is not set: run `make bench`, or eval \"$(scripts/test-deps.sh)\" first", redistest.EnvServer)
 	}
@@ -61,7 +61,7 @@ func newBench(ctx context.Context, sz sizes, stderr io.Writer, keep bool, botBin
 	e.dir = dir
 	err = scope(func() error {
 		e.progress("building the bot and the bare client")
-		if e.bins, err = build(ctx, dir, botBin); err != nil {
+		if e.bins, err = build(ctx, dir, botBin, profiled); err != nil {
 			return err
 		}
 		e.redis = redistest.New(e.h)

@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	keep := fs.Bool("keep", false, "keep the work directory (the bot's logs) and print where it is")
 	profile := fs.String("cpuprofile", "", "write each bot process's CPU profile into this directory as NAME.pprof (NAME as in its log's name)")
 	memProfile := fs.String("memprofile", "", "write each bot process's heap profile, taken after a collection when it is stopped, into this directory as NAME.heap.pprof (its figures then include the profiler's own memory)")
-	botBin := fs.String("bot", "", "benchmark this bot binary instead of building ./cmd/sandboxbot (to compare two versions; it reads SANDBOX_URL)")
+	botBin := fs.String("bot", "", "benchmark this bot binary instead of building ./cmd/sandboxbot (to compare two versions; it reads SANDBOX_URL, and with -cpuprofile or -memprofile it must be built with -tags profile)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("profile directory: %w", err)
 		}
 	}
-	e, err := newBench(ctx, sz, stderr, *keep, *botBin)
+	e, err := newBench(ctx, sz, stderr, *keep, *botBin, *profile != "" || *memProfile != "")
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,15 @@
 // Command sandboxbot is the bot with every rotating environment's Signon
 // and cluster served by an integrations/sandbox server at SANDBOX_URL,
 // for cmd/bench and cmd/reliability, which kill and restart it as a
-// process. SANDBOXBOT_CPUPROFILE names a file for its CPU profile (make
-// bench's -cpuprofile), SANDBOXBOT_MEMPROFILE one for a heap profile
-// taken when it is told to stop (-memprofile). It is not the bot's binary: cmd/bot has no setting that points
+// process. It is not the bot's binary: cmd/bot has no setting that points
 // an environment at a stand-in.
+//
+// Built with -tags profile (as make bench does for -cpuprofile and
+// -memprofile), SANDBOXBOT_CPUPROFILE names a file for its CPU profile and
+// SANDBOXBOT_MEMPROFILE one for a heap profile taken when it is told to
+// stop. Without the tag it links no profiler, as the shipped bot links
+// none: the Go linker then turns the runtime's heap sampling off, which
+// changes the memory the benchmark measures.
 package main
 
 import (
@@ -29,18 +34,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if u, err := url.Parse(base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("SANDBOX_URL: %q is not an http(s) URL", base)
 	}
-	if path := getenv("SANDBOXBOT_CPUPROFILE"); path != "" {
-		stop, err := startCPUProfile(path)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 	p := bot.Program{Version: "sandbox", Wiring: bot.Wiring{Backend: sandbox.Backend(base)}}
-	if path := getenv("SANDBOXBOT_MEMPROFILE"); path != "" {
-		botCtx, profiled := stopAfterHeapProfile(ctx, path)
-		err := p.Run(botCtx, args, getenv, stdin, stdout, stderr)
-		return errors.Join(err, profiled())
+	botCtx, finish, err := profile(ctx, getenv)
+	if err != nil {
+		return err
 	}
-	return p.Run(ctx, args, getenv, stdin, stdout, stderr)
+	err = p.Run(botCtx, args, getenv, stdin, stdout, stderr)
+	return errors.Join(err, finish())
 }

@@ -1,3 +1,5 @@
+//go:build profile
+
 package main
 
 import (
@@ -7,6 +9,28 @@ import (
 	"runtime"
 	"runtime/pprof"
 )
+
+// profile starts what getenv asks for: a CPU profile
+// (SANDBOXBOT_CPUPROFILE), and a heap profile when ctx ends
+// (SANDBOXBOT_MEMPROFILE). The bot runs under botCtx; finish stops the
+// profiles once it has returned and says what went wrong writing them.
+func profile(ctx context.Context, getenv func(string) string) (botCtx context.Context, finish func() error, err error) {
+	stopCPU := func() {}
+	if path := getenv("SANDBOXBOT_CPUPROFILE"); path != "" {
+		if stopCPU, err = startCPUProfile(path); err != nil {
+			return nil, nil, err
+		}
+	}
+	botCtx, heap := ctx, func() error { return nil }
+	if path := getenv("SANDBOXBOT_MEMPROFILE"); path != "" {
+		botCtx, heap = stopAfterHeapProfile(ctx, path)
+	}
+	return botCtx, func() error {
+		err := heap()
+		stopCPU()
+		return err
+	}, nil
+}
 
 // stopAfterHeapProfile returns a context for the bot that ends only once
 // a heap profile of the live bot has been written to path, after a
