@@ -4,15 +4,36 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"time"
 )
 
 // NewGoCollector is the Go runtime's families under the names
 // client_golang gave them (go_goroutines, go_memstats_heap_inuse_bytes,
 // ...), read from runtime/metrics, which stops nothing.
-func NewGoCollector() Collector { return goCollector{} }
+func NewGoCollector() Collector {
+	c := &goCollector{read: map[string]int{}}
+	c.gc.PauseQuantiles = make([]time.Duration, 5)
+	for _, g := range runtimeGauges {
+		for _, n := range g.from {
+			if _, ok := c.read[n]; !ok {
+				c.read[n] = len(c.samples)
+				c.samples = append(c.samples, metrics.Sample{Name: n})
+			}
+		}
+	}
+	return c
+}
 
-type goCollector struct{}
+// goCollector reads into the same GCStats and samples on every scrape:
+// debug.ReadGCStats and metrics.Read fill what they are given, and new
+// ones each time would be garbage for the collector it reports on.
+type goCollector struct {
+	mu      sync.Mutex
+	gc      debug.GCStats
+	samples []metrics.Sample
+	read    map[string]int // a sample's index in samples, by name
+}
 
 // runtimeGauge is a go_* family that is the sum of runtime/metrics
 // samples.
@@ -49,7 +70,7 @@ var runtimeGauges = []runtimeGauge{
 	{"go_sched_gomaxprocs_threads", "gauge", "GOMAXPROCS: threads that run Go code at once.", []string{"/sched/gomaxprocs:threads"}},
 }
 
-func (goCollector) names() []string {
+func (*goCollector) names() []string {
 	ns := []string{"go_gc_duration_seconds", "go_info", "go_memstats_last_gc_time_seconds", "go_threads"}
 	for _, g := range runtimeGauges {
 		ns = append(ns, g.name)
@@ -57,10 +78,11 @@ func (goCollector) names() []string {
 	return ns
 }
 
-func (goCollector) write(w *writer) {
-	var gc debug.GCStats
-	gc.PauseQuantiles = make([]time.Duration, 5)
-	debug.ReadGCStats(&gc)
+func (c *goCollector) write(w *writer) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	gc := &c.gc
+	debug.ReadGCStats(gc)
 	w.header("go_gc_duration_seconds", "Stop-the-world pauses of the garbage collector: the shortest, the quartiles and the longest of the last 256.", "summary")
 	for i, q := range []string{`quantile="0"`, `quantile="0.25"`, `quantile="0.5"`, `quantile="0.75"`, `quantile="1"`} {
 		w.sample("go_gc_duration_seconds", "", "", q, gc.PauseQuantiles[i].Seconds())
@@ -82,22 +104,12 @@ func (goCollector) write(w *writer) {
 	w.header("go_threads", "OS threads created.", "gauge")
 	w.sample("go_threads", "", "", "", float64(threads))
 
-	read := map[string]int{}
-	var samples []metrics.Sample
-	for _, g := range runtimeGauges {
-		for _, n := range g.from {
-			if _, ok := read[n]; !ok {
-				read[n] = len(samples)
-				samples = append(samples, metrics.Sample{Name: n})
-			}
-		}
-	}
-	metrics.Read(samples)
+	metrics.Read(c.samples)
 next:
 	for _, g := range runtimeGauges {
 		sum := 0.0
 		for _, n := range g.from {
-			switch v := samples[read[n]].Value; v.Kind() {
+			switch v := c.samples[c.read[n]].Value; v.Kind() {
 			case metrics.KindUint64:
 				sum += float64(v.Uint64())
 			case metrics.KindFloat64:
@@ -113,4 +125,4 @@ next:
 	}
 }
 
-var _ Collector = goCollector{}
+var _ Collector = (*goCollector)(nil)

@@ -12,8 +12,12 @@ import (
 // client_golang gave them (process_cpu_seconds_total,
 // process_resident_memory_bytes, ...), read from Linux's /proc. Where
 // /proc cannot be read, as on another OS, they are left out.
-func NewProcessCollector() Collector {
-	return &processCollector{proc: "/proc", start: processStart("/proc")}
+func NewProcessCollector() Collector { return newProcessCollector("/proc") }
+
+func newProcessCollector(proc string) *processCollector {
+	c := &processCollector{proc: proc, start: processStart(proc)}
+	c.maxFDs, c.hasMaxFDs = maxFDs(proc)
+	return c
 }
 
 type processCollector struct {
@@ -21,6 +25,11 @@ type processCollector struct {
 	// start is when the process started, in seconds since 1970; 0 if
 	// unknown. It is read once: it does not change.
 	start float64
+	// maxFDs is read once too: the bot never changes its limits, and
+	// reading /proc/self/limits on every scrape cost more than all the
+	// other families together.
+	maxFDs    float64
+	hasMaxFDs bool
 }
 
 // userHZ is the unit of /proc's times: USER_HZ, 100 on every Linux
@@ -132,8 +141,8 @@ func (c *processCollector) write(w *writer) {
 	if err == nil {
 		gauge("process_cpu_seconds_total", "counter", "CPU time the process used, user and system, in seconds.", (s.utime+s.stime)/userHZ)
 	}
-	if n, ok := maxFDs(c.proc); ok {
-		gauge("process_max_fds", "gauge", "The most files the process may have open (its soft limit).", n)
+	if c.hasMaxFDs {
+		gauge("process_max_fds", "gauge", "The most files the process may have open (its soft limit).", c.maxFDs)
 	}
 	if n, ok := openFDs(c.proc); ok {
 		gauge("process_open_fds", "gauge", "Files the process has open.", n)

@@ -55,12 +55,19 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 	r.mu.Lock()
 	cs := r.cs[:len(r.cs):len(r.cs)]
 	r.mu.Unlock()
-	tw := &writer{b: make([]byte, 0, 16<<10)}
+	tw := scrapeBuffers.Get().(*writer)
+	tw.b = tw.b[:0]
 	for _, c := range cs {
 		c.write(tw)
 	}
 	w.Header().Set("Content-Type", contentType)
 	_, _ = w.Write(tw.b)
+	scrapeBuffers.Put(tw)
 }
+
+// scrapeBuffers keeps the last scrapes' buffers (tens of kilobytes each)
+// for the next: a scrape would otherwise leave one to the collector every
+// time.
+var scrapeBuffers = sync.Pool{New: func() any { return &writer{b: make([]byte, 0, 32<<10)} }}
 
 var _ http.Handler = (*Registry)(nil)
