@@ -109,3 +109,34 @@ func TestLostRunReportedBySweptReplica(t *testing.T) {
 		t.Errorf("the status message does not say the run failed: %+v", status)
 	}
 }
+
+// TestLostBatchRunReportedInItsThread: Redis loses its data while a batch
+// waits at its sync confirmation. A batch's runs post nothing of their
+// own (the batch's status message shows them), but that message's record
+// is gone with the rest: each run's report is a reply of its own in the
+// batch's thread, saying what Signon and the cluster show.
+func TestLostBatchRunReportedInItsThread(t *testing.T) {
+	w, alertTS, offer := groupedWorld(t)
+	w.click(alice, alerts, offer.TS, "Rotate all 3")
+	b := w.waitBatch(t, w.batchOf(t).ID, "the batch's sync confirmation", batchGateOpen(flows.GateSync))
+	before := len(w.fake.Thread(alerts, alertTS, ""))
+	w.redis.Flush()
+	if err := w.engine.Sweep(w.ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	thread := w.fake.Thread(alerts, alertTS, "")
+	reports := 0
+	for _, m := range thread[before:] {
+		w.noPlaintext(m.Text + string(m.BlocksJSON))
+		if strings.Contains(string(m.BlocksJSON), "State lost: reconciled from Signon and the cluster") {
+			reports++
+			if !strings.Contains(string(m.BlocksJSON), "Made during the run: token #") {
+				t.Errorf("a report does not say which token the run made:\n%s", m.BlocksJSON)
+			}
+		}
+	}
+	if reports != len(b.Members) {
+		t.Errorf("%d reports of lost runs in the batch's thread, want %d (one a run):\n%s", reports, len(b.Members), w.fake.Transcript(alerts, alertTS))
+	}
+}

@@ -93,6 +93,10 @@ func (e *Engine) reportLost(ctx context.Context, id string, k *knownRun) {
 	// Posts are numbered: a name none has is new to the thread's receipts
 	// whatever the engine kept of the run.
 	last.Posts[0].ID = "lost"
+	// A batch's run posts nothing of its own: the batch's status message
+	// shows it. That message's record is gone with the run's, so the
+	// report is a reply of its own.
+	last.Posts[0].Quiet = false
 	if _, err := e.notifier.Sync(ctx, last); err != nil {
 		log.Error("report lost run", "err", err)
 	}
