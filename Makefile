@@ -28,6 +28,7 @@ check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(GO) vet -tags profile ./cmd/sandboxbot
 
 # Fast tests only: tests that need Redis, the control plane or Rails skip.
 unit:
