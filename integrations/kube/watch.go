@@ -22,7 +22,7 @@ import (
 // The bot keeps this small list-and-watch of its own rather than
 // client-go's informers: leaving tools/cache and what it imports out of
 // the binary saves about half a megabyte of resident memory in an idle
-// bot, nearly all of it pages their package initialisers touched
+// bot, most of it the pages their package initialisers touched
 // (docs/benchmarks.md, "watch6").
 type watcher struct {
 	ctx    context.Context
