@@ -10,7 +10,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"github.com/alphagov/signon-token-bot/flows"
@@ -82,12 +81,12 @@ func (c *Client) explainDeployment(ctx context.Context, secret string, since tim
 	if ptr.Deref(d.Spec.Replicas, 1) == 0 {
 		return lines, nil
 	}
-	setStore, podStore := cache.NewStore(cache.MetaNamespaceKeyFunc), cache.NewStore(cache.MetaNamespaceKeyFunc)
+	setStore, podStore := newStore(), newStore()
 	for i := range sets.Items {
-		_ = setStore.Add(&sets.Items[i])
+		_ = setStore.put(&sets.Items[i])
 	}
 	for i := range pods.Items {
-		_ = podStore.Add(&pods.Items[i])
+		_ = podStore.put(&pods.Items[i])
 	}
 	ro := rolloutState(d, setStore, podStore, since.Truncate(time.Second))
 	switch {

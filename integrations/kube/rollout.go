@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
 	"github.com/alphagov/signon-token-bot/flows"
@@ -37,7 +36,7 @@ func (c *Client) WaitRollout(ctx context.Context, deployment string, since time.
 	if err != nil {
 		return ro, err
 	}
-	w := newWatcher(ctx)
+	w := c.newWatcher(ctx)
 	defer w.stop()
 	deps := w.watch(c.api.apps, "deployments", ns, &appsv1.Deployment{}, fields.OneTermEqualSelector("metadata.name", deployment).String(), "")
 	sets := w.watch(c.api.apps, "replicasets", ns, &appsv1.ReplicaSet{}, "", sel.String())
@@ -49,7 +48,7 @@ func (c *Client) WaitRollout(ctx context.Context, deployment string, since time.
 	defer notStarted.Stop()
 	since = since.Truncate(time.Second)
 	for {
-		obj, exists, _ := deps.GetByKey(ns + "/" + deployment)
+		obj, exists := deps.GetByKey(ns + "/" + deployment)
 		if !exists {
 			return ro, fmt.Errorf("deployment %s/%s disappeared while the bot waited: %w", ns, deployment, flows.ErrNotFound)
 		}
@@ -73,7 +72,7 @@ func (c *Client) WaitRollout(ctx context.Context, deployment string, since time.
 
 // rolloutState reads how far the Deployment has rolled out since the
 // Secret changed.
-func rolloutState(d *appsv1.Deployment, sets, pods cache.Store, since time.Time) flows.Rollout {
+func rolloutState(d *appsv1.Deployment, sets, pods *store, since time.Time) flows.Rollout {
 	want := ptr.Deref(d.Spec.Replicas, 1)
 	ro := flows.Rollout{Deployment: d.Name, Replicas: want}
 

@@ -36,14 +36,14 @@ func (c *Client) WaitSync(ctx context.Context, job, secret string, progress func
 		progress = func(flows.SyncProgress) {}
 	}
 
-	w := newWatcher(ctx)
+	w := c.newWatcher(ctx)
 	defer w.stop()
 	jobs := w.watch(c.api.batch, "jobs", ns, &batchv1.Job{}, fields.OneTermEqualSelector("metadata.name", job).String(), "")
 	pods := w.watch(c.api.core, "pods", ns, &corev1.Pod{}, "", batchv1.JobNameLabel+"="+job)
 	if err := w.sync(); err != nil {
 		return res, c.waitErr(ctx, err, "job "+job)
 	}
-	if _, exists, _ := jobs.GetByKey(ns + "/" + job); !exists {
+	if _, exists := jobs.GetByKey(ns + "/" + job); !exists {
 		return res, fmt.Errorf("job %s/%s: %w", ns, job, flows.ErrNotFound)
 	}
 
@@ -60,7 +60,7 @@ func (c *Client) WaitSync(ctx context.Context, job, secret string, progress func
 		progress(flows.SyncProgress{Job: job, Phase: phase, Pod: pod, At: at.UTC()})
 	}
 	for {
-		obj, exists, _ := jobs.GetByKey(ns + "/" + job)
+		obj, exists := jobs.GetByKey(ns + "/" + job)
 		if !exists {
 			return res, fmt.Errorf("job %s/%s disappeared while the bot waited: %w", ns, job, flows.ErrNotFound)
 		}

@@ -4,98 +4,109 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
-	"github.com/go-logr/logr"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/cache"
-	"k8s.io/klog/v2"
 
 	"github.com/alphagov/signon-token-bot/flows"
 )
 
-// watcher keeps local copies of a few filtered lists of objects up to date
-// by list-and-watch (re-listing after a dropped watch), and signals every
-// change, so that a wait re-evaluates its condition when something happens
-// rather than on a timer. Stop it when the wait is over.
+// watcher keeps local copies of a few filtered lists of objects current,
+// each by a list and then watches resumed from the last resourceVersion
+// seen (listwatch.go), and signals every change, so that a wait
+// re-evaluates its condition when something happens rather than on a
+// timer. Stop it when the wait is over.
+//
+// The bot keeps this small list-and-watch of its own rather than
+// client-go's informers: leaving tools/cache and what it imports out of
+// the binary saves about half a megabyte of resident memory in an idle
+// bot, most of it the pages their package initialisers touched
+// (docs/benchmarks.md, "watch6").
 type watcher struct {
-	ctx     context.Context
-	stop    context.CancelFunc
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// changed is signalled after every add, update or delete, and after
+	// every list.
 	changed chan struct{}
-	// failed carries the first refusal of a list or watch. An informer
-	// would retry it for ever, and a refused watch would quietly turn
-	// into polling by re-listing.
+	// failed carries the first refusal of a list or watch. Retrying it
+	// would wait for ever for a permission nobody is about to grant.
 	failed chan error
-	synced []cache.DoneChecker
+	synced []<-chan struct{}
+
+	// call makes a single request with the client's CallTimeout.
+	call func(context.Context, *rest.Request, runtime.Object) ([]byte, error)
+	// watchTimeout is the least the server is asked to keep a watch
+	// open; each watch asks for a random time up to twice that, as
+	// client-go's reflector does, so that watches started together do
+	// not all end together.
+	watchTimeout time.Duration
+	// backoff spaces out the attempts after a failed list or watch.
+	backoff backoff
 }
 
-func newWatcher(ctx context.Context) *watcher {
-	ctx, stop := context.WithCancel(ctx)
-	return &watcher{ctx: ctx, stop: stop, changed: make(chan struct{}, 1), failed: make(chan error, 1)}
-}
-
-// watch adds a list of resource objects in namespace, narrowed by the
-// field and label selectors, and returns its store.
-func (w *watcher) watch(client rest.Interface, resource, namespace string, obj runtime.Object, fieldSelector, labelSelector string) cache.Store {
-	notify := func() {
-		select {
-		case w.changed <- struct{}{}:
-		default:
-		}
-	}
-	lw := cache.NewFilteredListWatchFromClient(client, resource, namespace, func(o *metav1.ListOptions) {
-		o.FieldSelector, o.LabelSelector = fieldSelector, labelSelector
-	})
-	list, watchFn := lw.ListWithContextFunc, lw.WatchFuncWithContext
-	lw.ListWithContextFunc = func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
-		out, err := list(ctx, o)
-		w.refused(err, "list "+resource)
-		return out, err
-	}
-	lw.WatchFuncWithContext = func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
-		out, err := watchFn(ctx, o)
-		w.refused(err, "watch "+resource)
-		return out, err
-	}
-	store, ctrl := cache.NewInformerWithOptions(cache.InformerOptions{
-		ListerWatcher: lw,
-		ObjectType:    obj,
-		Handler: cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(any) { notify() },
-			UpdateFunc: func(any, any) { notify() },
-			DeleteFunc: func(any) { notify() },
-		},
-	})
-	go ctrl.RunWithContext(w.ctx)
-	w.synced = append(w.synced, ctrl.HasSyncedChecker())
-	return store
-}
-
-func (w *watcher) refused(err error, what string) {
-	if errors.Is(classify(err), flows.ErrForbidden) {
-		select {
-		case w.failed <- wrapErr(err, what):
-		default:
-		}
+func (c *Client) newWatcher(ctx context.Context) *watcher {
+	ctx, cancel := context.WithCancel(ctx)
+	return &watcher{
+		ctx: ctx, cancel: cancel,
+		changed: make(chan struct{}, 1), failed: make(chan error, 1),
+		call: c.call, watchTimeout: defaultWatchTimeout,
+		backoff: backoff{initial: defaultBackoffInitial, max: defaultBackoffMax},
 	}
 }
 
-// sync waits until every list has been read once.
-func (w *watcher) sync() error {
-	done := make(chan bool, 1)
+// watch adds a list of resource objects (of obj's type) in namespace,
+// narrowed by the field and label selectors, and returns its store.
+func (w *watcher) watch(client rest.Interface, resource, namespace string, obj runtime.Object, fieldSelector, labelSelector string) *store {
+	lw := newListWatch(w, client, resource, namespace, obj, fieldSelector, labelSelector)
+	w.synced = append(w.synced, lw.synced)
+	w.wg.Add(1)
 	go func() {
-		// WaitFor logs every wait at info level; nobody needs to read that.
-		done <- cache.WaitFor(klog.NewContext(w.ctx, logr.Discard()), "watched objects", w.synced...)
+		defer w.wg.Done()
+		lw.run(w.ctx)
 	}()
+	return lw.store
+}
+
+func (w *watcher) notify() {
 	select {
-	case ok := <-done:
-		if !ok {
+	case w.changed <- struct{}{}:
+	default:
+	}
+}
+
+// refused reports err if it is a refusal, and says whether it was.
+func (w *watcher) refused(err error) bool {
+	if !errors.Is(classify(err), flows.ErrForbidden) {
+		return false
+	}
+	select {
+	case w.failed <- err:
+	default:
+	}
+	return true
+}
+
+// sync waits until every list has been read once, and returns the first
+// refusal of a list or watch at once.
+func (w *watcher) sync() error {
+	for _, synced := range w.synced {
+		select {
+		case <-synced:
+		case err := <-w.failed:
+			return err
+		case <-w.ctx.Done():
 			return fmt.Errorf("read the objects to watch: %w", w.ctx.Err())
 		}
-		return nil
-	case err := <-w.failed:
-		return err
 	}
+	return nil
+}
+
+// stop ends every list and watch the watcher started, and returns once
+// they have ended.
+func (w *watcher) stop() {
+	w.cancel()
+	w.wg.Wait()
 }

@@ -64,9 +64,10 @@ type ControlPlane struct {
 	// StartupTime is how long the control plane took to become ready.
 	StartupTime time.Duration
 
-	dir   string
-	ca    *authority
-	procs []*process
+	dir     string
+	etcdURL string
+	ca      *authority
+	procs   []*process
 }
 
 // Start starts a control plane from the binaries in dir, with everything
@@ -114,6 +115,7 @@ func Start(ctx context.Context, binDir string) (_ *ControlPlane, err error) {
 	}
 
 	etcdURL := "http://" + hostPort(etcdClient)
+	cp.etcdURL = etcdURL
 	peerURL := "http://" + hostPort(etcdPeer)
 	etcd, err := cp.start(filepath.Join(binDir, "etcd"),
 		"--name=kubetest",
