@@ -51,12 +51,13 @@ var ackKinds = []string{"message", "slash_command", "block_action"}
 // who may not) over one connection as fast as the bot takes them. Each
 // envelope has a twin, sent at the same moment to the bare client on a
 // second instance of the fake: the load of a shared machine falls on both
-// alike, which alternating runs cannot ensure.
-func (e *bench) benchAck(ctx context.Context) (ackResult, error) {
+// alike, which alternating runs cannot ensure. name is the run's: its
+// bot's and bare client's logs, Redis prefix and profiles.
+func (e *bench) benchAck(ctx context.Context, name string) (ackResult, error) {
 	var res ackResult
 	fake := newSlack(e.h, false)
 	w := newWorld(e.h, map[string]int{flows.Production: 1})
-	bot, store, err := e.bot(ctx, "ack", fake, w)
+	bot, store, err := e.bot(ctx, name, fake, w)
 	if err != nil {
 		return res, err
 	}
@@ -112,7 +113,7 @@ func (e *bench) benchAck(ctx context.Context) (ackResult, error) {
 	if err != nil {
 		return res, err
 	}
-	bare, err := e.bare(ctx, twin, "ack-bare", 1)
+	bare, err := e.bare(ctx, twin, name+"-bare", 1)
 	if err != nil {
 		return res, err
 	}

@@ -141,9 +141,21 @@ func (e *bench) runAll(ctx context.Context, selected []string) (*report, error) 
 func (e *bench) runOne(ctx context.Context, name string, rep *report) error {
 	switch name {
 	case "ack":
-		r, err := e.benchAck(ctx)
-		rep.ack(r)
-		return err
+		var runs []ackResult
+		for i := range max(e.sz.AckRuns, 1) {
+			// Each run its own names: its Redis prefix, logs and profiles.
+			name := "ack"
+			if i > 0 {
+				name = fmt.Sprintf("ack-%d", i+1)
+			}
+			r, err := e.benchAck(ctx, name)
+			if err != nil {
+				return err
+			}
+			runs = append(runs, r)
+		}
+		rep.ack(runs)
+		return nil
 	case "rotation":
 		r, err := e.benchRotation(ctx)
 		if err == nil {

@@ -26,7 +26,7 @@ func TestBenchSmall(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	err := run(ctx, []string{"-envelopes", "30", "-storm-tokens", "20", "-storm-runs", "2", "-parked", "3",
+	err := run(ctx, []string{"-envelopes", "30", "-ack-runs", "2", "-storm-tokens", "20", "-storm-runs", "2", "-parked", "3",
 		"-resume", "40", "-resume-running", "2", "-sync-runs", "6", "-sync-time", "300ms"}, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("run: %v\n%s\n%s", err, stdout.String(), stderr.String())
@@ -52,6 +52,7 @@ func TestBenchSmall(t *testing.T) {
 		ok   bool
 	}{
 		{"every envelope acked with a latency", num("ack_p99_ms") > 0 && num("ack_p99_bare_ms") > 0 && num("ack_p50_ms") <= num("ack_p99_ms")},
+		{"the ack benchmark run twice, each run's ratio kept", ackRuns(got) == 2},
 		{"the rotation's calls at least one per message left", num("slack_calls_per_rotation") >= num("slack_calls_floor") && num("slack_calls_floor") > 0},
 		{"the storm no faster than the limits allow", num("storm_ideal_s") > 0 && num("storm_ideal_s") <= num("storm_actual_s") && num("storm_efficiency") <= 1},
 		{"both storm runs done, by one or two sync Jobs", num("storm_runs_done") == 2 && num("storm_jobs") >= 1 && num("storm_jobs") <= 2},
@@ -109,4 +110,14 @@ func TestQuantile(t *testing.T) {
 			t.Errorf("quantile %v = %v ms, want %v", q, got, want)
 		}
 	}
+}
+
+// ackRuns is how many ack runs the report's details list a ratio for.
+func ackRuns(got map[string]any) int {
+	ack, _ := got["ack"].(map[string]any)
+	ratios, _ := ack["p99_vs_bare_runs"].([]any)
+	if n, _ := ack["runs"].(float64); int(n) != len(ratios) {
+		return -1
+	}
+	return len(ratios)
 }

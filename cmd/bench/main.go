@@ -41,6 +41,7 @@ func main() {
 // sizes are the benchmarks' sizes; the defaults are the issue's.
 type sizes struct {
 	Envelopes    int
+	AckRuns      int
 	StormTokens  int
 	StormRuns    int
 	Parked       int
@@ -57,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var sz sizes
 	fs.IntVar(&sz.Envelopes, "envelopes", 10_000, "envelopes sent for the ack latency")
+	fs.IntVar(&sz.AckRuns, "ack-runs", 5, "times the ack benchmark runs, each with a fresh bot and bare client; its figures are the run whose p99 ratio is the median")
 	fs.IntVar(&sz.StormTokens, "storm-tokens", 200, "tokens the storm's grouped alert names (and Rotate all's)")
 	fs.IntVar(&sz.StormRuns, "storm-runs", 200, "concurrent /rotate-token runs in the storm")
 	fs.IntVar(&sz.SyncRuns, "sync-runs", 200, "concurrent /rotate-token runs in one environment for the sync Job count")
