@@ -124,7 +124,7 @@ func (e *bench) benchAck(ctx context.Context, name string) (ackResult, error) {
 	if err != nil {
 		return res, err
 	}
-	p := newPacer()
+	p := newPacer(e.sz.AckRate)
 	scrape, stopScrape := context.WithCancel(ctx)
 	defer stopScrape()
 	scraped := make(chan error, 1)

@@ -42,6 +42,7 @@ func main() {
 type sizes struct {
 	Envelopes    int
 	AckRuns      int
+	AckRate      float64
 	StormTokens  int
 	StormRuns    int
 	Parked       int
@@ -58,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	var sz sizes
 	fs.IntVar(&sz.Envelopes, "envelopes", 10_000, "envelopes sent for the ack latency")
+	fs.Float64Var(&sz.AckRate, "ack-rate", 0, "envelopes a second the ack benchmark sends, the bot's backlog aside (0: as fast as the bot takes them, the figure the targets are for)")
 	fs.IntVar(&sz.AckRuns, "ack-runs", 5, "times the ack benchmark runs, each with a fresh bot and bare client; its figures are the run whose p99 ratio is the median")
 	fs.IntVar(&sz.StormTokens, "storm-tokens", 200, "tokens the storm's grouped alert names (and Rotate all's)")
 	fs.IntVar(&sz.StormRuns, "storm-runs", 200, "concurrent /rotate-token runs in the storm")

@@ -25,21 +25,35 @@ type pacer struct {
 	rate    atomic.Uint64 // envelopes a second, as float64 bits
 	sent    atomic.Int64
 	next    time.Time
+	// fixed, when not 0, is the rate, whatever the bot's backlog: the
+	// latency of a bot below its capacity rather than at it.
+	fixed float64
 }
 
-func newPacer() *pacer {
-	p := &pacer{}
+// newPacer paces at fixed envelopes a second, or as fast as the bot
+// takes them if fixed is 0.
+func newPacer(fixed float64) *pacer {
+	p := &pacer{fixed: fixed}
 	p.restart()
 	return p
 }
 
 // restart sets the rate back to where it starts: observing an idle bot
 // raises it.
-func (p *pacer) restart() { p.rate.Store(math.Float64bits(500)) }
+func (p *pacer) restart() {
+	if p.fixed > 0 {
+		p.rate.Store(math.Float64bits(p.fixed))
+		return
+	}
+	p.rate.Store(math.Float64bits(500))
+}
 
 // observe takes the bot's count of envelopes done and adjusts the rate.
 func (p *pacer) observe(handled int64) {
 	p.handled.Store(handled)
+	if p.fixed > 0 {
+		return
+	}
 	rate := math.Float64frombits(p.rate.Load())
 	if p.sent.Load()-handled < pacerSetpoint {
 		rate *= 1.1
