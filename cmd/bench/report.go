@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -153,12 +152,8 @@ func (r *report) ack(runs []ackResult) {
 	for i, a := range runs {
 		ratios[i] = p99Ratio(a)
 	}
-	order := make([]int, len(runs))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortFunc(order, func(i, j int) int { return cmp.Compare(ratios[i], ratios[j]) })
-	a := runs[order[(len(order)-1)/2]]
+	median := slices.Sorted(slices.Values(ratios))[(len(ratios)-1)/2]
+	a := runs[slices.Index(ratios, median)]
 	bot, bare := sorted(a.Bot, -1), sorted(a.Bare, -1)
 	r.against("ack", "ack_p50_ms", quantile(bot, .5), "ms", "ack_p50_bare_ms", quantile(bare, .5), "bare slack-go client, same schedule", "")
 	r.against("ack", "ack_p99_ms", quantile(bot, .99), "ms", "ack_p99_bare_ms", quantile(bare, .99), "bare slack-go client, same schedule", "ack_p99_vs_bare")
