@@ -38,6 +38,10 @@ type ackResult struct {
 	// the bare client does not serve). Measured over ackIdle before the
 	// first envelope, with the scrapes going.
 	BotIdle, BareIdle time.Duration
+	// BotPeak and BarePeak are each process's largest resident size
+	// (VmHWM) by the end of the run: the memory a busy bot trades for
+	// fewer collections (cmd/internal/bot's gcPacer).
+	BotPeak, BarePeak int64
 }
 
 // ackIdle is how long the idle CPU of both processes is measured.
@@ -194,6 +198,16 @@ func (e *bench) benchAck(ctx context.Context, name string) (ackResult, error) {
 		return res, err
 	}
 	res.BotIdle = time.Duration(botIdle * time.Since(began).Seconds())
+	for _, x := range []struct {
+		pid  int
+		peak *int64
+	}{{bot.Pid(), &res.BotPeak}, {bare.Pid(), &res.BarePeak}} {
+		m, err := readMemory(x.pid)
+		if err != nil {
+			return res, err
+		}
+		*x.peak = m.HWM
+	}
 	res.Shed, err = bot.metric(ctx, "signon_token_bot_slack_envelopes_total", `outcome="shed"`)
 	return res, err
 }

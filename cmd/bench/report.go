@@ -86,7 +86,7 @@ type report struct {
 // figureKeys are every figure the JSON line carries.
 var figureKeys = []string{
 	"ack_p50_ms", "ack_p99_ms", "ack_p50_bare_ms", "ack_p99_bare_ms", "ack_p99_vs_bare",
-	"ack_cpu_us", "ack_cpu_bare_us", "ack_cpu_vs_bare", "ack_rate_per_s", "ack_shed",
+	"ack_cpu_us", "ack_cpu_bare_us", "ack_cpu_vs_bare", "ack_rate_per_s", "ack_shed", "ack_rss_peak_mb", "ack_rss_peak_bare_mb",
 	"slack_calls_per_rotation", "slack_calls_floor", "slack_calls_vs_floor", "response_url_posts_per_rotation",
 	"storm_efficiency", "storm_ideal_s", "storm_actual_s", "storm_lost_messages", "storm_stale_messages",
 	"storm_429_failures", "storm_429_served", "storm_runs_done", "storm_commands_refused", "storm_paused_runs", "storm_jobs",
@@ -177,6 +177,7 @@ func (r *report) ack(runs []ackResult) {
 	r.add("ack", "ack_cpu_with_idle_us", perEnvelope(a.BotCPU), "µs/envelope")
 	r.add("ack", "ack_rate_per_s", a.Rate, "/s")
 	r.add("ack", "ack_shed", a.Shed, "")
+	r.against("ack", "ack_rss_peak_mb", mb(a.BotPeak), "MB", "ack_rss_peak_bare_mb", mb(a.BarePeak), "bare slack-go client's peak", "")
 }
 
 func (r *report) rotation(x rotationResult) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -235,6 +236,7 @@ func (a *App) Run(ctx context.Context) error {
 	for _, s := range a.sweeps {
 		g.Go(func() error { s.Run(gctx, a.sweepCheck); return nil })
 	}
+	paceGC(gctx, a.log, os.Getenv("GOGC"))
 	g.Go(func() error {
 		select {
 		case err := <-a.served:
