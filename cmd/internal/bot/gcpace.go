@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -81,15 +82,23 @@ func newGCPacer(log *slog.Logger) *gcPacer {
 }
 
 // paceGC starts a gcPacer until ctx ends, unless the operator set GOGC
-// (gogc), and reports whether it did.
+// (gogc) or one already runs, and reports whether it did. GOGC is the
+// process's: two bots in one process (the tests') share one pacer.
 func paceGC(ctx context.Context, log *slog.Logger, gogc string) bool {
 	if gogc != "" {
 		log.InfoContext(ctx, "GOGC is set: the collector is left to it, and the heap does not grow in bursts", "gogc", gogc)
 		return false
 	}
+	if !gcPacing.CompareAndSwap(false, true) {
+		return false
+	}
 	newGCPacer(log).Start(ctx)
+	context.AfterFunc(ctx, func() { gcPacing.Store(false) })
 	return true
 }
+
+// gcPacing is whether a pacer runs in this process.
+var gcPacing atomic.Bool
 
 // Start has the pacer look at every collection until ctx ends, and then
 // puts GOGC back.

@@ -201,3 +201,22 @@ func TestGCPacerLeavesTheOperatorsGOGC(t *testing.T) {
 		t.Error("paced the collector although GOGC was set")
 	}
 }
+
+func TestGCPacerOnePerProcess(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	first, stop := context.WithCancel(t.Context())
+	if !paceGC(first, log, "") {
+		t.Fatal("the first bot's pacer did not start")
+	}
+	if paceGC(t.Context(), log, "") {
+		t.Error("a second pacer started beside the first")
+	}
+	stop()
+	deadline := time.Now().Add(10 * time.Second)
+	for !paceGC(t.Context(), log, "") {
+		if time.Now().After(deadline) {
+			t.Fatal("no pacer could start 10 s after the first stopped")
+		}
+		runtime.Gosched()
+	}
+}
