@@ -176,8 +176,9 @@ func (p *gcPacer) step(s gcSample) (release bool) {
 	switch {
 	case want > p.base:
 		p.quiet = 0
-		// Small changes are not worth the churn.
-		if want > p.percent || want < p.percent*3/4 {
+		// Small changes are not worth the churn, unless the live heap has
+		// grown and taken the goal over the budget.
+		if want > p.percent || want < p.percent*3/4 || goalAt(p.percent, s) > float64(p.budget) {
 			if p.percent == p.base {
 				p.log.Debug("busy: letting the heap grow between collections", "gogc", want, "alloc_mb_per_s", math.Round(rate/(1<<20)))
 			}
@@ -204,12 +205,17 @@ func (p *gcPacer) want(rate float64, s gcSample) int {
 		return p.base
 	}
 	goal := min(float64(s.live)+rate*p.aim.Seconds(), float64(p.budget))
-	// The goal at GOGC g is the larger of live + (live+scanned)·g/100 and
-	// the floor minHeap·g/100: both must stay within goal.
+	// Both terms of goalAt must stay within goal.
 	byLive := (goal - float64(s.live)) / float64(s.live+s.scanned) * 100
 	byFloor := goal / minHeap * 100
 	g := int(min(byLive, byFloor))
 	return max(g, p.base)
+}
+
+// goalAt is the runtime's heap goal at GOGC g: the larger of
+// live + (live+scanned)·g/100 and the floor, minHeap·g/100.
+func goalAt(g int, s gcSample) float64 {
+	return max(float64(s.live)+float64(s.live+s.scanned)*float64(g)/100, minHeap*float64(g)/100)
 }
 
 // readGCSample returns a reader of the runtime's metrics for the pacer.

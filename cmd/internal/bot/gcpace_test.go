@@ -34,10 +34,25 @@ func (x *pacerProbe) after(d time.Duration, mb, live float64) bool {
 	return x.p.step(gcSample{at: x.now, allocs: x.allocs, live: uint64(live * (1 << 20)), scanned: 256 << 10})
 }
 
-// goal is the heap goal the runtime sets at GOGC g: the larger of the
-// proportional goal and the floor.
-func goal(g int, live, scanned uint64) float64 {
-	return max(float64(live)+float64(live+scanned)*float64(g)/100, float64(minHeap)*float64(g)/100)
+// goal is the heap goal the runtime sets at GOGC g with live MiB live.
+func goal(g int, live float64) float64 {
+	return goalAt(g, gcSample{live: uint64(live * (1 << 20)), scanned: 256 << 10})
+}
+
+func TestGCPacerKeepsToItsBudgetAsTheLiveHeapGrows(t *testing.T) {
+	x := newPacerProbe()
+	x.after(0, 0, 3)
+	x.after(100*time.Millisecond, 10, 3)
+	if len(x.set) != 1 {
+		t.Fatalf("GOGC set to %v, want one raise", x.set)
+	}
+	// Runs parked by a burst of commands: the live heap grows by a fifth,
+	// and the raised GOGC would take the goal past the budget.
+	x.after(100*time.Millisecond, 10, 3.6)
+	g := x.set[len(x.set)-1]
+	if got := goal(g, 3.6); len(x.set) != 2 || got > float64(x.p.budget) {
+		t.Errorf("GOGC set to %v: a heap goal of %.1f MiB with 3.6 MiB live, over the budget of %d MiB", x.set, got/(1<<20), x.p.budget>>20)
+	}
 }
 
 func TestGCPacerLeavesAnIdleBotAlone(t *testing.T) {
@@ -62,7 +77,7 @@ func TestGCPacerGrowsTheHeapInABurstWithinItsBudget(t *testing.T) {
 		t.Fatalf("GOGC set to %v in a burst, want one raise", x.set)
 	}
 	g := x.set[0]
-	if got := goal(g, 2<<20, 256<<10); got > float64(x.p.budget) || got < float64(x.p.budget)*0.9 {
+	if got := goal(g, 2); got > float64(x.p.budget) || got < float64(x.p.budget)*0.9 {
 		t.Errorf("GOGC %d makes a heap goal of %.1f MiB, want just within the budget of %d MiB", g, got/(1<<20), x.p.budget>>20)
 	}
 	// A slower burst wants less headroom: 12 MiB a second, 3 MiB in a
@@ -73,7 +88,7 @@ func TestGCPacerGrowsTheHeapInABurstWithinItsBudget(t *testing.T) {
 	if len(x.set) != 1 {
 		t.Fatalf("GOGC set to %v, want one raise", x.set)
 	}
-	if got := goal(x.set[0], 2<<20, 256<<10) / (1 << 20); got < 4.5 || got > 5.5 {
+	if got := goal(x.set[0], 2) / (1 << 20); got < 4.5 || got > 5.5 {
 		t.Errorf("GOGC %d makes a heap goal of %.1f MiB, want about live + 3 MiB", x.set[0], got)
 	}
 }
