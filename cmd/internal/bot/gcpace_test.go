@@ -34,18 +34,26 @@ func (x *pacerProbe) after(d time.Duration, mb, live float64) bool {
 	return x.p.step(gcSample{at: x.now, allocs: x.allocs, live: uint64(live * (1 << 20)), scanned: 256 << 10})
 }
 
+// raised steps a new probe, live MiB live, once after d with mb MiB
+// allocated meanwhile, which must raise GOGC, and returns it and GOGC.
+func raised(t *testing.T, d time.Duration, mb, live float64) (*pacerProbe, int) {
+	t.Helper()
+	x := newPacerProbe()
+	x.after(0, 0, live)
+	x.after(d, mb, live)
+	if len(x.set) != 1 || x.set[0] <= 100 {
+		t.Fatalf("GOGC set to %v after %.1f MiB in %v with %.1f MiB live, want one raise", x.set, mb, d, live)
+	}
+	return x, x.set[0]
+}
+
 // goal is the heap goal the runtime sets at GOGC g with live MiB live.
 func goal(g int, live float64) float64 {
 	return goalAt(g, gcSample{live: uint64(live * (1 << 20)), scanned: 256 << 10})
 }
 
 func TestGCPacerKeepsToItsBudgetAsTheLiveHeapGrows(t *testing.T) {
-	x := newPacerProbe()
-	x.after(0, 0, 3)
-	x.after(100*time.Millisecond, 10, 3)
-	if len(x.set) != 1 {
-		t.Fatalf("GOGC set to %v, want one raise", x.set)
-	}
+	x, _ := raised(t, 100*time.Millisecond, 10, 3)
 	// Runs parked by a burst of commands: the live heap grows by a fifth,
 	// and the raised GOGC would take the goal past the budget.
 	x.after(100*time.Millisecond, 10, 3.6)
@@ -69,27 +77,16 @@ func TestGCPacerLeavesAnIdleBotAlone(t *testing.T) {
 }
 
 func TestGCPacerGrowsTheHeapInABurstWithinItsBudget(t *testing.T) {
-	x := newPacerProbe()
-	x.after(0, 0, 2)
 	// 60 MiB a second: the ack benchmark's envelopes.
-	x.after(40*time.Millisecond, 2.4, 2)
-	if len(x.set) != 1 || x.set[0] <= 100 {
-		t.Fatalf("GOGC set to %v in a burst, want one raise", x.set)
-	}
-	g := x.set[0]
+	x, g := raised(t, 40*time.Millisecond, 2.4, 2)
 	if got := goal(g, 2); got > float64(x.p.budget) || got < float64(x.p.budget)*0.9 {
 		t.Errorf("GOGC %d makes a heap goal of %.1f MiB, want just within the budget of %d MiB", g, got/(1<<20), x.p.budget>>20)
 	}
 	// A slower burst wants less headroom: 12 MiB a second, 3 MiB in a
 	// quarter second.
-	x = newPacerProbe()
-	x.after(0, 0, 2)
-	x.after(250*time.Millisecond, 3, 2)
-	if len(x.set) != 1 {
-		t.Fatalf("GOGC set to %v, want one raise", x.set)
-	}
-	if got := goal(x.set[0], 2) / (1 << 20); got < 4.5 || got > 5.5 {
-		t.Errorf("GOGC %d makes a heap goal of %.1f MiB, want about live + 3 MiB", x.set[0], got)
+	_, g = raised(t, 250*time.Millisecond, 3, 2)
+	if got := goal(g, 2) / (1 << 20); got < 4.5 || got > 5.5 {
+		t.Errorf("GOGC %d makes a heap goal of %.1f MiB, want about live + 3 MiB", g, got)
 	}
 }
 
@@ -103,10 +100,7 @@ func TestGCPacerDoesNotRaiseWhenTheHeapIsAlreadyBig(t *testing.T) {
 }
 
 func TestGCPacerGivesMemoryBackOnceQuiet(t *testing.T) {
-	x := newPacerProbe()
-	x.after(0, 0, 2)
-	x.after(250*time.Millisecond, 15, 2)
-	raised := x.set[0]
+	x, g := raised(t, 250*time.Millisecond, 15, 2)
 	// One quiet look is a pause in the burst, not its end.
 	if x.after(250*time.Millisecond, 0.01, 2) {
 		t.Fatal("released after one quiet look")
@@ -119,7 +113,7 @@ func TestGCPacerGivesMemoryBackOnceQuiet(t *testing.T) {
 	if !x.after(250*time.Millisecond, 0.01, 2) {
 		t.Fatal("did not release after two quiet looks")
 	}
-	if want := []int{raised, 100}; len(x.set) != 2 || x.set[0] != want[0] || x.set[1] != want[1] {
+	if want := []int{g, 100}; len(x.set) != 2 || x.set[0] != want[0] || x.set[1] != want[1] {
 		t.Errorf("GOGC set to %v, want %v: small changes within the burst left alone", x.set, want)
 	}
 	if x.after(250*time.Millisecond, 0.01, 2) || len(x.set) != 2 {
