@@ -229,15 +229,26 @@ func (h *harness) judgeBatch(ctx context.Context, d *batchDrive, err error) (ok 
 			}
 		})
 	}
-	want := max(1, len(d.batches))
+	// A crash as the batch starts leaves tokens with no run, which the
+	// drive starts with the command typed again: a second batch if
+	// several, a run on its own if one, which shares no batch's gate and
+	// syncs alone when its token came after the batch's Job started.
+	alone := 0
+	for _, r := range d.rots {
+		if r.last != nil && r.last.Batch == "" {
+			alone++
+		}
+	}
+	want := max(1, len(d.batches)+alone)
 	h.count(func(f *figures) {
 		f.BatchRuns += len(d.rots)
 		f.Batches += len(d.batches)
+		f.BatchRunsAlone += alone
 		f.BatchJobs += jobs
 		f.StuckBatches += stuck
 		if jobs > want {
 			f.DuplicateEffects += jobs - want
-			f.finding("batch: %d sync Jobs for %d batch(es) of %d tokens, want at most %d", jobs, len(d.batches), batchSize, want)
+			f.finding("batch: %d sync Jobs for %d batch(es) and %d run(s) alone of %d tokens, want at most %d", jobs, len(d.batches), alone, batchSize, want)
 		}
 	})
 	return ok && stuck == 0 && jobs <= want

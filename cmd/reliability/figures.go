@@ -49,15 +49,18 @@ type figures struct {
 	UnexpectedExits  int `json:"unexpected_exits"`
 	// BatchRuns are the rotations in the crash part's batch, Batches the
 	// batches they ran in (a crash as it starts leaves some tokens to the
-	// command typed again, and so to a second batch), BatchKills
-	// the SIGKILLs through it (counted in CrashKills too), BatchJobs the
-	// sync Jobs they made, StuckBatches the batches that did not end.
-	BatchRuns    int `json:"batch_runs"`
-	Batches      int `json:"batches"`
-	BatchKills   int `json:"batch_kills"`
-	BatchJobs    int `json:"batch_sync_jobs"`
-	StuckBatches int `json:"stuck_batches"`
-	BotStarts    int `json:"bot_starts"`
+	// command typed again, and so to a second batch), BatchRunsAlone
+	// those the command typed again started on their own (it named one
+	// token), BatchKills the SIGKILLs through it (counted in CrashKills
+	// too), BatchJobs the sync Jobs they made, StuckBatches the batches
+	// that did not end.
+	BatchRuns      int `json:"batch_runs"`
+	Batches        int `json:"batches"`
+	BatchRunsAlone int `json:"batch_runs_alone"`
+	BatchKills     int `json:"batch_kills"`
+	BatchJobs      int `json:"batch_sync_jobs"`
+	StuckBatches   int `json:"stuck_batches"`
+	BotStarts      int `json:"bot_starts"`
 
 	// Redis outage.
 	RedisOutages int `json:"redis_outages"`
@@ -190,7 +193,8 @@ func (f *figures) report(o options) string {
 	row("crash", "rotations in a batch", f.BatchRuns, fmt.Sprint(batchSize))
 	row("crash", "  batches they ran in (a crash can split one)", f.Batches, "1")
 	row("crash", "  SIGKILLs through the batch", f.BatchKills, "")
-	row("crash", "  sync Jobs for the batch", f.BatchJobs, "<= batches")
+	row("crash", "  runs started again alone", f.BatchRunsAlone, "")
+	row("crash", "  sync Jobs for the batch", f.BatchJobs, "<= batches + runs alone")
 	row("crash", "  batches stuck", f.StuckBatches, "0")
 	row("outage", "Redis outages survived", f.RedisOutages, "3")
 	row("replicas", "runs on two replicas", f.ReplicaRuns, "")
