@@ -30,6 +30,13 @@ type effects struct {
 	before func(method string)
 	// jobs are the sync Jobs started, by run id.
 	jobs map[string]map[string]bool
+	// shared marks the sync attempts ("<run>.<attempt>") that were handed
+	// a Job another run or the schedule started; nextJobs counts, by run
+	// id, the Jobs an attempt then started itself: after a shared Job
+	// that ran from before its change (Earlier), or that started in the
+	// same second as its token and missed it, as the flows intend.
+	shared   map[string]bool
+	nextJobs map[string]int
 	// revoked counts the successful revokes of each token.
 	revoked map[int64]int
 	// early are revokes of an old token while a consumer's pod held
@@ -106,6 +113,13 @@ func (e *effects) jobsOf(runID string) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.jobs[runID])
+}
+
+// nextJobsOf counts the Jobs the run started after one it was handed.
+func (e *effects) nextJobsOf(runID string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.nextJobs[runID]
 }
 
 func (e *effects) revokes(id int64) int {
@@ -212,9 +226,14 @@ func (c clusterSide) StartSync(ctx context.Context, runID string, at time.Time) 
 	// first member) is that run's, not a second one.
 	run, _, _ := strings.Cut(runID, ".")
 	c.e.mu.Lock()
-	if !job.Adopted {
+	if job.Adopted {
+		c.e.shared[runID] = true
+	} else {
 		if c.e.jobs[run] == nil {
 			c.e.jobs[run] = map[string]bool{}
+		}
+		if !c.e.jobs[run][job.Name] && c.e.shared[runID] {
+			c.e.nextJobs[run]++
 		}
 		c.e.jobs[run][job.Name] = true
 	}

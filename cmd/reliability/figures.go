@@ -52,11 +52,14 @@ type figures struct {
 	// command typed again, and so to a second batch), BatchRunsAlone
 	// those the command typed again started on their own (it named one
 	// token), BatchKills the SIGKILLs through it (counted in CrashKills
-	// too), BatchJobs the sync Jobs they made, StuckBatches the batches
-	// that did not end.
+	// too), BatchJobs the sync Jobs they made, BatchNextJobs those a
+	// member made after a Job it was handed did not serve it (one that ran
+	// from before its token, or started in its second and missed it),
+	// StuckBatches the batches that did not end.
 	BatchRuns      int `json:"batch_runs"`
 	Batches        int `json:"batches"`
 	BatchRunsAlone int `json:"batch_runs_alone"`
+	BatchNextJobs  int `json:"batch_next_jobs"`
 	BatchKills     int `json:"batch_kills"`
 	BatchJobs      int `json:"batch_sync_jobs"`
 	StuckBatches   int `json:"stuck_batches"`
@@ -194,7 +197,8 @@ func (f *figures) report(o options) string {
 	row("crash", "  batches they ran in (a crash can split one)", f.Batches, "1")
 	row("crash", "  SIGKILLs through the batch", f.BatchKills, "")
 	row("crash", "  runs started again alone", f.BatchRunsAlone, "")
-	row("crash", "  sync Jobs for the batch", f.BatchJobs, "<= batches + runs alone")
+	row("crash", "  Jobs after a shared one did not serve", f.BatchNextJobs, "")
+	row("crash", "  sync Jobs for the batch", f.BatchJobs, "<= batches + runs alone + those")
 	row("crash", "  batches stuck", f.StuckBatches, "0")
 	row("outage", "Redis outages survived", f.RedisOutages, "3")
 	row("replicas", "runs on two replicas", f.ReplicaRuns, "")

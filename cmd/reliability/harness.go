@@ -147,7 +147,7 @@ func newHarness(ctx context.Context, o options, out io.Writer) (h *harness, err 
 	h.signon.AddHumanUser("Alice", aliceEmail)
 	h.signon.AddApplication(appName)
 	h.cluster = &clustertest.Cluster{Tokens: h.signon}
-	h.effects = &effects{h: h, signon: h.signon, cluster: h.cluster, jobs: map[string]map[string]bool{}, revoked: map[int64]int{}, runRevokes: map[string]int{}, early: map[string][]string{}}
+	h.effects = &effects{h: h, signon: h.signon, cluster: h.cluster, jobs: map[string]map[string]bool{}, shared: map[string]bool{}, nextJobs: map[string]int{}, revoked: map[int64]int{}, runRevokes: map[string]int{}, early: map[string][]string{}}
 	h.sandbox = httptest.NewServer(&sandbox.Server{Envs: map[string]flows.Env{env: {Signon: signonSide{h.effects}, Cluster: clusterSide{h.effects}}}})
 
 	wctx, stop := context.WithCancel(context.Background())
