@@ -198,16 +198,15 @@ func (e *bench) benchAck(ctx context.Context, name string) (ackResult, error) {
 		return res, err
 	}
 	res.BotIdle = time.Duration(botIdle * time.Since(began).Seconds())
-	for _, x := range []struct {
-		pid  int
-		peak *int64
-	}{{bot.Pid(), &res.BotPeak}, {bare.Pid(), &res.BarePeak}} {
-		m, err := readMemory(x.pid)
-		if err != nil {
-			return res, err
-		}
-		*x.peak = m.HWM
+	botMem, err := readMemory(bot.Pid())
+	if err != nil {
+		return res, err
 	}
+	bareMem, err := readMemory(bare.Pid())
+	if err != nil {
+		return res, err
+	}
+	res.BotPeak, res.BarePeak = botMem.HWM, bareMem.HWM
 	res.Shed, err = bot.metric(ctx, "signon_token_bot_slack_envelopes_total", `outcome="shed"`)
 	return res, err
 }

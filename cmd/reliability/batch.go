@@ -192,12 +192,20 @@ func (h *harness) judgeBatch(ctx context.Context, d *batchDrive, err error) (ok 
 		ok = ok && v.ok()
 	}
 	// The batch's Job is started under the run that reached the sync
-	// first: count them all.
-	jobs, next := 0, 0
+	// first: count them all. A crash as the batch starts leaves tokens
+	// with no run, which the drive starts with the command typed again: a
+	// second batch if several, a run on its own (alone) if one, which
+	// shares no batch's gate and syncs alone when its token came after
+	// the batch's Job started.
+	jobs, next, alone := 0, 0, 0
 	for _, r := range d.rots {
-		if r.last != nil {
-			jobs += h.effects.jobsOf(r.last.ID)
-			next += h.effects.nextJobsOf(r.last.ID)
+		if r.last == nil {
+			continue
+		}
+		jobs += h.effects.jobsOf(r.last.ID)
+		next += h.effects.nextJobsOf(r.last.ID)
+		if r.last.Batch == "" {
+			alone++
 		}
 	}
 	stuck := 0
@@ -229,16 +237,6 @@ func (h *harness) judgeBatch(ctx context.Context, d *batchDrive, err error) (ok 
 				f.finding("batch: batch %s's thread has a message %s", id, o)
 			}
 		})
-	}
-	// A crash as the batch starts leaves tokens with no run, which the
-	// drive starts with the command typed again: a second batch if
-	// several, a run on its own if one, which shares no batch's gate and
-	// syncs alone when its token came after the batch's Job started.
-	alone := 0
-	for _, r := range d.rots {
-		if r.last != nil && r.last.Batch == "" {
-			alone++
-		}
 	}
 	// A member handed a Job that turns out not to serve it (another
 	// batch's, or a rotation's, started in the same second as its token,
